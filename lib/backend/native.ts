@@ -1,0 +1,81 @@
+/**
+ * Loads the CPU addon: a prebuilt binary from prebuilds/<platform>-<arch>/ (or a
+ * local build in build/Release) through node-gyp-build. When none loads, the
+ * library keeps working on the js backend and says once how to get the native one.
+ */
+import * as path from 'path';
+import { DTYPE_CODE } from '../dtype';
+import { fromNativeError } from '../errors';
+import type { NativeBinding } from './binding';
+import type { Backend } from './types';
+
+/** Package root: this file is dist/lib/backend/native.js (or lib/backend/native.ts under ts-jest). */
+const PACKAGE_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '../..' : '../../..');
+
+let loaded: { binding: NativeBinding } | { error: string } | undefined;
+let warned = false;
+
+function load(): { binding: NativeBinding } | { error: string } {
+  if (loaded) return loaded;
+  if (process.env.SPARSENN_BACKEND === 'js') {
+    loaded = { error: 'SPARSENN_BACKEND=js: native addon not loaded on request' };
+    return loaded;
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    const binding = nodeGypBuild(PACKAGE_ROOT) as NativeBinding;
+    if (typeof binding.matmulDense !== 'function') throw new Error('addon is missing matmulDense (stale build?)');
+    const threads = Number(process.env.SPARSENN_THREADS);
+    if (Number.isInteger(threads) && threads >= 1) binding.setThreads(threads);
+    loaded = { binding };
+  } catch (e) {
+    loaded = { error: (e as Error).message.split('\n')[0]! };
+  }
+  return loaded;
+}
+
+/** The native binding, or undefined when it could not be loaded (the reason is in nativeLoadError()). */
+export function nativeBinding(): NativeBinding | undefined {
+  const l = load();
+  if ('binding' in l) return l.binding;
+  if (!warned && process.env.SPARSENN_BACKEND !== 'js') {
+    warned = true;
+    process.emitWarning(
+      `sparsenn: no native binary for ${process.platform}-${process.arch} (node ${process.versions.node}) could be loaded ` +
+        `(${l.error}); using the slower pure-TypeScript backend. To build one from source: npx sparsenn build ` +
+        '(needs a C++17 compiler and cmake).',
+      { code: 'SPARSENN_NO_NATIVE' },
+    );
+  }
+  return undefined;
+}
+
+export function nativeLoadError(): string | undefined {
+  const l = load();
+  return 'error' in l ? l.error : undefined;
+}
+
+function wrap<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw fromNativeError(e);
+  }
+}
+
+export function createCpuBackend(b: NativeBinding): Backend {
+  return {
+    name: 'cpu',
+    matmul(x, w, y) {
+      wrap(() => b.matmulDense(x.data as Float32Array, x.shape[0]!, x.shape[1]!, w.data, DTYPE_CODE[w.dtype], w.shape[0]!, y));
+    },
+    async matmulAsync(x, w, y) {
+      try {
+        await b.matmulDenseAsync(x.data as Float32Array, x.shape[0]!, x.shape[1]!, w.data, DTYPE_CODE[w.dtype], w.shape[0]!, y);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
+  };
+}

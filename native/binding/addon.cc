@@ -1,0 +1,20 @@
+// Module init: registers functions and nothing else (as sharp does).
+#include <napi.h>
+
+#include "registry.h"
+
+namespace sparsenn::binding {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  register_info(env, exports);
+  register_matmul(env, exports);
+  return exports;
+}
+
+}  // namespace sparsenn::binding
+
+static Napi::Object InitSparsenn(Napi::Env env, Napi::Object exports) {
+  return sparsenn::binding::Init(env, exports);
+}
+
+NODE_API_MODULE(sparsenn, InitSparsenn)

@@ -1,0 +1,32 @@
+// Which SIMD variant of the kernels this process uses. Decided once, at first
+// use, from the CPU's features (and SPARSENN_SIMD, to force a lower level for
+// testing the fallbacks on a big machine).
+#pragma once
+
+namespace sparsenn {
+
+enum class Isa { Portable = 0, Neon = 1, Avx2 = 2, Avx512 = 3 };
+
+Isa active_isa();
+const char* isa_name(Isa isa);
+
+// Picks the best compiled kernel variant for the active ISA. The x86 variants
+// exist only in x86 builds, so callers pass nullptr for the others elsewhere.
+template <typename Fn>
+Fn pick_kernel(Fn avx512, Fn avx2, Fn portable) {
+  switch (active_isa()) {
+    case Isa::Avx512: if (avx512) return avx512; [[fallthrough]];
+    case Isa::Avx2: if (avx2) return avx2; [[fallthrough]];
+    default: return portable;
+  }
+}
+
+}  // namespace sparsenn
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define SPARSENN_X86 1
+#define SPARSENN_X86_KERNEL(name) name
+#else
+#define SPARSENN_X86 0
+#define SPARSENN_X86_KERNEL(name) nullptr
+#endif

@@ -1,0 +1,45 @@
+/** Shared test utilities: seeded random data, awkward shapes, relative error by norm. */
+import { Tensor } from '../lib/tensor';
+
+/** Relative error ‖a − b‖ / ‖b‖ (b is the reference); 0 when both are empty. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!;
+    num += d * d;
+    den += b[i]! * b[i]!;
+  }
+  if (den === 0) return num === 0 ? 0 : Infinity;
+  return Math.sqrt(num / den);
+}
+
+/** Seeded PRNG (mulberry32) so failures reproduce. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [lo, hi]. */
+export function randInt(r: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(r() * (hi - lo + 1));
+}
+
+/** Sizes that break SIMD-width assumptions: 1, primes, just over/under powers of two, plus random ones. */
+export const AWKWARD_SIZES = [1, 2, 3, 7, 15, 16, 17, 31, 33, 63, 65, 100, 127, 129, 257];
+
+export function randomTensor(shape: number[], seed: number, scale = 1): Tensor {
+  return Tensor.random(shape, seed, scale);
+}
+
+/** Tolerance by dtype, per DESIGN.md. */
+export function tolerance(dtype: 'f32' | 'bf16' | 'f16'): number {
+  return dtype === 'f32' ? 1e-5 : 1e-2;
+}
