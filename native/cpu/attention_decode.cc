@@ -1,0 +1,145 @@
+// Decode attention over a selection of cached keys, split over KV heads and over chunks of the
+// selected keys (split-K); each chunk keeps its own softmax state and a final log-sum-exp merge
+// combines them, so batch-1 decoding at long context spreads over every core.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "attention_kernels.h"
+#include "isa.h"
+#include "sparsenn/ops.h"
+#include "threadpool.h"
+
+namespace sparsenn {
+
+AttendBlockFn attend_block_kernel() {
+  static const AttendBlockFn kernel = pick_kernel<AttendBlockFn>(
+      SPARSENN_X86_KERNEL(avx512::attend_block), SPARSENN_X86_KERNEL(avx2::attend_block), portable::attend_block);
+  return kernel;
+}
+
+namespace {
+
+// Entry e of a head's selection as a half-open token range.
+inline void entry_range(const SelectionView& sel, int64_t length, int64_t e, int64_t* b, int64_t* end) {
+  switch (sel.kind) {
+    case SelectionKind::Ranges: *b = sel.items[2 * e]; *end = sel.items[2 * e + 1]; break;
+    case SelectionKind::Indices: *b = sel.items[e]; *end = *b + 1; break;
+    case SelectionKind::Pages:
+      *b = int64_t(sel.items[e]) * sel.page_size;
+      *end = std::min(*b + sel.page_size, length);
+      break;
+    default: *b = 0; *end = length; break;
+  }
+  if (*end < *b) *end = *b;
+}
+
+// One head's selection flattened into entries with a running count of tokens before each, so a
+// chunk [a, b) of selected tokens finds its first entry by binary search.
+struct HeadPlan {
+  int64_t first_entry = 0, entries = 0;
+  std::vector<int64_t> before;  // tokens selected before each entry; back() = total
+  int64_t chunk0 = 0, chunks = 0;
+};
+
+}  // namespace
+
+void attention_decode(const F32View& q, const KvView& kv, const SelectionView& sel, float scale,
+                      const MutF32View& out) {
+  const int64_t H = q.rows, D = kv.head_dim, KVH = kv.kv_heads, G = H / KVH;
+  const AttendBlockFn attend = attend_block_kernel();
+
+  std::vector<HeadPlan> plans(static_cast<size_t>(KVH));
+  int64_t total = 0;
+  for (int64_t h = 0; h < KVH; ++h) {
+    HeadPlan& p = plans[size_t(h)];
+    if (sel.kind == SelectionKind::All) {
+      p.entries = 1;
+    } else {
+      p.first_entry = sel.offsets[h];
+      p.entries = sel.offsets[h + 1] - sel.offsets[h];
+    }
+    p.before.resize(size_t(p.entries + 1));
+    p.before[0] = 0;
+    for (int64_t e = 0; e < p.entries; ++e) {
+      int64_t b, end;
+      entry_range(sel, kv.length, p.first_entry + e, &b, &end);
+      p.before[size_t(e + 1)] = p.before[size_t(e)] + (end - b);
+    }
+    total += p.before.back();
+  }
+
+  // Chunk size: enough chunks for ~4 per thread, each at least 4 key blocks, in whole blocks.
+  const int64_t want = std::max<int64_t>(1, int64_t(thread_count()) * 4);
+  int64_t chunk = std::max<int64_t>(4 * kAttendBlock, (total + want - 1) / want);
+  chunk = (chunk + kAttendBlock - 1) / kAttendBlock * kAttendBlock;
+  int64_t n_chunks = 0;
+  std::vector<int64_t> chunk_head;
+  for (int64_t h = 0; h < KVH; ++h) {
+    HeadPlan& p = plans[size_t(h)];
+    p.chunk0 = n_chunks;
+    p.chunks = (p.before.back() + chunk - 1) / chunk;
+    n_chunks += p.chunks;
+    for (int64_t c = 0; c < p.chunks; ++c) chunk_head.push_back(h);
+  }
+
+  // Per chunk and query of the group: m, l, then D accumulators.
+  const int64_t state = D + 2;
+  std::vector<float> partial(size_t(n_chunks * G * state));
+  parallel_for(n_chunks, [&](int64_t c) {
+    const int64_t h = chunk_head[size_t(c)];
+    const HeadPlan& p = plans[size_t(h)];
+    float* st = partial.data() + c * G * state;
+    float* m = st;
+    float* l = st + G;
+    float* acc = st + 2 * G;
+    std::fill(m, m + G, -std::numeric_limits<float>::infinity());
+    std::fill(l, l + G + G * D, 0.f);
+    const int64_t a = (c - p.chunk0) * chunk, b = std::min(a + chunk, p.before.back());
+    // First entry whose tokens reach past position a.
+    int64_t e = int64_t(std::upper_bound(p.before.begin(), p.before.end(), a) - p.before.begin()) - 1;
+    int64_t pos = a;
+    int32_t tokens[kAttendBlock];
+    int64_t n = 0;
+    const float* qg = q.data + h * G * q.cols;
+    for (; pos < b && e < p.entries; ++e) {
+      int64_t tb, te;
+      entry_range(sel, kv.length, p.first_entry + e, &tb, &te);
+      const int64_t skip = pos - p.before[size_t(e)];
+      for (int64_t t = tb + skip; t < te && pos < b; ++t, ++pos) {
+        tokens[n++] = int32_t(t);
+        if (n == kAttendBlock) {
+          attend(qg, q.cols, G, -1, kv, h, tokens, n, scale, m, l, acc);
+          n = 0;
+        }
+      }
+    }
+    if (n > 0) attend(qg, q.cols, G, -1, kv, h, tokens, n, scale, m, l, acc);
+  });
+
+  // Log-sum-exp merge of the chunks of each head.
+  for (int64_t h = 0; h < KVH; ++h) {
+    const HeadPlan& p = plans[size_t(h)];
+    for (int64_t g = 0; g < G; ++g) {
+      float* o = out.data + (h * G + g) * out.cols;
+      std::fill(o, o + D, 0.f);
+      float gm = -std::numeric_limits<float>::infinity();
+      for (int64_t c = p.chunk0; c < p.chunk0 + p.chunks; ++c) gm = std::max(gm, partial[size_t(c * G * state + g)]);
+      if (gm == -std::numeric_limits<float>::infinity()) continue;  // empty selection: zeros
+      double lsum = 0;
+      for (int64_t c = p.chunk0; c < p.chunk0 + p.chunks; ++c) {
+        const float* st = partial.data() + c * G * state;
+        if (st[g] == -std::numeric_limits<float>::infinity()) continue;
+        const float w = std::exp(st[g] - gm);
+        lsum += double(w) * st[G + g];
+        const float* acc = st + 2 * G + g * D;
+        for (int64_t d = 0; d < D; ++d) o[d] += w * acc[d];
+      }
+      const float inv = float(1.0 / lsum);
+      for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+    }
+  }
+}
+
+}  // namespace sparsenn

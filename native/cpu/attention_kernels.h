@@ -1,0 +1,38 @@
+// The per-ISA inner step shared by decode and prefill attention (native/cpu/attention_decode.cc,
+// attention_prefill.cc): fold one block of keys into the running softmax state of a few queries.
+#pragma once
+#include <cstdint>
+
+#include "sparsenn/views.h"
+
+namespace sparsenn {
+
+// Most keys one attend_block call takes (its scratch is sized for this).
+constexpr int64_t kAttendBlock = 64;
+
+// Running state of online softmax for `rows` queries: max score m[r], sum of exp l[r], and the
+// unnormalised output acc[r*D .. r*D+D). Start as m = -inf, l = 0, acc = 0; the answer is acc / l.
+//
+// attend_block folds keys `tokens[0..n)` (n <= kAttendBlock) of KV head `h` into that state for
+// queries q + r*q_stride (r < rows). With causal_pos0 >= 0, query r only sees tokens
+// <= causal_pos0 + r (prefill); with causal_pos0 < 0 it sees them all (decode).
+using AttendBlockFn = void (*)(const float* q, int64_t q_stride, int64_t rows, int64_t causal_pos0, const KvView& kv,
+                               int64_t h, const int32_t* tokens, int64_t n, float scale, float* m, float* l, float* acc);
+
+namespace portable {
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
+                  float*, float*);
+}
+namespace avx2 {
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
+                  float*, float*);
+}
+namespace avx512 {
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
+                  float*, float*);
+}
+
+// The variant for this CPU, picked once.
+AttendBlockFn attend_block_kernel();
+
+}  // namespace sparsenn

@@ -1,0 +1,94 @@
+/**
+ * Parity of the native attention kernels against the js reference: decode over every selection
+ * kind, GQA ratios 1/4/8, odd lengths, pages cut mid-way, f32/f16/bf16 caches in both layouts; and
+ * block-sparse causal prefill with random masks. Random data, never zeros.
+ */
+import type { BlockMask } from '../../lib/attention/contract';
+import { attentionDecode, attentionPrefill } from '../../lib/attention/ops';
+import { backendInfo } from '../../lib/index';
+import { Tensor } from '../../lib/tensor';
+import { randomKv, randomSelection } from '../attention/make';
+import { randInt, relError, rng, tolerance } from '../helpers';
+
+const native = backendInfo().backend !== 'js';
+const describeNative = native ? describe : describe.skip;
+const DTYPES = ['f32', 'f16', 'bf16'] as const;
+
+describeNative('decode attention: cpu vs js', () => {
+  test.each(DTYPES)('%s cache', (dtype) => {
+    const r = rng(dtype.length * 101);
+    let seed = 3;
+    for (const kind of ['all', 'ranges', 'indices', 'pages'] as const) {
+      for (const group of [1, 4, 8]) {
+        for (let rep = 0; rep < 3; rep++) {
+          const kvHeads = randInt(r, 1, 3);
+          const heads = kvHeads * group;
+          const D = [1, 3, 17, 64, 128][randInt(r, 0, 4)]!;
+          const length = [1, 2, 15, 17, 63, 65, 257, 1000][randInt(r, 0, 7)]! + (rep === 2 ? 1500 : 0);
+          const pageSize = [16, 7, 32][rep]!;
+          const layout = r() < 0.5 ? 'head' : 'token';
+          const kv = randomKv(kvHeads, length, D, dtype, seed++, layout, length + randInt(r, 0, 5));
+          const selection = randomSelection(r, kind, kvHeads, length, pageSize);
+          const q = Tensor.random([heads * D], seed++, 2).data as Float32Array;
+          const args = { q, heads, kv, selection, scale: 1 / Math.sqrt(D) };
+          const ref = new Float32Array(heads * D);
+          const got = new Float32Array(heads * D).fill(NaN);
+          attentionDecode({ ...args, out: ref }, { backend: 'js' });
+          attentionDecode({ ...args, out: got }, { backend: 'cpu' });
+          const err = relError(got, ref);
+          if (!(err <= tolerance('f32')))
+            throw new Error(`${kind} ${dtype} G=${group} kvh=${kvHeads} D=${D} len=${length} ${layout}: rel error ${err}`);
+        }
+      }
+    }
+  });
+});
+
+/** A random block mask: causal blocks kept with probability p, the diagonal always. */
+function randomMask(r: () => number, T: number, pos0: number, heads: number, bq: number, bk: number, perHead: boolean): BlockMask {
+  const qBlocks = Math.ceil(T / bq);
+  const maskHeads = perHead ? heads : 1;
+  const indptr = new Uint32Array(maskHeads * qBlocks + 1);
+  const blocks: number[] = [];
+  for (let m = 0; m < maskHeads; m++)
+    for (let qb = 0; qb < qBlocks; qb++) {
+      const lastPos = pos0 + Math.min(T, (qb + 1) * bq) - 1;
+      const maxKb = Math.floor(lastPos / bk);
+      for (let kb = 0; kb <= maxKb; kb++) if (kb === maxKb || r() < 0.5) blocks.push(kb);
+      indptr[m * qBlocks + qb + 1] = blocks.length;
+    }
+  return { indptr, kvBlocks: Uint32Array.from(blocks), maskHeads, blockQ: bq, blockK: bk };
+}
+
+describeNative('block-sparse prefill attention: cpu vs js', () => {
+  test.each(DTYPES)('%s cache', (dtype) => {
+    const r = rng(7 + dtype.length);
+    let seed = 11;
+    for (let rep = 0; rep < 12; rep++) {
+      const group = [1, 4, 8][rep % 3]!;
+      const kvHeads = randInt(r, 1, 2);
+      const heads = kvHeads * group;
+      const D = [5, 16, 64][randInt(r, 0, 2)]!;
+      const T = randInt(r, 1, 130);
+      const pos0 = r() < 0.5 ? 0 : randInt(r, 1, 70);
+      const length = pos0 + T;
+      const kv = randomKv(kvHeads, length, D, dtype, seed++, r() < 0.5 ? 'head' : 'token');
+      const bq = [16, 32, 64, 7][randInt(r, 0, 3)]!;
+      const bk = [16, 64, 13][randInt(r, 0, 2)]!;
+      const mask = randomMask(r, T, pos0, heads, bq, bk, r() < 0.5);
+      const q = Tensor.random([T * heads * D], seed++, 2).data as Float32Array;
+      const args = { q, T, heads, kv, mask, pos0, scale: 1 / Math.sqrt(D) };
+      const ref = new Float32Array(T * heads * D);
+      const got = new Float32Array(T * heads * D).fill(NaN);
+      attentionPrefill({ ...args, out: ref }, { backend: 'js' });
+      attentionPrefill({ ...args, out: got }, { backend: 'cpu' });
+      const err = relError(got, ref);
+      if (!(err <= tolerance('f32'))) throw new Error(`prefill ${dtype} T=${T} pos0=${pos0} G=${group} D=${D} bq=${bq} bk=${bk}: rel error ${err}`);
+    }
+  });
+});
+
+test('attention parity ran or says why not', () => {
+  if (!native) console.warn('attention parity: native addon not loaded, cpu-vs-js parity skipped');
+  expect(typeof native).toBe('boolean');
+});
