@@ -1,0 +1,131 @@
+/**
+ * The Llama architecture (Llama 2/3, Mistral, Qwen2, llama2.c's stories models):
+ * pre-norm RMSNorm, rotary embeddings, grouped-query attention, SwiGLU MLP.
+ *
+ *   x = embed(ids)
+ *   for each layer:  x += wo · attention(rope(wq · norm(x)), rope(wk · norm(x)), wv · norm(x))
+ *                    x += w2 · (silu(w1 · norm(x)) ⊙ (w3 · norm(x)))
+ *   logits = head · norm(x)
+ *
+ * Every heavy multiply is a Linear → matmulAsync, so it runs off the main thread and
+ * accepts dense or sparse weights.
+ */
+import { KvCache } from '../generate/kv_cache';
+import { swiglu } from '../nn/activations';
+import { decodeAttention } from '../nn/attention';
+import type { Linear } from '../nn/linear';
+import { rmsnorm } from '../nn/rmsnorm';
+import { applyRope } from '../nn/rope';
+import { Tensor } from '../tensor';
+import { embedRow, gatherRows, logitRows, prepareSegments, throwIfAborted } from './forward_utils';
+import type { ForwardOptions, ModelConfig, Network, Segment } from './types';
+
+export interface LlamaLayer {
+  attnNorm: Float32Array;
+  wq: Linear;
+  wk: Linear;
+  wv: Linear;
+  wo: Linear;
+  ffnNorm: Float32Array;
+  /** gate_proj */
+  w1: Linear;
+  /** down_proj */
+  w2: Linear;
+  /** up_proj */
+  w3: Linear;
+}
+
+export interface LlamaWeights {
+  embedding: Tensor;
+  layers: LlamaLayer[];
+  finalNorm: Float32Array;
+  head: Linear;
+}
+
+export class LlamaNetwork implements Network {
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: LlamaWeights,
+  ) {}
+
+  newCache(initialCapacity?: number): KvCache {
+    const c = this.config;
+    return new KvCache(c.layers, c.kvHeads, c.headDim, c.maxSeqLen, initialCapacity);
+  }
+
+  linears(): Map<string, Linear> {
+    const m = new Map<string, Linear>();
+    this.weights.layers.forEach((l, i) => {
+      const p = `model.layers.${i}.`;
+      m.set(p + 'self_attn.q_proj', l.wq);
+      m.set(p + 'self_attn.k_proj', l.wk);
+      m.set(p + 'self_attn.v_proj', l.wv);
+      m.set(p + 'self_attn.o_proj', l.wo);
+      m.set(p + 'mlp.gate_proj', l.w1);
+      m.set(p + 'mlp.up_proj', l.w3);
+      m.set(p + 'mlp.down_proj', l.w2);
+    });
+    m.set('lm_head', this.weights.head);
+    return m;
+  }
+
+  async forward(segments: readonly Segment[], opts: ForwardOptions): Promise<Float32Array> {
+    const c = this.config;
+    const w = this.weights;
+    const mm = { backend: opts.backend };
+    const rows = prepareSegments(segments, c.maxSeqLen);
+    const dim = c.dim;
+    const kvDim = c.kvHeads * c.headDim;
+    const shape = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
+    const layout = c.ropeLayout === 'half' ? 'half' : 'interleaved';
+
+    const x = new Float32Array(rows * dim);
+    let r = 0;
+    for (const s of segments) for (const id of s.ids) embedRow(w.embedding, id, x, r++ * dim);
+
+    const xb = new Float32Array(rows * dim);
+    const att = new Float32Array(rows * dim);
+    for (let l = 0; l < c.layers; l++) {
+      const layer = w.layers[l]!;
+      rmsnorm(x, layer.attnNorm, c.normEps, xb);
+      const xt = new Tensor(xb, [rows, dim]);
+      const q = (await layer.wq.forwardAsync(xt, mm)).data as Float32Array;
+      const k = (await layer.wk.forwardAsync(xt, mm)).data as Float32Array;
+      const v = (await layer.wv.forwardAsync(xt, mm)).data as Float32Array;
+      throwIfAborted(opts.signal);
+
+      // RoPE and cache writes for every new position first, then attention, so a
+      // prompt's positions see each other (causality comes from pos bounds).
+      r = 0;
+      for (const s of segments) {
+        for (let i = 0; i < s.ids.length; i++, r++) {
+          const pos = s.cache.length + i;
+          applyRope(q, r * dim, c.heads, c.headDim, pos, c.ropeTheta, layout);
+          applyRope(k, r * kvDim, c.kvHeads, c.headDim, pos, c.ropeTheta, layout);
+          s.cache.write(l, pos, k, v, r * kvDim);
+        }
+      }
+      r = 0;
+      for (const s of segments) {
+        for (let i = 0; i < s.ids.length; i++, r++) {
+          decodeAttention(q, r * dim, s.cache, l, s.cache.length + i, shape, att, r * dim, opts.attention);
+        }
+      }
+      const o = (await layer.wo.forwardAsync(new Tensor(att, [rows, dim]), mm)).data as Float32Array;
+      for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
+
+      rmsnorm(x, layer.ffnNorm, c.normEps, xb);
+      const gate = (await layer.w1.forwardAsync(xt, mm)).data as Float32Array;
+      const up = (await layer.w3.forwardAsync(xt, mm)).data as Float32Array;
+      swiglu(gate, up);
+      const down = (await layer.w2.forwardAsync(new Tensor(gate, [rows, c.hiddenDim]), mm)).data as Float32Array;
+      for (let i = 0; i < x.length; i++) x[i]! += down[i]!;
+      throwIfAborted(opts.signal);
+    }
+    for (const s of segments) s.cache.length += s.ids.length;
+
+    rmsnorm(x, w.finalNorm, c.normEps, xb);
+    const last = gatherRows(xb, dim, logitRows(segments, opts.allLogits));
+    return (await w.head.forwardAsync(last, mm)).data as Float32Array;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Causal attention of query rows against a KV cache, one query position at a time:
+ * decodeAttention is the step the decoding loop runs per token (and prefill runs per
+ * prompt position, after the whole prompt's keys are in the cache). Grouped-query
+ * attention: query head h reads kv head floor(h / (heads / kvHeads)).
+ *
+ * Sparse attention plugs in through an AttentionPolicy: it chooses which cached key
+ * positions a head reads; the default (no policy) reads all of 0..pos.
+ */
+import { SparsennError } from '../errors';
+import type { KvCache } from '../generate/kv_cache';
+
+export interface KeySelection {
+  layer: number;
+  /** The kv head whose keys are read (query heads of one GQA group share the selection). */
+  kvHead: number;
+  /** Position of the query; keys 0..pos are visible. */
+  pos: number;
+  /** The group's query vectors: [heads / kvHeads, headDim], after RoPE. */
+  queries: Float32Array;
+  cache: KvCache;
+}
+
+export interface AttentionPolicy {
+  /** Key positions to read, ascending, each in [0, pos]; null means all of 0..pos. */
+  selectKeys(sel: KeySelection): ArrayLike<number> | null;
+}
+
+export interface AttentionShape {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/**
+ * out[outOffset ..] = attention of the query row q[qOffset .. + heads·headDim] at position pos
+ * over the cached keys/values of `layer`.
+ */
+export function decodeAttention(
+  q: Float32Array,
+  qOffset: number,
+  cache: KvCache,
+  layer: number,
+  pos: number,
+  shape: AttentionShape,
+  out: Float32Array,
+  outOffset: number,
+  policy?: AttentionPolicy,
+): void {
+  const { heads, kvHeads, headDim } = shape;
+  const group = heads / kvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  const keys = cache.keys[layer]!;
+  const values = cache.values[layer]!;
+  const scores = new Float64Array(pos + 1);
+  for (let kh = 0; kh < kvHeads; kh++) {
+    let selected: ArrayLike<number> | null = null;
+    if (policy) {
+      const qs = q.subarray(qOffset + kh * group * headDim, qOffset + (kh + 1) * group * headDim);
+      selected = policy.selectKeys({ layer, kvHead: kh, pos, queries: qs, cache });
+      if (selected) checkSelection(selected, pos);
+    }
+    const n = selected ? selected.length : pos + 1;
+    for (let g = 0; g < group; g++) {
+      const h = kh * group + g;
+      const qo = qOffset + h * headDim;
+      let max = -Infinity;
+      for (let j = 0; j < n; j++) {
+        const t = selected ? selected[j]! : j;
+        const ko = cache.offset(kh, t);
+        let s = 0;
+        for (let d = 0; d < headDim; d++) s += q[qo + d]! * keys[ko + d]!;
+        s *= scale;
+        scores[j] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let j = 0; j < n; j++) {
+        const e = Math.exp(scores[j]! - max);
+        scores[j] = e;
+        sum += e;
+      }
+      const oo = outOffset + h * headDim;
+      for (let d = 0; d < headDim; d++) out[oo + d] = 0;
+      for (let j = 0; j < n; j++) {
+        const t = selected ? selected[j]! : j;
+        const w = scores[j]! / sum;
+        const vo = cache.offset(kh, t);
+        for (let d = 0; d < headDim; d++) out[oo + d]! += w * values[vo + d]!;
+      }
+    }
+  }
+}
+
+function checkSelection(sel: ArrayLike<number>, pos: number): void {
+  if (sel.length === 0) throw new SparsennError('ERR_ARG', 'attention policy selected no keys');
+  for (let j = 0; j < sel.length; j++) {
+    const t = sel[j]!;
+    if (!Number.isInteger(t) || t < 0 || t > pos)
+      throw new SparsennError('ERR_ARG', `attention policy selected key ${t}, outside [0, ${pos}]`);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Linear: y = x · Wᵀ (+ b), W stored [out_features, in_features]. The weight may be
+ * swapped at any time (setWeight) so a pruner can replace a dense weight by a sparse one;
+ * every multiply goes through the public matmul / matmulAsync, which pick the backend.
+ */
+import type { BackendChoice } from '../backend/types';
+import { SparsennError } from '../errors';
+import { matmul, matmulAsync } from '../ops/matmul';
+import { Tensor } from '../tensor';
+
+/** Whatever matmul accepts as a weight. Sparse formats widen this type when they land. */
+export type LinearWeight = Tensor;
+
+export interface LinearCallOptions {
+  backend?: BackendChoice;
+}
+
+export class Linear {
+  private w: LinearWeight;
+  readonly bias: Float32Array | null;
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+
+  constructor(weight: LinearWeight, bias: Float32Array | null = null) {
+    const [n, k] = Linear.shapeOf(weight);
+    if (bias && bias.length !== n)
+      throw new SparsennError('ERR_SHAPE', `Linear: bias has ${bias.length} elements, weight has ${n} outputs`);
+    this.w = weight;
+    this.bias = bias;
+    this.outFeatures = n;
+    this.inFeatures = k;
+  }
+
+  private static shapeOf(w: LinearWeight): [number, number] {
+    const s = (w as { shape?: readonly number[] }).shape;
+    if (!s || s.length !== 2) throw new SparsennError('ERR_SHAPE', 'Linear: weight must be a 2-D [out, in] matrix');
+    return [s[0]!, s[1]!];
+  }
+
+  get weight(): LinearWeight {
+    return this.w;
+  }
+
+  /** Replaces the weight (for example by a pruned, sparse version); the shape must not change. */
+  setWeight(w: LinearWeight): void {
+    const [n, k] = Linear.shapeOf(w);
+    if (n !== this.outFeatures || k !== this.inFeatures)
+      throw new SparsennError(
+        'ERR_SHAPE',
+        `Linear.setWeight: expected [${this.outFeatures}, ${this.inFeatures}], got [${n}, ${k}]`,
+      );
+    this.w = w;
+  }
+
+  forward(x: Tensor, opts?: LinearCallOptions): Tensor {
+    return this.addBias(matmul(x, this.w, opts));
+  }
+
+  forwardAsync(x: Tensor, opts?: LinearCallOptions): Promise<Tensor> {
+    return matmulAsync(x, this.w, opts).then((y) => this.addBias(y));
+  }
+
+  private addBias(y: Tensor): Tensor {
+    const b = this.bias;
+    if (b) {
+      const d = y.data as Float32Array;
+      const n = this.outFeatures;
+      for (let i = 0; i < d.length; i += n) for (let j = 0; j < n; j++) d[i + j]! += b[j]!;
+    }
+    return y;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Rotary position embeddings, applied in place to rows of [heads · headDim] at
+ * consecutive positions. Two layouts of the same rotation exist in the wild:
+ * - 'interleaved' (llama2.c, Meta's original): pairs (0,1), (2,3), … of each head;
+ * - 'half' (Hugging Face): pairs (i, i + headDim/2), "rotate_half".
+ * Pair i always rotates by pos · theta^(−2i/headDim); converting a checkpoint between the two
+ * permutes the rows of wq / wk (see models/convert.ts).
+ */
+export type RopeLayout = 'interleaved' | 'half';
+
+export function applyRope(
+  x: Float32Array,
+  rowOffset: number,
+  heads: number,
+  headDim: number,
+  pos: number,
+  theta: number,
+  layout: RopeLayout,
+): void {
+  const half = headDim / 2;
+  for (let i = 0; i < half; i++) {
+    const freq = Math.pow(theta, (-2 * i) / headDim);
+    const angle = pos * freq;
+    const c = Math.cos(angle);
+    const s = Math.sin(angle);
+    for (let h = 0; h < heads; h++) {
+      const base = rowOffset + h * headDim;
+      const a = layout === 'interleaved' ? base + 2 * i : base + i;
+      const b = layout === 'interleaved' ? a + 1 : a + half;
+      const x0 = x[a]!;
+      const x1 = x[b]!;
+      x[a] = x0 * c - x1 * s;
+      x[b] = x0 * s + x1 * c;
+    }
+  }
+}
