@@ -12,6 +12,11 @@ export interface NativeInfo {
 export interface NativeBinding {
   info(): NativeInfo;
   setThreads(n: number): number;
+  /** Returns 0 or the failing pivot + 1. The async form reports failure as u[0] = NaN, u[1] = pivot + 1. */
+  choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
+  choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<void>;
+  sparsegptSweep(...a: SparsegptSweepArgs): void;
+  sparsegptSweepAsync(...a: SparsegptSweepArgs): Promise<void>;
   matmulDense(x: Float32Array, M: number, K: number, w: Float32Array | Uint16Array, wDtype: DTypeCode, N: number, y: Float32Array): void;
   matmulDenseAsync(
     x: Float32Array,
@@ -23,3 +28,16 @@ export interface NativeBinding {
     y: Float32Array,
   ): Promise<void>;
 }
+
+/** sparsegptSweep(w, rows, cols, u, mask, n, m, block, counts): m = 0 means unstructured with per-block prune counts. */
+export type SparsegptSweepArgs = [
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  u: Float32Array,
+  mask: Uint8Array,
+  n: number,
+  m: number,
+  block: number,
+  counts: Uint32Array,
+];

@@ -77,5 +77,26 @@ export function createCpuBackend(b: NativeBinding): Backend {
         throw fromNativeError(e);
       }
     },
+    choleskyInverseUpper(h, k, u) {
+      return wrap(() => b.choleskyInverseUpper(h, k, u));
+    },
+    async choleskyInverseUpperAsync(h, k, u) {
+      try {
+        await b.choleskyInverseUpperAsync(h, k, u);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+      return k > 0 && Number.isNaN(u[0]) ? (k > 1 ? u[1]! : 1) : 0;
+    },
+    sparsegptSweep(w, rows, cols, u, mask, p) {
+      wrap(() => b.sparsegptSweep(w, rows, cols, u, mask, p.n, p.m, p.blockSize, p.pruneCounts));
+    },
+    async sparsegptSweepAsync(w, rows, cols, u, mask, p) {
+      try {
+        await b.sparsegptSweepAsync(w, rows, cols, u, mask, p.n, p.m, p.blockSize, p.pruneCounts);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
   };
 }

@@ -14,4 +14,20 @@ export interface Backend {
   matmul(x: Tensor, w: Tensor, y: Float32Array): void;
   /** The same, off the main thread (or in slices that yield to the event loop). */
   matmulAsync(x: Tensor, w: Tensor, y: Float32Array): Promise<void>;
+  /** U with H⁻¹ = UᵀU (upper, [k,k]) for a symmetric positive-definite H [k,k], all f64. Returns 0, or i + 1 when pivot i is not positive. */
+  choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
+  choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<number>;
+  /** SparseGPT's OBS sweep over w [rows, cols] in place, u the upper Cholesky factor of H⁻¹ (lib/backend/js/sparsegpt.ts). */
+  sparsegptSweep(w: Float32Array, rows: number, cols: number, u: Float32Array, mask: Uint8Array, plan: SparsegptPlan): void;
+  sparsegptSweepAsync(w: Float32Array, rows: number, cols: number, u: Float32Array, mask: Uint8Array, plan: SparsegptPlan): Promise<void>;
+}
+
+/** How sparsegptSweep chooses masks: m = 0 for unstructured (pruneCounts[b] weights pruned in block b), else N:M. */
+export interface SparsegptPlan {
+  n: number;
+  m: number;
+  /** Columns per block (a multiple of m for N:M). */
+  blockSize: number;
+  /** Unstructured: how many weights to prune in each block of columns. */
+  pruneCounts: Uint32Array;
 }

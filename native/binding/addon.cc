@@ -8,6 +8,7 @@ namespace sparsenn::binding {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_info(env, exports);
   register_prune(env, exports);
+  register_prune(env, exports);
   register_matmul(env, exports);
   register_nm(env, exports);
   register_input_sparse(env, exports);

@@ -6,6 +6,7 @@ namespace sparsenn::binding {
 
 void register_info(Napi::Env env, Napi::Object exports);
 void register_prune(Napi::Env env, Napi::Object exports);
+void register_prune(Napi::Env env, Napi::Object exports);
 void register_matmul(Napi::Env env, Napi::Object exports);
 void register_nm(Napi::Env env, Napi::Object exports);
 void register_input_sparse(Napi::Env env, Napi::Object exports);

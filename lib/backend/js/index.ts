@@ -1,6 +1,8 @@
 /** The pure-TypeScript backend: the readable reference for every op, and the fallback when no native binary loads. */
 import type { Backend } from '../types';
+import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
+import { sparsegptSweep } from './sparsegpt';
 import { runInSlices } from './yielding';
 
 export const jsBackend: Backend = {
@@ -11,5 +13,16 @@ export const jsBackend: Backend = {
   matmulAsync(x, w, y) {
     const cost = x.shape[0]! * x.shape[1]!;
     return runInSlices(w.shape[0]!, cost, (b, e) => matmulDenseRange(x, w, y, b, e));
+  },
+  choleskyInverseUpper,
+  // The js forms run in one piece after a turn of the event loop: the reference is for parity on small sizes.
+  async choleskyInverseUpperAsync(h, k, u) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return choleskyInverseUpper(h, k, u);
+  },
+  sparsegptSweep,
+  async sparsegptSweepAsync(w, rows, cols, u, mask, plan) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sparsegptSweep(w, rows, cols, u, mask, plan);
   },
 };
