@@ -1,0 +1,3 @@
+// Sparse-activation matmul, portable variant.
+#define SPARSENN_VARIANT portable
+#include "matmul_input_sparse_generic.inc"

@@ -1,0 +1,71 @@
+/**
+ * Parity: N:M matmul on every backend against the js reference, over random awkward shapes
+ * (K not a multiple of m, odd N) x {1:4, 2:4, 2:8, 4:8} x dtypes x M in {1, 3, 17, 64}.
+ */
+import { backendInfo, matmul, matmulAsync, Tensor, toNm } from '../../lib/index';
+import { randInt, relError, rng, tolerance } from '../helpers';
+
+const native = backendInfo().backend !== 'js';
+const describeNative = native ? describe : describe.skip;
+
+/** A random [N, K] weight with at most n nonzeros per group of m (some groups fewer, never all zero). */
+export function randomNmDense(N: number, K: number, n: number, m: number, seed: number): Tensor {
+  const r = rng(seed);
+  const data = new Float32Array(N * K);
+  for (let row = 0; row < N; row++)
+    for (let k0 = 0; k0 < K; k0 += m) {
+      const width = Math.min(m, K - k0);
+      const keep = Math.min(width, r() < 0.1 ? randInt(r, 0, n) : n);
+      const cols = Array.from({ length: width }, (_, i) => i);
+      for (let j = 0; j < keep; j++) {
+        const pick = randInt(r, j, width - 1);
+        [cols[j], cols[pick]] = [cols[pick]!, cols[j]!];
+        data[row * K + k0 + cols[j]!] = (r() * 2 - 1) || 0.5;
+      }
+    }
+  return new Tensor(data, [N, K]);
+}
+
+const PATTERNS: [number, number][] = [
+  [1, 4],
+  [2, 4],
+  [2, 8],
+  [4, 8],
+];
+
+describeNative('N:M matmul: cpu vs js', () => {
+  const r = rng(7);
+  const cases: { M: number; K: number; N: number }[] = [];
+  for (const M of [1, 3, 17, 64])
+    for (let i = 0; i < 4; i++) cases.push({ M, K: randInt(r, 1, 300) | (i === 0 ? 1 : 0), N: randInt(r, 1, 70) | 1 });
+  cases.push({ M: 1, K: 4096 + 13, N: 33 }, { M: 5, K: 32, N: 16 }, { M: 64, K: 2048 + 64 + 3, N: 37 }, { M: 2, K: 1, N: 1 });
+
+  test.each(PATTERNS)('%i:%i over f32 / bf16 / f16', (n, m) => {
+    let seed = 100 * n + m;
+    for (const dtype of ['f32', 'bf16', 'f16'] as const)
+      for (const { M, K, N } of cases) {
+        const x = Tensor.random([M, K], seed++);
+        const w = toNm(randomNmDense(N, K, n, m, seed++), { n, m, dtype });
+        const ref = matmul(x, w, { backend: 'js' }).data as Float32Array;
+        const got = matmul(x, w, { backend: 'cpu' }).data as Float32Array;
+        const err = relError(got, ref);
+        if (!(err <= tolerance(dtype) / 10)) throw new Error(`${n}:${m} ${dtype} M=${M} K=${K} N=${N}: rel error ${err}`);
+        // The N:M weight stands for its dense form: compare against dense matmul too.
+        const dense = matmul(x, w.toDense(), { backend: 'js' }).data as Float32Array;
+        expect(relError(ref, dense)).toBeLessThan(1e-6);
+      }
+  });
+
+  test('async form matches sync on cpu', async () => {
+    const x = Tensor.random([9, 203], 3);
+    const w = toNm(randomNmDense(41, 203, 2, 4, 4));
+    const a = (await matmulAsync(x, w, { backend: 'cpu' })).data as Float32Array;
+    const s = matmul(x, w, { backend: 'cpu' }).data as Float32Array;
+    expect(relError(a, s)).toBe(0);
+  });
+});
+
+test('N:M parity suite ran or says why not', () => {
+  if (!native) console.warn('parity: native addon not loaded, N:M cpu-vs-js parity skipped');
+  expect(typeof native).toBe('boolean');
+});
