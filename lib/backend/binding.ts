@@ -27,6 +27,56 @@ export interface NativeBinding {
     N: number,
     y: Float32Array,
   ): Promise<void>;
+  /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] in CSR. Checks every pointer; a column index >= K throws ERR_FORMAT. */
+  matmulCsr(
+    x: Float32Array,
+    M: number,
+    K: number,
+    rowPtr: Uint32Array,
+    colIdx: Uint16Array | Uint32Array,
+    values: Float32Array | Uint16Array,
+    wDtype: DTypeCode,
+    N: number,
+    y: Float32Array,
+  ): void;
+  matmulCsrAsync(
+    x: Float32Array,
+    M: number,
+    K: number,
+    rowPtr: Uint32Array,
+    colIdx: Uint16Array | Uint32Array,
+    values: Float32Array | Uint16Array,
+    wDtype: DTypeCode,
+    N: number,
+    y: Float32Array,
+  ): Promise<void>;
+  /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] block-sparse with [br, bc] blocks (zero-padded at the edges). */
+  matmulBsr(
+    x: Float32Array,
+    M: number,
+    K: number,
+    blockRowPtr: Uint32Array,
+    blockCol: Uint16Array | Uint32Array,
+    values: Float32Array | Uint16Array,
+    wDtype: DTypeCode,
+    N: number,
+    br: number,
+    bc: number,
+    y: Float32Array,
+  ): void;
+  matmulBsrAsync(
+    x: Float32Array,
+    M: number,
+    K: number,
+    blockRowPtr: Uint32Array,
+    blockCol: Uint16Array | Uint32Array,
+    values: Float32Array | Uint16Array,
+    wDtype: DTypeCode,
+    N: number,
+    br: number,
+    bc: number,
+    y: Float32Array,
+  ): Promise<void>;
 }
 
 /** sparsegptSweep(w, rows, cols, u, mask, n, m, block, counts): m = 0 means unstructured with per-block prune counts. */

@@ -77,6 +77,34 @@ export function createCpuBackend(b: NativeBinding): Backend {
         throw fromNativeError(e);
       }
     },
+    matmulCsr(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      wrap(() => b.matmulCsr(x.data as Float32Array, M, K, w.rowPtr, w.colIdx, w.values, DTYPE_CODE[w.dtype], w.shape[0], y));
+    },
+    async matmulCsrAsync(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      try {
+        await b.matmulCsrAsync(x.data as Float32Array, M, K, w.rowPtr, w.colIdx, w.values, DTYPE_CODE[w.dtype], w.shape[0], y);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
+    matmulBsr(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      const [br, bc] = w.block;
+      wrap(() =>
+        b.matmulBsr(x.data as Float32Array, M, K, w.blockRowPtr, w.blockCol, w.values, DTYPE_CODE[w.dtype], w.shape[0], br, bc, y),
+      );
+    },
+    async matmulBsrAsync(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      const [br, bc] = w.block;
+      try {
+        await b.matmulBsrAsync(x.data as Float32Array, M, K, w.blockRowPtr, w.blockCol, w.values, DTYPE_CODE[w.dtype], w.shape[0], br, bc, y);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
     choleskyInverseUpper(h, k, u) {
       return wrap(() => b.choleskyInverseUpper(h, k, u));
     },

@@ -3,6 +3,8 @@
  * lib/ops/ validate arguments, allocate outputs and then call a backend; a
  * backend may assume its inputs are already checked.
  */
+import type { BsrMatrix } from '../formats/bsr';
+import type { CsrMatrix } from '../formats/csr';
 import type { Tensor } from '../tensor';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
@@ -14,6 +16,12 @@ export interface Backend {
   matmul(x: Tensor, w: Tensor, y: Float32Array): void;
   /** The same, off the main thread (or in slices that yield to the event loop). */
   matmulAsync(x: Tensor, w: Tensor, y: Float32Array): Promise<void>;
+  /** y[M,N] = x[M,K] · wᵀ, w an [N,K] CSR matrix (validated by its constructor). */
+  matmulCsr(x: Tensor, w: CsrMatrix, y: Float32Array): void;
+  matmulCsrAsync(x: Tensor, w: CsrMatrix, y: Float32Array): Promise<void>;
+  /** y[M,N] = x[M,K] · wᵀ, w an [N,K] block-sparse matrix. */
+  matmulBsr(x: Tensor, w: BsrMatrix, y: Float32Array): void;
+  matmulBsrAsync(x: Tensor, w: BsrMatrix, y: Float32Array): Promise<void>;
   /** U with H⁻¹ = UᵀU (upper, [k,k]) for a symmetric positive-definite H [k,k], all f64. Returns 0, or i + 1 when pivot i is not positive. */
   choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
   choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<number>;

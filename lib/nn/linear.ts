@@ -8,8 +8,8 @@ import { SparsennError } from '../errors';
 import { matmul, matmulAsync } from '../ops/matmul';
 import { Tensor } from '../tensor';
 
-/** Whatever matmul accepts as a weight. Sparse formats widen this type when they land. */
-export type LinearWeight = Tensor;
+/** Whatever matmul accepts as a weight: a dense Tensor or any sparse matrix format. */
+export type LinearWeight = Parameters<typeof matmul>[1];
 
 export interface LinearCallOptions {
   backend?: BackendChoice;

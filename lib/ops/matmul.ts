@@ -1,7 +1,10 @@
 /** matmul / matmulAsync: Y[M,N] = X[M,K] · Wᵀ, the op every Linear layer calls. */
 import { checkBackendChoice, selectBackend } from '../backend/select';
-import type { BackendChoice } from '../backend/types';
+import type { Backend, BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
+import { BsrMatrix } from '../formats/bsr';
+import { CsrMatrix } from '../formats/csr';
+import { isSparseMatrix, type SparseMatrix } from '../formats/types';
 import { checkOptions } from '../options';
 import { isDetached, Tensor } from '../tensor';
 
@@ -26,7 +29,7 @@ function prepare(x: unknown, w: unknown, opts: unknown) {
   const o = checkOptions<MatmulOptions>(opts, MATMUL_OPTIONS, 'matmul');
   const backend = selectBackend(checkBackendChoice(o.backend));
   const xt = checkTensor(x, 'x');
-  const wt = checkTensor(w, 'w');
+  const wt = isSparseMatrix(w) ? w : checkTensor(w, 'w');
   if (xt.dtype !== 'f32') throw new SparsennError('ERR_DTYPE', `matmul: x must be f32, got ${xt.dtype}`);
   if (xt.shape.length !== 2) throw new SparsennError('ERR_SHAPE', `matmul: x must be [M, K], got [${xt.shape.join(', ')}]`);
   if (wt.shape.length !== 2) throw new SparsennError('ERR_SHAPE', `matmul: w must be [N, K], got [${wt.shape.join(', ')}]`);
@@ -38,16 +41,48 @@ function prepare(x: unknown, w: unknown, opts: unknown) {
   return { backend, xt, wt, y, M, N };
 }
 
-/** Synchronous matmul: blocks the calling thread until done. Prefer matmulAsync in servers. */
-export function matmul(x: Tensor, w: Tensor, opts?: MatmulOptions): Tensor {
+function unsupported(w: SparseMatrix): never {
+  throw new SparsennError('ERR_ARG', `matmul: w of format '${w.format}' is not a sparse matrix this build can multiply`);
+}
+
+/** Runs the backend kernel for w's format (each sparse format adds its case here). */
+function dispatch(backend: Backend, x: Tensor, w: Tensor | SparseMatrix, y: Float32Array): void {
+  if (w instanceof Tensor) return backend.matmul(x, w, y);
+  switch (w.format) {
+    case 'csr':
+      return w instanceof CsrMatrix ? backend.matmulCsr(x, w, y) : unsupported(w);
+    case 'bsr':
+      return w instanceof BsrMatrix ? backend.matmulBsr(x, w, y) : unsupported(w);
+    default:
+      return unsupported(w);
+  }
+}
+
+function dispatchAsync(backend: Backend, x: Tensor, w: Tensor | SparseMatrix, y: Float32Array): Promise<void> {
+  if (w instanceof Tensor) return backend.matmulAsync(x, w, y);
+  switch (w.format) {
+    case 'csr':
+      return w instanceof CsrMatrix ? backend.matmulCsrAsync(x, w, y) : unsupported(w);
+    case 'bsr':
+      return w instanceof BsrMatrix ? backend.matmulBsrAsync(x, w, y) : unsupported(w);
+    default:
+      return unsupported(w);
+  }
+}
+
+/**
+ * Synchronous matmul: blocks the calling thread until done. Prefer matmulAsync in servers.
+ * `w` is a dense [N, K] Tensor or any sparse matrix (toCsr, toBsr, ...).
+ */
+export function matmul(x: Tensor, w: Tensor | SparseMatrix, opts?: MatmulOptions): Tensor {
   const { backend, xt, wt, y, M, N } = prepare(x, w, opts);
-  if (y.length > 0) backend.matmul(xt, wt, y);
+  if (y.length > 0) dispatch(backend, xt, wt, y);
   return new Tensor(y, [M, N]);
 }
 
 /** matmul off the main thread (native) or in event-loop-friendly slices (js). */
-export async function matmulAsync(x: Tensor, w: Tensor, opts?: MatmulOptions): Promise<Tensor> {
+export async function matmulAsync(x: Tensor, w: Tensor | SparseMatrix, opts?: MatmulOptions): Promise<Tensor> {
   const { backend, xt, wt, y, M, N } = prepare(x, w, opts);
-  if (y.length > 0) await backend.matmulAsync(xt, wt, y);
+  if (y.length > 0) await dispatchAsync(backend, xt, wt, y);
   return new Tensor(y, [M, N]);
 }

@@ -10,6 +10,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_prune(env, exports);
   register_prune(env, exports);
   register_matmul(env, exports);
+  register_sparse_csr(env, exports);
+  register_sparse_bsr(env, exports);
   register_nm(env, exports);
   register_input_sparse(env, exports);
   register_attention(env, exports);

@@ -2,6 +2,8 @@
 import type { Backend } from '../types';
 import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
+import { matmulBsrRange } from './spmm_bsr';
+import { matmulCsrRange } from './spmm_csr';
 import { sparsegptSweep } from './sparsegpt';
 import { runInSlices } from './yielding';
 
@@ -13,6 +15,26 @@ export const jsBackend: Backend = {
   matmulAsync(x, w, y) {
     const cost = x.shape[0]! * x.shape[1]!;
     return runInSlices(w.shape[0]!, cost, (b, e) => matmulDenseRange(x, w, y, b, e));
+  },
+  // The sparse paths re-validate w: its arrays are plain typed arrays a caller could have edited.
+  matmulCsr(x, w, y) {
+    w.validate();
+    matmulCsrRange(x, w, y, 0, w.shape[0]);
+  },
+  matmulCsrAsync(x, w, y) {
+    w.validate();
+    const cost = x.shape[0]! * Math.max(1, w.nnz / Math.max(1, w.shape[0]));
+    return runInSlices(w.shape[0], cost, (b, e) => matmulCsrRange(x, w, y, b, e));
+  },
+  matmulBsr(x, w, y) {
+    w.validate();
+    matmulBsrRange(x, w, y, 0, w.blockGrid[0]);
+  },
+  matmulBsrAsync(x, w, y) {
+    w.validate();
+    const blockRows = w.blockGrid[0];
+    const cost = x.shape[0]! * Math.max(1, w.nnz / Math.max(1, blockRows));
+    return runInSlices(blockRows, cost, (b, e) => matmulBsrRange(x, w, y, b, e));
   },
   choleskyInverseUpper,
   // The js forms run in one piece after a turn of the event loop: the reference is for parity on small sizes.

@@ -1,0 +1,190 @@
+// CSR kernels, AVX-512 variant. Decode (gather form): 16 nonzeros per step,
+// values (f32, or bf16/f16 widened in-register) and u16/u32 indices streamed
+// once, x gathered with vgatherdps. Each step's indices are compared with K and
+// out-of-range lanes are masked out of the gather, so corrupted indices cost
+// one compare, never an out-of-bounds read. Prefill (packed form): a broadcast
+// value times mb/16 vectors of the k-major X block per nonzero.
+#include "isa.h"
+#if SPARSENN_X86
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "sparsenn/convert.h"
+#include "sparsenn/views.h"
+#include "spmm_csr_kernels.h"
+
+namespace sparsenn {
+namespace avx512 {
+
+namespace {
+
+template <DType DT>
+inline __m512 load_values(const void* v, int64_t j, __mmask16 lanes) {
+  if constexpr (DT == DType::F32) {
+    return _mm512_maskz_loadu_ps(lanes, static_cast<const float*>(v) + j);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(lanes, static_cast<const uint16_t*>(v) + j);
+    if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+template <DType DT>
+inline __m512 load_values(const void* v, int64_t j) {
+  if constexpr (DT == DType::F32) {
+    return _mm512_loadu_ps(static_cast<const float*>(v) + j);
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(v) + j));
+    if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+template <typename IT>
+inline __m512i load_indices(const IT* idx, int64_t j, __mmask16 lanes) {
+  if constexpr (sizeof(IT) == 2) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, idx + j));
+  return _mm512_maskz_loadu_epi32(lanes, idx + j);
+}
+
+template <typename IT>
+inline __m512i load_indices(const IT* idx, int64_t j) {
+  if constexpr (sizeof(IT) == 2) return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j)));
+  return _mm512_loadu_si512(idx + j);
+}
+
+template <DType DT>
+inline float value_at(const void* v, int64_t j) {
+  if constexpr (DT == DType::F32) return static_cast<const float*>(v)[j];
+  if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(v)[j]);
+  return _cvtsh_ss(static_cast<const uint16_t*>(v)[j]);
+}
+
+// One 16-lane step for MR rows of X: in-range lanes are gathered, the rest flagged.
+template <DType DT, typename IT, int MR>
+inline void gather_step(const float* x, int64_t ldx, __m512i vidx, __m512 v, __mmask16 lanes, __m512i vK,
+                        __m512* acc, uint32_t& bad) {
+  const __mmask16 in = _mm512_mask_cmplt_epu32_mask(lanes, vidx, vK);
+  bad |= uint32_t(lanes & ~in);
+  for (int m = 0; m < MR; ++m) {
+    const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, vidx, x + m * ldx, 4);
+    acc[m] = _mm512_fmadd_ps(v, g, acc[m]);
+  }
+}
+
+template <DType DT, typename IT, int MR>
+bool gather_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t nb, int64_t ne) {
+  const IT* idx = static_cast<const IT*>(w.col_idx);
+  const __m512i vK = _mm512_set1_epi32(int32_t(w.cols));  // the binding keeps K < 2^31
+  uint32_t bad = 0;
+  for (int64_t n = nb; n < ne; ++n) {
+    // Two accumulator sets (even / odd steps) keep two gathers and FMAs in flight.
+    __m512 acc0[MR], acc1[MR];
+    for (int m = 0; m < MR; ++m) acc0[m] = acc1[m] = _mm512_setzero_ps();
+    int64_t j = w.row_ptr[n];
+    const int64_t e = w.row_ptr[n + 1];
+    for (; j + 32 <= e; j += 32) {
+      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j), load_values<DT>(w.values, j), 0xffff, vK, acc0, bad);
+      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j + 16), load_values<DT>(w.values, j + 16), 0xffff, vK, acc1,
+                              bad);
+    }
+    for (; j < e; j += 16) {
+      const __mmask16 lanes = e - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (e - j)) - 1);
+      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j, lanes), load_values<DT>(w.values, j, lanes), lanes, vK, acc0,
+                              bad);
+    }
+    for (int m = 0; m < MR; ++m) y[m * ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[m], acc1[m]));
+  }
+  return bad == 0;
+}
+
+template <DType DT, typename IT, int MB>
+bool packed_rows(const CsrView& w, const float* xt, float* y, int64_t ldy, int64_t mrows, int64_t nb, int64_t ne) {
+  constexpr int NV = MB / 16;
+  const IT* idx = static_cast<const IT*>(w.col_idx);
+  const uint64_t K = uint64_t(w.cols);
+  bool ok = true;
+  for (int64_t n = nb; n < ne; ++n) {
+    __m512 a0[NV], a1[NV];
+    for (int i = 0; i < NV; ++i) a0[i] = a1[i] = _mm512_setzero_ps();
+    int64_t j = w.row_ptr[n];
+    const int64_t e = w.row_ptr[n + 1];
+    for (; j + 2 <= e; j += 2) {
+      const uint64_t c0 = idx[j], c1 = idx[j + 1];
+      if (c0 >= K || c1 >= K) { ok = false; break; }
+      const __m512 v0 = _mm512_set1_ps(value_at<DT>(w.values, j));
+      const __m512 v1 = _mm512_set1_ps(value_at<DT>(w.values, j + 1));
+      const float* p0 = xt + c0 * MB;
+      const float* p1 = xt + c1 * MB;
+      for (int i = 0; i < NV; ++i) {
+        a0[i] = _mm512_fmadd_ps(v0, _mm512_loadu_ps(p0 + 16 * i), a0[i]);
+        a1[i] = _mm512_fmadd_ps(v1, _mm512_loadu_ps(p1 + 16 * i), a1[i]);
+      }
+    }
+    for (; j < e; ++j) {
+      const uint64_t c = idx[j];
+      if (c >= K) { ok = false; continue; }
+      const __m512 v = _mm512_set1_ps(value_at<DT>(w.values, j));
+      for (int i = 0; i < NV; ++i) a0[i] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xt + c * MB + 16 * i), a0[i]);
+    }
+    alignas(64) float out[MB];
+    for (int i = 0; i < NV; ++i) _mm512_store_ps(out + 16 * i, _mm512_add_ps(a0[i], a1[i]));
+    for (int64_t m = 0; m < mrows; ++m) y[m * ldy + n] = out[m];
+  }
+  return ok;
+}
+
+template <DType DT, typename IT>
+bool gather_dispatch(const CsrView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
+                     int64_t ne) {
+  switch (mr) {
+    case 1: return gather_rows<DT, IT, 1>(w, x, ldx, y, ldy, nb, ne);
+    case 2: return gather_rows<DT, IT, 2>(w, x, ldx, y, ldy, nb, ne);
+    case 3: return gather_rows<DT, IT, 3>(w, x, ldx, y, ldy, nb, ne);
+    case 4: return gather_rows<DT, IT, 4>(w, x, ldx, y, ldy, nb, ne);
+    case 5: return gather_rows<DT, IT, 5>(w, x, ldx, y, ldy, nb, ne);
+    case 6: return gather_rows<DT, IT, 6>(w, x, ldx, y, ldy, nb, ne);
+    case 7: return gather_rows<DT, IT, 7>(w, x, ldx, y, ldy, nb, ne);
+    default: return gather_rows<DT, IT, 8>(w, x, ldx, y, ldy, nb, ne);
+  }
+}
+
+template <DType DT, typename IT>
+bool packed_dispatch(const CsrView& w, const float* xt, int64_t mb, float* y, int64_t ldy, int64_t mrows, int64_t nb,
+                     int64_t ne) {
+  if (mb == 16) return packed_rows<DT, IT, 16>(w, xt, y, ldy, mrows, nb, ne);
+  if (mb == 32) return packed_rows<DT, IT, 32>(w, xt, y, ldy, mrows, nb, ne);
+  return packed_rows<DT, IT, 64>(w, xt, y, ldy, mrows, nb, ne);
+}
+
+}  // namespace
+
+bool csr_gather_rows(const CsrView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
+                     int64_t ne) {
+  const bool u16 = w.index_bits == 16;
+  switch (w.dtype) {
+    case DType::F32: return u16 ? gather_dispatch<DType::F32, uint16_t>(w, x, ldx, mr, y, ldy, nb, ne)
+                                : gather_dispatch<DType::F32, uint32_t>(w, x, ldx, mr, y, ldy, nb, ne);
+    case DType::BF16: return u16 ? gather_dispatch<DType::BF16, uint16_t>(w, x, ldx, mr, y, ldy, nb, ne)
+                                 : gather_dispatch<DType::BF16, uint32_t>(w, x, ldx, mr, y, ldy, nb, ne);
+    default: return u16 ? gather_dispatch<DType::F16, uint16_t>(w, x, ldx, mr, y, ldy, nb, ne)
+                        : gather_dispatch<DType::F16, uint32_t>(w, x, ldx, mr, y, ldy, nb, ne);
+  }
+}
+
+bool csr_packed_rows(const CsrView& w, const float* xt, int64_t mb, float* y, int64_t ldy, int64_t mrows, int64_t nb,
+                     int64_t ne) {
+  const bool u16 = w.index_bits == 16;
+  switch (w.dtype) {
+    case DType::F32: return u16 ? packed_dispatch<DType::F32, uint16_t>(w, xt, mb, y, ldy, mrows, nb, ne)
+                                : packed_dispatch<DType::F32, uint32_t>(w, xt, mb, y, ldy, mrows, nb, ne);
+    case DType::BF16: return u16 ? packed_dispatch<DType::BF16, uint16_t>(w, xt, mb, y, ldy, mrows, nb, ne)
+                                 : packed_dispatch<DType::BF16, uint32_t>(w, xt, mb, y, ldy, mrows, nb, ne);
+    default: return u16 ? packed_dispatch<DType::F16, uint16_t>(w, xt, mb, y, ldy, mrows, nb, ne)
+                        : packed_dispatch<DType::F16, uint32_t>(w, xt, mb, y, ldy, mrows, nb, ne);
+  }
+}
+
+}  // namespace avx512
+}  // namespace sparsenn
+#endif

@@ -1,0 +1,33 @@
+// The per-ISA CSR kernels behind matmul_csr (native/cpu/spmm_csr.cc). Each
+// computes output columns [n_begin, n_end) for a few rows of X, and returns
+// false when it met (and skipped) a column index >= w.cols.
+#pragma once
+#include <cstdint>
+
+#include "sparsenn/views.h"
+
+namespace sparsenn {
+
+// Gather form, for small M (decode): streams each W row once and gathers x at
+// its column indices for `mr` (1..8) rows of X at once. x and y point at the
+// first of those rows; ldx / ldy are their row strides.
+using CsrGatherRowsFn = bool (*)(const CsrView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy,
+                                 int64_t n_begin, int64_t n_end);
+
+// Packed form, for larger M (prefill): X rows m0..m0+mb were transposed into
+// xt[K][mb] (k-major; mb is 16, 32 or 64, rows past `mrows` zero), so each nonzero
+// does mb/16 vector FMAs along M. Writes y rows 0..mrows-1.
+using CsrPackedRowsFn = bool (*)(const CsrView& w, const float* xt, int64_t mb, float* y, int64_t ldy, int64_t mrows,
+                                 int64_t n_begin, int64_t n_end);
+
+#define SPARSENN_DECLARE_CSR_KERNELS(ns)                                                                  \
+  namespace ns {                                                                                          \
+  bool csr_gather_rows(const CsrView&, const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t); \
+  bool csr_packed_rows(const CsrView&, const float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t); \
+  }
+SPARSENN_DECLARE_CSR_KERNELS(portable)
+SPARSENN_DECLARE_CSR_KERNELS(avx2)
+SPARSENN_DECLARE_CSR_KERNELS(avx512)
+#undef SPARSENN_DECLARE_CSR_KERNELS
+
+}  // namespace sparsenn
