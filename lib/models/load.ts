@@ -12,6 +12,8 @@ import { loadHfFolder } from './hf';
 import { loadLlama2cNetwork } from './llama2c';
 import { Model } from './model';
 
+const MAX_TOKENIZER_BYTES = 256 * 1024 * 1024;
+
 export interface LoadModelOptions {
   /** llama2.c tokenizer file (tokenizer.bin / tok512.bin); required for llama2.c checkpoints. */
   tokenizer?: string;
@@ -40,8 +42,12 @@ export async function loadModel(path: string, opts?: LoadModelOptions): Promise<
   const network = await loadLlama2cNetwork(path, dtype ?? 'f32');
   let tokBytes: Uint8Array;
   try {
+    const size = (await stat(o.tokenizer)).size;
+    if (size > MAX_TOKENIZER_BYTES)
+      throw new SparsennError('ERR_MODEL_FILE', `${o.tokenizer}: ${size} bytes is far larger than any tokenizer (limit ${MAX_TOKENIZER_BYTES})`);
     tokBytes = await readFile(o.tokenizer);
   } catch (e) {
+    if (e instanceof SparsennError) throw e;
     throw new SparsennError('ERR_MODEL_FILE', `${o.tokenizer}: cannot read (${(e as Error).message})`, { cause: e });
   }
   const tokenizer = Llama2cTokenizer.parse(tokBytes, network.config.vocabSize, o.tokenizer);

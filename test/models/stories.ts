@@ -12,7 +12,6 @@ export const HAVE_STORIES = existsSync(STORIES_BIN) && existsSync(STORIES_TOK);
 /** describe, or describe.skip with a message saying why, when the model files are absent. */
 export function describeWithStories(name: string, fn: () => void): void {
   if (!HAVE_STORIES) {
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPED "${name}": stories260K not found in ${STORIES_DIR} (set SPARSENN_STORIES_DIR)`);
     describe.skip(name, fn);
   } else describe(name, fn);
