@@ -3,6 +3,7 @@
 #if SPARSENN_X86
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace {
@@ -12,9 +13,117 @@ inline void widen_f16_avx512(const uint16_t* src, float* dst, int64_t n) {
     _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
   for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
 }
+inline float dot_avx512(const float* a, const float* b, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+inline __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+}
+
+template <bool Half>
+inline __m512 load_row(const void* row, int64_t d, __mmask16 m) {
+  if (Half) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + d));
+  return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + d);
+}
+
+// Scores of a 4-query x 4-key tile: each key chunk is loaded (and widened) once for four
+// queries and each query chunk once for four keys; sixteen independent FMA chains.
+template <bool Half>
+void scores_tiled(const float* q, int64_t q_stride, int64_t rows, const void* const* krows, int64_t n, int64_t D,
+                  float* out, int64_t out_stride) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      __m512 a[4][4];
+      for (int x = 0; x < 4; ++x)
+        for (int y = 0; y < 4; ++y) a[x][y] = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; d += 16) {
+        const __mmask16 m = tail_mask(D - d);
+        __m512 k[4];
+        for (int y = 0; y < 4; ++y) k[y] = load_row<Half>(krows[j + y], d, m);
+        for (int x = 0; x < 4; ++x) {
+          const __m512 qv = _mm512_maskz_loadu_ps(m, q + (r + x) * q_stride + d);
+          for (int y = 0; y < 4; ++y) a[x][y] = _mm512_fmadd_ps(qv, k[y], a[x][y]);
+        }
+      }
+      for (int x = 0; x < 4; ++x)
+        for (int y = 0; y < 4; ++y) out[(r + x) * out_stride + j + y] = _mm512_reduce_add_ps(a[x][y]);
+    }
+    for (; j < n; ++j)
+      for (int x = 0; x < 4; ++x) {
+        __m512 a = _mm512_setzero_ps();
+        for (int64_t d = 0; d < D; d += 16) {
+          const __mmask16 m = tail_mask(D - d);
+          a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + (r + x) * q_stride + d), load_row<Half>(krows[j], d, m), a);
+        }
+        out[(r + x) * out_stride + j] = _mm512_reduce_add_ps(a);
+      }
+  }
+  for (; r < rows; ++r) {  // leftover queries: four keys at a time
+    int64_t j = 0;
+    for (; j < n; j += 4) {
+      const int64_t kn = std::min<int64_t>(4, n - j);
+      __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      for (int64_t d = 0; d < D; d += 16) {
+        const __mmask16 m = tail_mask(D - d);
+        const __m512 qv = _mm512_maskz_loadu_ps(m, q + r * q_stride + d);
+        for (int64_t y = 0; y < kn; ++y) a[y] = _mm512_fmadd_ps(qv, load_row<Half>(krows[j + y], d, m), a[y]);
+      }
+      for (int64_t y = 0; y < kn; ++y) out[r * out_stride + j + y] = _mm512_reduce_add_ps(a[y]);
+    }
+  }
+}
+
+void scores_avx512(const float* q, int64_t q_stride, int64_t rows, const void* const* krows, bool half, int64_t n,
+                   int64_t D, float* out, int64_t out_stride) {
+  if (half) scores_tiled<true>(q, q_stride, rows, krows, n, D, out, out_stride);
+  else scores_tiled<false>(q, q_stride, rows, krows, n, D, out, out_stride);
+}
+
+// acc_r += Σ_j p_r[j] v_j, 16 dims x up to 8 queries per pass: each value chunk is loaded (and
+// widened) once for eight queries, whose accumulators stay in registers across all keys.
+template <bool Half>
+void accumulate_tiled(float* acc, int64_t rows, const float* p, int64_t p_stride, const void* const* vrows, int64_t n,
+                      int64_t D) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+    const int64_t rn = std::min<int64_t>(8, rows - r0);
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 m = tail_mask(D - d);
+      __m512 a[8];
+      for (int64_t x = 0; x < rn; ++x) a[x] = _mm512_maskz_loadu_ps(m, acc + (r0 + x) * D + d);
+      for (int64_t j = 0; j < n; ++j) {
+        const __m512 v = load_row<Half>(vrows[j], d, m);
+        for (int64_t x = 0; x < rn; ++x) a[x] = _mm512_fmadd_ps(_mm512_set1_ps(p[(r0 + x) * p_stride + j]), v, a[x]);
+      }
+      for (int64_t x = 0; x < rn; ++x) _mm512_mask_storeu_ps(acc + (r0 + x) * D + d, m, a[x]);
+    }
+  }
+}
+
+void accumulate_avx512(float* acc, int64_t rows, const float* p, int64_t p_stride, const void* const* vrows, bool half,
+                       int64_t n, int64_t D, float*) {
+  if (half) accumulate_tiled<true>(acc, rows, p, p_stride, vrows, n, D);
+  else accumulate_tiled<false>(acc, rows, p, p_stride, vrows, n, D);
+}
 }  // namespace
 
 #define SPARSENN_WIDEN_F16(src, dst, n) widen_f16_avx512(src, dst, n)
+#define SPARSENN_DOT(a, b, n) dot_avx512(a, b, n)
+#define SPARSENN_SCORES_ROWS scores_avx512
+#define SPARSENN_ACCUMULATE_ROWS accumulate_avx512
+#define SPARSENN_DIRECT_F16 1
 #define SPARSENN_VARIANT avx512
 #include "attention_generic.inc"
 #endif
