@@ -27,6 +27,8 @@ export interface NativeBinding {
     N: number,
     y: Float32Array,
   ): Promise<void>;
+  /** Bench only: sums buf with at most `threads` pool workers (a plain streaming read, the bandwidth ceiling). */
+  benchStreamRead(buf: Float32Array, threads: number): number;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] in CSR. Checks every pointer; a column index >= K throws ERR_FORMAT. */
   matmulCsr(
     x: Float32Array,

@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_prune(env, exports);
   register_prune(env, exports);
   register_matmul(env, exports);
+  register_bench(env, exports);
   register_sparse_csr(env, exports);
   register_sparse_bsr(env, exports);
   register_nm(env, exports);

@@ -8,6 +8,7 @@ void register_info(Napi::Env env, Napi::Object exports);
 void register_prune(Napi::Env env, Napi::Object exports);
 void register_prune(Napi::Env env, Napi::Object exports);
 void register_matmul(Napi::Env env, Napi::Object exports);
+void register_bench(Napi::Env env, Napi::Object exports);
 void register_sparse_csr(Napi::Env env, Napi::Object exports);
 void register_sparse_bsr(Napi::Env env, Napi::Object exports);
 void register_nm(Napi::Env env, Napi::Object exports);

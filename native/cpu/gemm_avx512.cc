@@ -1,6 +1,70 @@
-// Dense matmul kernel, avx512 variant (auto-vectorised generic code for now).
+// Dense matmul kernels, AVX-512 variant: the SIMD vocabulary of gemm_simd.inc in
+// 16-lane intrinsics. bf16 widens by shifting into the high half of each lane; f16
+// widens with vcvtph2ps; tails use masked loads, so no K needs padding.
 #include "isa.h"
 #if SPARSENN_X86
-#define SPARSENN_VARIANT avx512
-#include "gemm_generic.inc"
+// GCC 12 flags its own intrinsic headers (`__m512 __Y = __Y;`) as maybe-uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "gemm_kernels.h"
+
+namespace sparsenn {
+namespace avx512 {
+
+namespace {
+
+struct Simd {
+  using V = __m512;
+  static constexpr int kWidth = 16;
+
+  static inline __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }  // 0 <= n < 16
+  static inline V zero() { return _mm512_setzero_ps(); }
+  static inline V load(const float* p) { return _mm512_loadu_ps(p); }
+  static inline V load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static inline void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static inline V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static inline V bcast(float f) { return _mm512_set1_ps(f); }
+  static inline float hsum(V v) { return _mm512_reduce_add_ps(v); }
+
+  static inline V widen16(__m256i h, DType t) {
+    if (t == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+  }
+  template <DType T>
+  static inline V load_w(const void* row, int64_t k) {
+    if constexpr (T == DType::F32) {
+      return load(static_cast<const float*>(row) + k);
+    } else {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + k));
+      return widen16(h, T);
+    }
+  }
+  template <DType T>
+  static inline V load_w_partial(const void* row, int64_t k, int n) {
+    if constexpr (T == DType::F32) {
+      return load_partial(static_cast<const float*>(row) + k, n);
+    } else {
+      return widen16(_mm256_maskz_loadu_epi16(mask(n), static_cast<const uint16_t*>(row) + k), T);
+    }
+  }
+};
+
+// GEMV: 4 W rows x 4 X rows = 16 accumulators + 4 widened W vectors + 1 X vector of 32 zmm.
+constexpr int kGemvRows = 4;
+constexpr int kGemvXRows = 4;
+// GEMM microkernel: R rows of W x VN vectors (16 X rows each); R*VN accumulators <= 24.
+constexpr int kMaxPanelVecs = 4;
+constexpr int gemm_rows(int vecs) { return vecs <= 2 ? 12 : vecs == 3 ? 8 : 6; }
+
+}  // namespace
+
+#include "gemm_simd.inc"
+
+}  // namespace avx512
+}  // namespace sparsenn
 #endif

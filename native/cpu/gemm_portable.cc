@@ -1,5 +1,14 @@
-// Dense matmul kernel, portable variant (auto-vectorised generic code for now).
+// Dense matmul kernel, portable variant (any CPU, any compiler): the auto-vectorised
+// generic loop serves every M; there is no blocked GEMM path.
+#include "gemm_kernels.h"
 
 #define SPARSENN_VARIANT portable
 #include "gemm_generic.inc"
 
+namespace sparsenn {
+namespace portable {
+
+const DenseKernels kDenseKernels = {matmul_dense_range, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+}  // namespace portable
+}  // namespace sparsenn
