@@ -79,7 +79,91 @@ export interface NativeBinding {
     bc: number,
     y: Float32Array,
   ): Promise<void>;
+  /** Decode attention; argument order as native/binding/attention_binding.cc. selKind: 0 all, 1 ranges, 2 indices, 3 pages. */
+  attentionDecode(...args: AttentionDecodeArgs): void;
+  attentionDecodeAsync(...args: AttentionDecodeArgs): Promise<void>;
+  attentionPrefill(...args: AttentionPrefillArgs): void;
+  attentionPrefillAsync(...args: AttentionPrefillArgs): Promise<void>;
+  /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] N:M sparse (lib/formats/nm.ts layout); checks n, m and every length. */
+  matmulNm(
+    x: Float32Array,
+    M: number,
+    K: number,
+    values: Float32Array | Uint16Array,
+    dtype: DTypeCode,
+    meta: Uint32Array,
+    N: number,
+    n: number,
+    m: number,
+    y: Float32Array,
+  ): void;
+  matmulNmAsync(
+    x: Float32Array,
+    M: number,
+    K: number,
+    values: Float32Array | Uint16Array,
+    dtype: DTypeCode,
+    meta: Uint32Array,
+    N: number,
+    n: number,
+    m: number,
+    y: Float32Array,
+  ): Promise<void>;
+  /** Y[M,N] = X[M,K] · W with W given transposed, wt [K,N]; skips zero inputs. */
+  matmulInputSparse(x: Float32Array, M: number, K: number, wt: Float32Array | Uint16Array, wtDtype: DTypeCode, N: number, y: Float32Array): void;
+  matmulInputSparseAsync(
+    x: Float32Array,
+    M: number,
+    K: number,
+    wt: Float32Array | Uint16Array,
+    wtDtype: DTypeCode,
+    N: number,
+    y: Float32Array,
+  ): Promise<void>;
 }
+
+/** attentionDecode(q, heads, headDim, k, v, kvDtype, kvHeads, length, headStride, tokenStride, selKind, offsets, items, pageSize, scale, out) */
+export type AttentionDecodeArgs = [
+  q: Float32Array,
+  heads: number,
+  headDim: number,
+  k: Float32Array | Uint16Array,
+  v: Float32Array | Uint16Array,
+  kvDtype: DTypeCode,
+  kvHeads: number,
+  length: number,
+  headStride: number,
+  tokenStride: number,
+  selKind: 0 | 1 | 2 | 3,
+  offsets: Uint32Array,
+  items: Uint32Array,
+  pageSize: number,
+  scale: number,
+  out: Float32Array,
+];
+
+/** attentionPrefill(q, T, heads, headDim, k, v, kvDtype, kvHeads, length, headStride, tokenStride, indptr, kvBlocks, maskHeads, blockQ, blockK, pos0, scale, out) */
+export type AttentionPrefillArgs = [
+  q: Float32Array,
+  T: number,
+  heads: number,
+  headDim: number,
+  k: Float32Array | Uint16Array,
+  v: Float32Array | Uint16Array,
+  kvDtype: DTypeCode,
+  kvHeads: number,
+  length: number,
+  headStride: number,
+  tokenStride: number,
+  indptr: Uint32Array,
+  kvBlocks: Uint32Array,
+  maskHeads: number,
+  blockQ: number,
+  blockK: number,
+  pos0: number,
+  scale: number,
+  out: Float32Array,
+];
 
 /** sparsegptSweep(w, rows, cols, u, mask, n, m, block, counts): m = 0 means unstructured with per-block prune counts. */
 export type SparsegptSweepArgs = [

@@ -6,6 +6,7 @@
 import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
+import { decodeArgs, prefillArgs } from './attention_native';
 import type { NativeBinding } from './binding';
 import type { Backend } from './types';
 
@@ -105,6 +106,26 @@ export function createCpuBackend(b: NativeBinding): Backend {
         throw fromNativeError(e);
       }
     },
+    attentionDecode(a) {
+      wrap(() => b.attentionDecode(...decodeArgs(a)));
+    },
+    async attentionDecodeAsync(a) {
+      try {
+        await b.attentionDecodeAsync(...decodeArgs(a));
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
+    attentionPrefill(a) {
+      wrap(() => b.attentionPrefill(...prefillArgs(a)));
+    },
+    async attentionPrefillAsync(a) {
+      try {
+        await b.attentionPrefillAsync(...prefillArgs(a));
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
     choleskyInverseUpper(h, k, u) {
       return wrap(() => b.choleskyInverseUpper(h, k, u));
     },
@@ -122,6 +143,30 @@ export function createCpuBackend(b: NativeBinding): Backend {
     async sparsegptSweepAsync(w, rows, cols, u, mask, p) {
       try {
         await b.sparsegptSweepAsync(w, rows, cols, u, mask, p.n, p.m, p.blockSize, p.pruneCounts);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
+    matmulNm(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      wrap(() => b.matmulNm(x.data as Float32Array, M, K, w.values, DTYPE_CODE[w.dtype], w.meta, w.shape[0], w.n, w.m, y));
+    },
+    async matmulNmAsync(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      try {
+        await b.matmulNmAsync(x.data as Float32Array, M, K, w.values, DTYPE_CODE[w.dtype], w.meta, w.shape[0], w.n, w.m, y);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
+    matmulInputSparse(x, wt, y) {
+      const [M, K] = x.shape as [number, number];
+      wrap(() => b.matmulInputSparse(x.data as Float32Array, M, K, wt.data, DTYPE_CODE[wt.dtype], wt.shape[1]!, y));
+    },
+    async matmulInputSparseAsync(x, wt, y) {
+      const [M, K] = x.shape as [number, number];
+      try {
+        await b.matmulInputSparseAsync(x.data as Float32Array, M, K, wt.data, DTYPE_CODE[wt.dtype], wt.shape[1]!, y);
       } catch (e) {
         throw fromNativeError(e);
       }

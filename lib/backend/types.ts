@@ -5,6 +5,8 @@
  */
 import type { BsrMatrix } from '../formats/bsr';
 import type { CsrMatrix } from '../formats/csr';
+import type { NmMatrix } from '../formats/nm';
+import type { DecodeAttentionArgs, PrefillAttentionArgs } from '../attention/contract';
 import type { Tensor } from '../tensor';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
@@ -22,12 +24,24 @@ export interface Backend {
   /** y[M,N] = x[M,K] · wᵀ, w an [N,K] block-sparse matrix. */
   matmulBsr(x: Tensor, w: BsrMatrix, y: Float32Array): void;
   matmulBsrAsync(x: Tensor, w: BsrMatrix, y: Float32Array): Promise<void>;
+  /** Decode attention over a key selection (lib/attention/contract.ts); args already validated. */
+  attentionDecode(a: DecodeAttentionArgs): void;
+  attentionDecodeAsync(a: DecodeAttentionArgs): Promise<void>;
+  /** Block-sparse causal prefill attention, flash-style; args already validated. */
+  attentionPrefill(a: PrefillAttentionArgs): void;
+  attentionPrefillAsync(a: PrefillAttentionArgs): Promise<void>;
   /** U with H⁻¹ = UᵀU (upper, [k,k]) for a symmetric positive-definite H [k,k], all f64. Returns 0, or i + 1 when pivot i is not positive. */
   choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
   choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<number>;
   /** SparseGPT's OBS sweep over w [rows, cols] in place, u the upper Cholesky factor of H⁻¹ (lib/backend/js/sparsegpt.ts). */
   sparsegptSweep(w: Float32Array, rows: number, cols: number, u: Float32Array, mask: Uint8Array, plan: SparsegptPlan): void;
   sparsegptSweepAsync(w: Float32Array, rows: number, cols: number, u: Float32Array, mask: Uint8Array, plan: SparsegptPlan): Promise<void>;
+  /** y[M,N] = x[M,K] · wᵀ, w an [N,K] N:M matrix (validated by its constructor). */
+  matmulNm(x: Tensor, w: NmMatrix, y: Float32Array): void;
+  matmulNmAsync(x: Tensor, w: NmMatrix, y: Float32Array): Promise<void>;
+  /** y[M,N] = x[M,K] · W from the transposed weight wt [K,N], skipping zero inputs (sparse activations). */
+  matmulInputSparse(x: Tensor, wt: Tensor, y: Float32Array): void;
+  matmulInputSparseAsync(x: Tensor, wt: Tensor, y: Float32Array): Promise<void>;
 }
 
 /** How sparsegptSweep chooses masks: m = 0 for unstructured (pruneCounts[b] weights pruned in block b), else N:M. */

@@ -8,11 +8,10 @@ namespace sparsenn::binding {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_info(env, exports);
   register_prune(env, exports);
-  register_prune(env, exports);
   register_matmul(env, exports);
-  register_bench(env, exports);
   register_sparse_csr(env, exports);
   register_sparse_bsr(env, exports);
+  register_bench(env, exports);
   register_nm(env, exports);
   register_input_sparse(env, exports);
   register_attention(env, exports);

@@ -3,28 +3,11 @@
  * (K not a multiple of m, odd N) x {1:4, 2:4, 2:8, 4:8} x dtypes x M in {1, 3, 17, 64}.
  */
 import { backendInfo, matmul, matmulAsync, Tensor, toNm } from '../../lib/index';
+import { randomNmDense } from '../formats/nm_random';
 import { randInt, relError, rng, tolerance } from '../helpers';
 
 const native = backendInfo().backend !== 'js';
 const describeNative = native ? describe : describe.skip;
-
-/** A random [N, K] weight with at most n nonzeros per group of m (some groups fewer, never all zero). */
-export function randomNmDense(N: number, K: number, n: number, m: number, seed: number): Tensor {
-  const r = rng(seed);
-  const data = new Float32Array(N * K);
-  for (let row = 0; row < N; row++)
-    for (let k0 = 0; k0 < K; k0 += m) {
-      const width = Math.min(m, K - k0);
-      const keep = Math.min(width, r() < 0.1 ? randInt(r, 0, n) : n);
-      const cols = Array.from({ length: width }, (_, i) => i);
-      for (let j = 0; j < keep; j++) {
-        const pick = randInt(r, j, width - 1);
-        [cols[j], cols[pick]] = [cols[pick]!, cols[j]!];
-        data[row * K + k0 + cols[j]!] = (r() * 2 - 1) || 0.5;
-      }
-    }
-  return new Tensor(data, [N, K]);
-}
 
 const PATTERNS: [number, number][] = [
   [1, 4],

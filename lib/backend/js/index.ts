@@ -1,10 +1,13 @@
 /** The pure-TypeScript backend: the readable reference for every op, and the fallback when no native binary loads. */
 import type { Backend } from '../types';
+import { attentionDecodeRef, attentionPrefillRef } from './attention';
 import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
+import { matmulInputSparseRange } from './matmul_input_sparse';
+import { matmulNmRange } from './spmm_nm';
+import { sparsegptSweep } from './sparsegpt';
 import { matmulBsrRange } from './spmm_bsr';
 import { matmulCsrRange } from './spmm_csr';
-import { sparsegptSweep } from './sparsegpt';
 import { runInSlices } from './yielding';
 
 export const jsBackend: Backend = {
@@ -36,6 +39,18 @@ export const jsBackend: Backend = {
     const cost = x.shape[0]! * Math.max(1, w.nnz / Math.max(1, blockRows));
     return runInSlices(blockRows, cost, (b, e) => matmulBsrRange(x, w, y, b, e));
   },
+  attentionDecode(a) {
+    attentionDecodeRef(a);
+  },
+  attentionDecodeAsync(a) {
+    return runInSlices(a.heads, a.kv.length * a.kv.headDim * 2, (b, e) => attentionDecodeRef(a, b, e));
+  },
+  attentionPrefill(a) {
+    attentionPrefillRef(a);
+  },
+  attentionPrefillAsync(a) {
+    return runInSlices(a.T, a.kv.length * a.kv.headDim * a.heads, (b, e) => attentionPrefillRef(a, b, e));
+  },
   choleskyInverseUpper,
   // The js forms run in one piece after a turn of the event loop: the reference is for parity on small sizes.
   async choleskyInverseUpperAsync(h, k, u) {
@@ -46,5 +61,21 @@ export const jsBackend: Backend = {
   async sparsegptSweepAsync(w, rows, cols, u, mask, plan) {
     await new Promise<void>((resolve) => setImmediate(resolve));
     sparsegptSweep(w, rows, cols, u, mask, plan);
+  },
+  matmulNm(x, w, y) {
+    w.validate();
+    matmulNmRange(x, w, y, 0, w.shape[0]);
+  },
+  matmulNmAsync(x, w, y) {
+    w.validate();
+    const cost = x.shape[0]! * Math.max(1, w.groups * w.n);
+    return runInSlices(w.shape[0], cost, (b, e) => matmulNmRange(x, w, y, b, e));
+  },
+  matmulInputSparse(x, wt, y) {
+    matmulInputSparseRange(x, wt, y, 0, x.shape[0]!);
+  },
+  matmulInputSparseAsync(x, wt, y) {
+    const cost = wt.shape[0]! * wt.shape[1]!; // worst case: a dense row
+    return runInSlices(x.shape[0]!, cost, (b, e) => matmulInputSparseRange(x, wt, y, b, e));
   },
 };
