@@ -52,7 +52,8 @@ export function decodeAttention(
   const scale = 1 / Math.sqrt(headDim);
   const keys = cache.keys[layer]!;
   const values = cache.values[layer]!;
-  const scores = new Float64Array(pos + 1);
+  const headStride = cache.capacity * headDim;
+  const scores = new Float32Array(pos + 1);
   for (let kh = 0; kh < kvHeads; kh++) {
     let selected: ArrayLike<number> | null = null;
     if (policy) {
@@ -61,13 +62,13 @@ export function decodeAttention(
       if (selected) checkSelection(selected, pos);
     }
     const n = selected ? selected.length : pos + 1;
+    const base = kh * headStride;
     for (let g = 0; g < group; g++) {
       const h = kh * group + g;
       const qo = qOffset + h * headDim;
       let max = -Infinity;
       for (let j = 0; j < n; j++) {
-        const t = selected ? selected[j]! : j;
-        const ko = cache.offset(kh, t);
+        const ko = base + (selected ? selected[j]! : j) * headDim;
         let s = 0;
         for (let d = 0; d < headDim; d++) s += q[qo + d]! * keys[ko + d]!;
         s *= scale;
@@ -80,12 +81,12 @@ export function decodeAttention(
         scores[j] = e;
         sum += e;
       }
+      const inv = 1 / sum;
       const oo = outOffset + h * headDim;
-      for (let d = 0; d < headDim; d++) out[oo + d] = 0;
+      out.fill(0, oo, oo + headDim);
       for (let j = 0; j < n; j++) {
-        const t = selected ? selected[j]! : j;
-        const w = scores[j]! / sum;
-        const vo = cache.offset(kh, t);
+        const w = scores[j]! * inv;
+        const vo = base + (selected ? selected[j]! : j) * headDim;
         for (let d = 0; d < headDim; d++) out[oo + d]! += w * values[vo + d]!;
       }
     }
