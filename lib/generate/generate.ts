@@ -143,7 +143,8 @@ class Sequence {
     this.history.push(next);
     this.generated++;
     const { text, stopped } = this.stops.push(this.stream.push(next));
-    const last = this.generated >= o.maxTokens || this.cache.length + 1 > c.maxSeqLen;
+    // The context holds maxSeqLen tokens in all: prompt plus generated.
+    const last = this.generated >= o.maxTokens || this.history.length >= c.maxSeqLen;
     if (stopped || last) this.done = true;
     return { token: next, text: stopped ? text : last ? text + this.stops.flush() + this.stream.flush() : text };
   }

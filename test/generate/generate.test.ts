@@ -1,6 +1,11 @@
 /** The decoding loop on stories260K: determinism, cancellation, stop conditions, streaming, batching. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel } from '../../lib/models/load';
 import { TextStream } from '../../lib/generate/tokenizer';
 import type { AttentionPolicy, KeySelection } from '../../lib/nn/attention';
+import { GOOD, llama2cFile, tokFile } from '../models/fixtures';
 import { describeWithStories, loadStories, OPENING } from '../models/stories';
 
 describeWithStories('generate (stories260K)', () => {
@@ -136,12 +141,23 @@ describeWithStories('generate (stories260K)', () => {
     const text = await m.complete([1], { temperature: 0, maxTokens: 10, attention: all });
     expect(OPENING.startsWith(text.slice(0, 20))).toBe(true);
   });
+});
 
-  test('generation stops at the context length', async () => {
-    const m = await loadStories();
-    let n = 0;
-    const prompt = new Array(505).fill(261);
-    for await (const _ of m.generate(prompt, { temperature: 0, maxTokens: 50, stop: [] })) n++;
-    expect(n).toBeLessThanOrEqual(512 - 505 + 1);
-  });
+test('generation stops at the context length (tiny synthetic model, seq_len 16)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sparsenn-ctx-'));
+  try {
+    writeFileSync(join(dir, 'm.bin'), llama2cFile(GOOD));
+    writeFileSync(join(dir, 't.bin'), tokFile(32));
+    const m = await loadModel(join(dir, 'm.bin'), { tokenizer: join(dir, 't.bin') });
+    expect(m.config.maxSeqLen).toBe(16);
+    const tokens: number[] = [];
+    for await (const c of m.generate([1, 5, 6, 7, 8, 9, 10, 11, 12, 13], { temperature: 0.8, seed: 1, maxTokens: 50, stop: [] }))
+      tokens.push(c.token);
+    // 10 prompt tokens + at most 6 more fill the 16 positions; ends early only on BOS / EOS.
+    expect(tokens.length).toBeLessThanOrEqual(6);
+    expect(tokens.length).toBeGreaterThan(0);
+    await expect(m.complete(new Array(17).fill(5))).rejects.toMatchObject({ code: 'ERR_ARG' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

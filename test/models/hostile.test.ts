@@ -10,6 +10,7 @@ import { Llama2cTokenizer } from '../../lib/generate/llama2c_tokenizer';
 import { convertLlama2cToSafetensors } from '../../lib/models/convert';
 import { loadModel } from '../../lib/models/load';
 import { rng, randInt } from '../helpers';
+import { GOOD, llama2cFile, tokFile } from './fixtures';
 import { describeWithStories, STORIES_BIN, STORIES_TOK } from './stories';
 
 let dir: string;
@@ -29,42 +30,6 @@ async function expectModelFileError(p: Promise<unknown>, match?: RegExp): Promis
   expect((err as SparsennError).code).toBe('ERR_MODEL_FILE');
   if (match) expect((err as Error).message).toMatch(match);
   return err as SparsennError;
-}
-
-/** A tiny valid llama2.c checkpoint with the given header. */
-function llama2cFile(h: number[], floats?: number): Buffer {
-  const [dim, hidden, layers, heads, kv, vocab, seq] = h as [number, number, number, number, number, number, number];
-  const hs = dim / heads;
-  const kvDim = (kv * dim) / heads;
-  const n =
-    floats ??
-    Math.abs(vocab) * dim +
-      layers * (2 * dim + 2 * dim * dim + 2 * kvDim * dim + 3 * hidden * dim) +
-      dim +
-      seq * hs +
-      (vocab < 0 ? -vocab * dim : 0);
-  const b = Buffer.alloc(28 + n * 4);
-  h.forEach((v, i) => b.writeInt32LE(v, i * 4));
-  const r = rng(5);
-  for (let i = 0; i < n; i++) b.writeFloatLE(r() - 0.5, 28 + i * 4);
-  return b;
-}
-
-const GOOD = [16, 24, 2, 4, 2, 32, 16];
-
-function tokFile(vocab: number, lie?: { index: number; len: number }): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(4);
-  head.writeInt32LE(8);
-  parts.push(head);
-  for (let i = 0; i < vocab; i++) {
-    const piece = Buffer.from(i < 3 ? ['<unk>', '\n<s>\n', '\n</s>\n'][i]! : `t${i}`);
-    const h = Buffer.alloc(8);
-    h.writeFloatLE(-i, 0);
-    h.writeInt32LE(lie && lie.index === i ? lie.len : piece.length, 4);
-    parts.push(h, piece);
-  }
-  return Buffer.concat(parts);
 }
 
 function write(name: string, data: Buffer | string): string {
