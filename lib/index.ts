@@ -36,3 +36,12 @@ export type { SamplingOptions } from './generate/sampler';
 export type { Tokenizer, EncodeOptions } from './generate/tokenizer';
 export { perplexity } from './eval/perplexity';
 export type { PerplexityOptions, PerplexityResult } from './eval/perplexity';
+// prune: BEGIN (issue 5: pruners, calibration, pruneModel)
+export * as prune from './prune/index';
+export { pruneModel } from './prune/prune_model';
+export type { PruneModelOptions, PruneReport, PruneLayerReport, PruneProgress, PruneMethod } from './prune/prune_model';
+export type { CalibrationOptions } from './prune/calibration';
+export { GradualSchedule } from './prune/schedule';
+export type { GradualScheduleOptions } from './prune/schedule';
+export type { PatternSpec, PruneResult } from './prune/pattern';
+// prune: END

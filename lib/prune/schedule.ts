@@ -71,7 +71,9 @@ export class GradualSchedule {
     // Pruning happens at t0, t0 + Δt, ...: between those the sparsity holds.
     const tq = Math.min(span, Math.floor((t - this.startStep) / this.frequency) * this.frequency);
     const frac = 1 - tq / span;
-    return this.finalSparsity + (this.initialSparsity - this.finalSparsity) * frac * frac * frac;
+    const s = this.finalSparsity + (this.initialSparsity - this.finalSparsity) * frac * frac * frac;
+    // Clamped so rounding can never make the schedule dip below s_i or above s_f.
+    return Math.min(this.finalSparsity, Math.max(this.initialSparsity, s));
   }
 
   /** The target sparsity now. */
