@@ -1,0 +1,72 @@
+/**
+ * Turns the user's `attention` option into a policy:
+ *   { policy: 'quest', budget: 1024, pageSize: 16 }
+ *   { policy: 'streaming', sinks: 4, window: 1020 }
+ *   { default: {...}, layers: { 0: {...} }, heads: { '3:1': {...} } }   (a per-layer / per-head map)
+ * or a policy object itself.
+ */
+import { SparsennError } from '../errors';
+import { checkOptions } from '../options';
+import { DoubleSparsityPolicy, type DoubleSparsityOptions } from './double_sparsity';
+import { FullPolicy } from './full';
+import { MixedPolicy } from './mixed';
+import { MoaPolicy, type MoaOptions } from './moa';
+import type { SparseAttentionPolicy } from './policy';
+import { QuestPolicy, type QuestOptions } from './quest';
+import { StreamingPolicy, type StreamingOptions } from './streaming';
+import { TidalPolicy, type TidalOptions } from './tidal';
+
+export type AttentionSpec =
+  | { policy: 'full' }
+  | ({ policy: 'streaming' } & StreamingOptions)
+  | ({ policy: 'quest' } & QuestOptions)
+  | ({ policy: 'doubleSparsity' } & DoubleSparsityOptions)
+  | ({ policy: 'tidal' } & TidalOptions)
+  | ({ policy: 'moa' } & MoaOptions);
+
+export interface AttentionMapSpec {
+  default: AttentionSpec | SparseAttentionPolicy;
+  layers?: Record<number, AttentionSpec | SparseAttentionPolicy>;
+  heads?: Record<string, AttentionSpec | SparseAttentionPolicy>;
+}
+
+function isPolicy(x: unknown): x is SparseAttentionPolicy {
+  return typeof x === 'object' && x !== null && typeof (x as SparseAttentionPolicy).selectHead === 'function';
+}
+
+export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | SparseAttentionPolicy): SparseAttentionPolicy {
+  if (isPolicy(spec)) return spec;
+  if (typeof spec !== 'object' || spec === null) throw new SparsennError('ERR_ARG', 'attention: expected a policy spec object');
+  if ('default' in spec) {
+    const m = checkOptions<AttentionMapSpec>(spec, ['default', 'layers', 'heads'], 'attention map');
+    const mapAll = (r?: Record<string | number, AttentionSpec | SparseAttentionPolicy>) =>
+      r ? Object.fromEntries(Object.entries(r).map(([k, v]) => [k, createAttentionPolicy(v)])) : undefined;
+    return new MixedPolicy({ default: createAttentionPolicy(m.default!), layers: mapAll(m.layers), heads: mapAll(m.heads) });
+  }
+  const s = spec;
+  switch (s.policy) {
+    case 'full':
+      checkOptions(s, ['policy'], 'attention full');
+      return new FullPolicy();
+    case 'streaming':
+      checkOptions(s, ['policy', 'sinks', 'window'], 'attention streaming');
+      return new StreamingPolicy(s);
+    case 'quest':
+      checkOptions(s, ['policy', 'budget', 'pageSize'], 'attention quest');
+      return new QuestPolicy(s);
+    case 'doubleSparsity':
+      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels'], 'attention doubleSparsity');
+      return new DoubleSparsityPolicy(s);
+    case 'tidal':
+      checkOptions(s, ['policy', 'budget', 'selectionLayers'], 'attention tidal');
+      return new TidalPolicy(s);
+    case 'moa':
+      checkOptions(s, ['policy', 'spans', 'sinks'], 'attention moa');
+      return new MoaPolicy(s);
+    default:
+      throw new SparsennError(
+        'ERR_ARG',
+        `attention: unknown policy '${String((s as { policy?: unknown }).policy)}' (full, streaming, quest, doubleSparsity, tidal, moa)`,
+      );
+  }
+}

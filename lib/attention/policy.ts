@@ -1,0 +1,179 @@
+/**
+ * The seam between the decoding loop and sparse attention. A policy is asked, for one layer, one
+ * KV head (shared by its GQA group of query heads) and one query position, which cached keys to
+ * read; a kernel (lib/attention/ops.ts) then computes exact attention over that selection.
+ *
+ * Policies implement `selectHead`; `SparsePolicy` adapts it to the model's `AttentionPolicy`
+ * (lib/nn/attention.ts: expanded key positions) and to the kernel's per-layer KvSelection.
+ */
+import type { KvCache } from '../generate/kv_cache';
+import type { AttentionPolicy, KeySelection as ModelKeyRequest } from '../nn/attention';
+import type { KvCacheView, KvSelection } from './contract';
+
+export interface HeadRequest {
+  readonly layer: number;
+  readonly kvHead: number;
+  /** Position of the query; keys 0..pos are visible (the cache holds at least pos + 1 tokens). */
+  readonly pos: number;
+  /** The group's queries, [heads / kvHeads, headDim], after RoPE. */
+  readonly queries: Float32Array;
+  /** This layer's cache. */
+  readonly kv: KvCacheView;
+}
+
+/** One head's choice. Ranges are flat [begin, end) pairs; indices ascending; pages ascending. */
+export type HeadSelection =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'ranges'; readonly ranges: readonly number[] }
+  | { readonly kind: 'indices'; readonly tokens: ArrayLike<number> }
+  | { readonly kind: 'pages'; readonly pages: ArrayLike<number>; readonly pageSize: number };
+
+export interface SparseAttentionPolicy extends AttentionPolicy {
+  readonly name: string;
+  selectHead(req: HeadRequest): HeadSelection;
+  /** The selection of every KV head of a layer for one query row, as the kernel takes it. */
+  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection;
+}
+
+/** The model's f32 head-major cache seen through the kernel's view, for one layer. */
+export function kvViewOfCache(cache: KvCache, layer: number, length: number): KvCacheView {
+  return {
+    k: cache.keys[layer]!,
+    v: cache.values[layer]!,
+    dtype: 'f32',
+    kvHeads: cache.kvHeads,
+    length,
+    headDim: cache.headDim,
+    headStride: cache.capacity * cache.headDim,
+    tokenStride: cache.headDim,
+  };
+}
+
+/** Token positions of a selection (ascending for every kind a policy here returns); null = all. */
+export function selectionTokens(s: HeadSelection, length: number): number[] | null {
+  switch (s.kind) {
+    case 'all':
+      return null;
+    case 'indices':
+      return Array.from(s.tokens);
+    case 'ranges': {
+      const out: number[] = [];
+      for (let i = 0; i < s.ranges.length; i += 2) for (let t = s.ranges[i]!; t < s.ranges[i + 1]!; t++) out.push(t);
+      return out;
+    }
+    case 'pages': {
+      const out: number[] = [];
+      for (let i = 0; i < s.pages.length; i++) {
+        const b = s.pages[i]! * s.pageSize;
+        for (let t = b; t < Math.min(b + s.pageSize, length); t++) out.push(t);
+      }
+      return out;
+    }
+  }
+}
+
+/**
+ * Packs per-head selections into the kernel's CSR form. Heads that chose different kinds are
+ * expressed as ranges (pages and indices are ranges too), so one call serves a mixed layer.
+ */
+export function packSelections(sels: readonly HeadSelection[], length: number): KvSelection {
+  if (sels.every((s) => s.kind === 'all')) return { kind: 'all' };
+  const kinds = new Set(sels.map((s) => s.kind));
+  const offsets = new Uint32Array(sels.length + 1);
+  if (kinds.size === 1 && (kinds.has('indices') || kinds.has('pages'))) {
+    const pageSizes = new Set(sels.map((s) => (s.kind === 'pages' ? s.pageSize : 0)));
+    if (kinds.has('indices') || pageSizes.size === 1) {
+      const lists = sels.map((s) => (s.kind === 'indices' ? s.tokens : s.kind === 'pages' ? s.pages : []));
+      lists.forEach((l, h) => (offsets[h + 1] = offsets[h]! + l.length));
+      const items = new Uint32Array(offsets[sels.length]!);
+      lists.forEach((l, h) => items.set(Array.from(l), offsets[h]!));
+      const first = sels[0]!;
+      return first.kind === 'pages' ? { kind: 'pages', offsets, items, pageSize: first.pageSize } : { kind: 'indices', offsets, items };
+    }
+  }
+  const pairs: number[] = [];
+  sels.forEach((s, h) => {
+    if (s.kind === 'all') pairs.push(0, length);
+    else if (s.kind === 'ranges') pairs.push(...s.ranges);
+    else if (s.kind === 'indices') for (let i = 0; i < s.tokens.length; i++) pairs.push(s.tokens[i]!, s.tokens[i]! + 1);
+    else
+      for (let i = 0; i < s.pages.length; i++) {
+        const b = s.pages[i]! * s.pageSize;
+        pairs.push(b, Math.min(b + s.pageSize, length));
+      }
+    offsets[h + 1] = pairs.length / 2;
+  });
+  return { kind: 'ranges', offsets, items: Uint32Array.from(pairs) };
+}
+
+/** Base class: a policy writes selectHead; the model seam and the kernel form come from it. */
+export abstract class SparsePolicy implements SparseAttentionPolicy {
+  abstract readonly name: string;
+  abstract selectHead(req: HeadRequest): HeadSelection;
+
+  /** The model's seam (lib/nn/attention.ts): key positions to read, or null for all. */
+  selectKeys(sel: ModelKeyRequest): ArrayLike<number> | null {
+    const kv = kvViewOfCache(sel.cache, sel.layer, sel.pos + 1);
+    const s = this.selectHead({ layer: sel.layer, kvHead: sel.kvHead, pos: sel.pos, queries: sel.queries, kv });
+    return selectionTokens(s, sel.pos + 1);
+  }
+
+  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection {
+    const group = heads / kv.kvHeads;
+    const D = kv.headDim;
+    const sels: HeadSelection[] = [];
+    for (let h = 0; h < kv.kvHeads; h++)
+      sels.push(this.selectHead({ layer, kvHead: h, pos, queries: q.subarray(h * group * D, (h + 1) * group * D), kv }));
+    return packSelections(sels, pos + 1);
+  }
+}
+
+/** Reads key (or value) row t of head h as f32 into out. */
+export function readRow(kv: KvCacheView, which: 'k' | 'v', h: number, t: number, out: Float32Array): Float32Array {
+  const src = kv[which];
+  const o = h * kv.headStride + t * kv.tokenStride;
+  const D = kv.headDim;
+  if (kv.dtype === 'f32') for (let d = 0; d < D; d++) out[d] = src[o + d]!;
+  else {
+    const u = src as Uint16Array;
+    const f32 = new Float32Array(1);
+    const bits = new Uint32Array(f32.buffer);
+    for (let d = 0; d < D; d++) {
+      const h16 = u[o + d]!;
+      if (kv.dtype === 'bf16') {
+        bits[0] = h16 << 16;
+        out[d] = f32[0]!;
+      } else out[d] = halfToFloat(h16);
+    }
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Indices of the k largest scores (ties broken by lower index), ascending. */
+export function topK(scores: Float32Array | Float64Array, k: number): Uint32Array {
+  const n = scores.length;
+  if (k >= n) return Uint32Array.from({ length: n }, (_, i) => i);
+  if (k <= 0) return new Uint32Array(0);
+  // Threshold by sorting a copy: O(n log n) on typed arrays is fast enough next to reading the keys.
+  const sorted = Float64Array.from(scores).sort();
+  const threshold = sorted[n - k]!;
+  let above = 0;
+  for (let i = 0; i < n; i++) if (scores[i]! > threshold) above++;
+  let ties = k - above;
+  const out = new Uint32Array(k);
+  let j = 0;
+  for (let i = 0; i < n && j < k; i++) {
+    const s = scores[i]!;
+    if (s > threshold || (s === threshold && ties-- > 0)) out[j++] = i;
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * TidalDecode (Yang et al., 2024): position-persistent sparse attention. Tokens that matter to one
+ * layer mostly matter to the next ones, so full attention runs only at a few selection layers,
+ * which also pick the top-`budget` positions by q·k; every other layer reuses the positions chosen
+ * by the latest selection layer for the same query position. Layers before the first selection
+ * layer are dense (the paper keeps the first two layers dense).
+ *
+ * GQA: ranked by the largest q·k over the group's heads.
+ */
+import { SparsennError } from '../errors';
+import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
+
+export interface TidalOptions {
+  /** Tokens read per head per step in the reusing layers. */
+  budget: number;
+  /** Layers that run full attention and (re)select positions (default [2]; the paper adds one mid-stack). */
+  selectionLayers?: readonly number[];
+}
+
+export class TidalPolicy extends SparsePolicy {
+  readonly name = 'tidal';
+  readonly budget: number;
+  readonly selectionLayers: readonly number[];
+  /**
+   * Selections by `kvHead:pos`, written by a selection layer and read by the layers after it in
+   * the same step. (Two sequences of one batch at the same position would share an entry: run
+   * batched sequences with one policy each.)
+   */
+  private chosen = new Map<string, Uint32Array>();
+
+  constructor(o: TidalOptions) {
+    super();
+    this.budget = o.budget;
+    this.selectionLayers = [...(o.selectionLayers ?? [2])].sort((a, b) => a - b);
+    if (!Number.isSafeInteger(this.budget) || this.budget < 1) throw new SparsennError('ERR_ARG', 'tidal: budget must be an integer >= 1');
+    if (this.selectionLayers.length === 0 || this.selectionLayers.some((l) => !Number.isSafeInteger(l) || l < 0))
+      throw new SparsennError('ERR_ARG', 'tidal: selectionLayers must be a non-empty list of layer indices');
+  }
+
+  selectHead(req: HeadRequest): HeadSelection {
+    const length = req.pos + 1;
+    if (req.layer < this.selectionLayers[0]!) return { kind: 'all' };
+    if (this.selectionLayers.includes(req.layer)) {
+      if (this.budget < length) this.select(req);
+      return { kind: 'all' };
+    }
+    if (this.budget >= length) return { kind: 'all' };
+    const tokens = this.chosen.get(`${req.kvHead}:${req.pos}`);
+    return tokens ? { kind: 'indices', tokens } : { kind: 'all' };
+  }
+
+  private select(req: HeadRequest): void {
+    const length = req.pos + 1;
+    const D = req.kv.headDim;
+    const group = req.queries.length / D;
+    const scores = new Float32Array(length - 1).fill(-Infinity);
+    const row = new Float32Array(D);
+    for (let t = 0; t < length - 1; t++) {
+      readRow(req.kv, 'k', req.kvHead, t, row);
+      for (let g = 0; g < group; g++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += req.queries[g * D + d]! * row[d]!;
+        if (s > scores[t]!) scores[t] = s;
+      }
+    }
+    const top = topK(scores, this.budget - 1);
+    const tokens = new Uint32Array(top.length + 1);
+    tokens.set(top);
+    tokens[top.length] = length - 1; // the newest token is always read
+    if (this.chosen.size > 4096) this.chosen.clear();
+    this.chosen.set(`${req.kvHead}:${req.pos}`, tokens);
+  }
+}
