@@ -52,3 +52,10 @@ export function gatherRows(x: Float32Array, dim: number, rows: readonly number[]
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason;
 }
+
+/** Cache and position of every new row, in stacking order. */
+export function rowsOf(segments: readonly Segment[]): { cache: Segment['cache']; pos: number }[] {
+  const rows: { cache: Segment['cache']; pos: number }[] = [];
+  for (const s of segments) for (let i = 0; i < s.ids.length; i++) rows.push({ cache: s.cache, pos: s.cache.length + i });
+  return rows;
+}

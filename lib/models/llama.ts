@@ -12,12 +12,12 @@
  */
 import { KvCache } from '../generate/kv_cache';
 import { swiglu } from '../nn/activations';
-import { decodeAttention } from '../nn/attention';
+import { attendRows } from '../nn/attention';
 import type { Linear } from '../nn/linear';
 import { rmsnorm } from '../nn/rmsnorm';
 import { applyRope } from '../nn/rope';
 import { Tensor } from '../tensor';
-import { embedRow, gatherRows, logitRows, prepareSegments, throwIfAborted } from './forward_utils';
+import { embedRow, gatherRows, logitRows, prepareSegments, rowsOf, throwIfAborted } from './forward_utils';
 import type { ForwardOptions, ModelConfig, Network, Segment } from './types';
 
 export interface LlamaLayer {
@@ -105,12 +105,7 @@ export class LlamaNetwork implements Network {
           s.cache.write(l, pos, k, v, r * kvDim);
         }
       }
-      r = 0;
-      for (const s of segments) {
-        for (let i = 0; i < s.ids.length; i++, r++) {
-          decodeAttention(q, r * dim, s.cache, l, s.cache.length + i, shape, att, r * dim, opts.attention);
-        }
-      }
+      attendRows(q, rowsOf(segments), l, shape, att, opts.attention, opts.backend);
       const o = (await layer.wo.forwardAsync(new Tensor(att, [rows, dim]), mm)).data as Float32Array;
       for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
 

@@ -7,6 +7,10 @@
  * Sparse attention plugs in through an AttentionPolicy: it chooses which cached key
  * positions a head reads; the default (no policy) reads all of 0..pos.
  */
+import type { KvCacheView, KvSelection } from '../attention/contract';
+import { attentionDecode } from '../attention/ops';
+import { kvViewOfCache } from '../attention/policy';
+import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCache } from '../generate/kv_cache';
 
@@ -99,5 +103,46 @@ function checkSelection(sel: ArrayLike<number>, pos: number): void {
     const t = sel[j]!;
     if (!Number.isInteger(t) || t < 0 || t > pos)
       throw new SparsennError('ERR_ARG', `attention policy selected key ${t}, outside [0, ${pos}]`);
+  }
+}
+
+/** A policy that can also hand the kernel a whole layer's selection at once (lib/attention policies). */
+interface LayerSelectingPolicy extends AttentionPolicy {
+  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection;
+}
+
+function selectsLayers(p: AttentionPolicy | undefined): p is LayerSelectingPolicy {
+  return typeof (p as { selectLayer?: unknown } | undefined)?.selectLayer === 'function';
+}
+
+const ALL: KvSelection = { kind: 'all' };
+
+/**
+ * Attention of every new row of a forward pass. With no policy, or a lib/attention policy,
+ * each row runs through the backend's attention kernel (native on cpu); a plain
+ * selectKeys-only policy runs through decodeAttention above.
+ */
+export function attendRows(
+  q: Float32Array,
+  rows: readonly { cache: KvCache; pos: number }[],
+  layer: number,
+  shape: AttentionShape,
+  out: Float32Array,
+  policy: AttentionPolicy | undefined,
+  backend: BackendChoice | undefined,
+): void {
+  const width = shape.heads * shape.headDim;
+  const scale = 1 / Math.sqrt(shape.headDim);
+  const kernel = policy === undefined || selectsLayers(policy);
+  for (let r = 0; r < rows.length; r++) {
+    const { cache, pos } = rows[r]!;
+    if (!kernel) {
+      decodeAttention(q, r * width, cache, layer, pos, shape, out, r * width, policy);
+      continue;
+    }
+    const qr = q.subarray(r * width, (r + 1) * width);
+    const kv = kvViewOfCache(cache, layer, pos + 1);
+    const selection = policy ? policy.selectLayer(layer, qr, shape.heads, kv, pos) : ALL;
+    attentionDecode({ q: qr, heads: shape.heads, kv, selection, scale, out: out.subarray(r * width, (r + 1) * width) }, { backend });
   }
 }

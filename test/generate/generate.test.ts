@@ -3,6 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../lib/models/load';
+import { cpuBackend } from '../../lib/backend/select';
+import { relError } from '../helpers';
+import { createAttentionPolicy } from '../../lib/attention/create';
 import { TextStream } from '../../lib/generate/tokenizer';
 import type { AttentionPolicy, KeySelection } from '../../lib/nn/attention';
 import { GOOD, llama2cFile, tokFile } from '../models/fixtures';
@@ -119,6 +122,22 @@ describeWithStories('generate (stories260K)', () => {
     expect(order.slice(0, 3)).toEqual([0, 1, 2]); // interleaved, one token per prompt per step
   });
 
+  test('lib/attention policies plug in through the kernel path (full = default; streaming window differs)', async () => {
+    const m = await loadStories();
+    const ids = m.tokenizer.encode(OPENING);
+    const full = (await m.logits(ids)).data;
+    for (const backend of cpuBackend() ? (['js', 'cpu'] as const) : (['js'] as const)) {
+      const viaPolicy = (await m.logits(ids, { attention: createAttentionPolicy({ policy: 'full' }), backend })).data;
+      expect(relError(viaPolicy, full)).toBeLessThanOrEqual(1e-5);
+    }
+    const streaming = createAttentionPolicy({ policy: 'streaming', sinks: 1, window: 4 });
+    const s = (await m.logits(ids, { attention: streaming })).data;
+    expect(relError(s, full)).toBeGreaterThan(1e-3);
+    // Same selection through the kernel path and through the model's selectKeys path.
+    const keysOnly = { selectKeys: streaming.selectKeys.bind(streaming) };
+    expect(relError((await m.logits(ids, { attention: keysOnly })).data, s)).toBeLessThanOrEqual(1e-5);
+  });
+
   test('attention policy: selecting every key equals full attention; a restricted one changes the output', async () => {
     const m = await loadStories();
     const ids = m.tokenizer.encode(OPENING);
@@ -131,7 +150,8 @@ describeWithStories('generate (stories260K)', () => {
     };
     const window: AttentionPolicy = { selectKeys: (s) => [Math.max(0, s.pos - 1), s.pos].filter((v, i, a) => a.indexOf(v) === i) };
     const full = (await m.logits(ids)).data;
-    expect(Array.from((await m.logits(ids, { attention: all })).data)).toEqual(Array.from(full));
+    // selectKeys-only policies run through the js decodeAttention; the default runs the backend kernel.
+    expect(relError((await m.logits(ids, { attention: all })).data, full)).toBeLessThanOrEqual(1e-6);
     expect(seen.length).toBe(ids.length * m.config.layers * m.config.kvHeads);
     expect(seen[0]!.queries.length).toBe((m.config.heads / m.config.kvHeads) * m.config.headDim);
     const windowed = (await m.logits(ids, { attention: window })).data;
