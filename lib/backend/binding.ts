@@ -177,3 +177,44 @@ export type SparsegptSweepArgs = [
   block: number,
   counts: Uint32Array,
 ];
+
+/** A weight resident in GPU memory (native/cuda/binding/cuda_addon.cc); dispose() frees it now. */
+export interface CudaWeightHandle {
+  readonly bytes: number;
+  readonly kind: 'dense16' | 'sparse24' | 'csr' | 'densef32';
+  readonly rows: number;
+  readonly cols: number;
+  dispose(): void;
+}
+
+export interface CudaDeviceInfo {
+  name: string;
+  major: number;
+  minor: number;
+  totalMemory: number;
+  smCount: number;
+  driverVersion: number;
+  runtimeVersion: number;
+  count: number;
+}
+
+/** The optional CUDA addon (sparsenn_cuda.node), loaded only after a child process self-test passed. */
+export interface CudaBinding {
+  deviceInfo(): CudaDeviceInfo;
+  /** '' when every kernel matched the CPU on a tiny random case, else what failed. */
+  selfTest(): string;
+  uploadDense(w: Float32Array | Uint16Array, dtype: DTypeCode, rows: number, cols: number): CudaWeightHandle;
+  /** N:M kept values (f16/bf16 bits) with one position byte each; must fit 2:4 (else ERR_PATTERN). */
+  uploadNm(values: Uint16Array, positions: Uint8Array, n: number, m: number, dtype: DTypeCode, rows: number, cols: number): CudaWeightHandle;
+  uploadCsr(
+    rowPtr: Uint32Array,
+    colIdx: Uint16Array | Uint32Array,
+    values: Float32Array | Uint16Array,
+    dtype: DTypeCode,
+    rows: number,
+    cols: number,
+  ): CudaWeightHandle;
+  /** y[M, rows] = x[M, cols] · Wᵀ. */
+  matmul(w: CudaWeightHandle, x: Float32Array, M: number, y: Float32Array): void;
+  matmulAsync(w: CudaWeightHandle, x: Float32Array, M: number, y: Float32Array): Promise<void>;
+}

@@ -5,6 +5,7 @@
 import { SparsennError } from '../errors';
 import { jsBackend } from './js';
 import { createCpuBackend, nativeBinding } from './native';
+import { createCudaBackend, cudaBinding, cudaProbeStatus, type CudaStatus } from './cuda';
 import type { Backend, BackendChoice } from './types';
 
 let cpu: Backend | null | undefined;
@@ -17,9 +18,24 @@ export function cpuBackend(): Backend | null {
   return cpu;
 }
 
-/** Why CUDA is not used (until the CUDA addon exists, this is always the answer). */
-export function cudaStatus(): { available: boolean; reason?: string } {
-  return { available: false, reason: 'this build of sparsenn has no CUDA addon' };
+let cuda: Backend | null | undefined;
+
+/**
+ * Whether CUDA is used, with the device or exactly why not (lib/backend/cuda.ts: tried only
+ * with an NVIDIA driver present, trusted only after a child-process self-test).
+ */
+export function cudaStatus(): CudaStatus {
+  return cudaProbeStatus();
+}
+
+/** The cuda backend (GPU matmuls, other ops on the CPU backend), or null with cudaStatus().reason. */
+export function cudaBackend(): Backend | null {
+  if (cuda === undefined) {
+    const b = cudaBinding();
+    const fallback = cpuBackend();
+    cuda = b && fallback ? createCudaBackend(b, fallback) : null;
+  }
+  return cuda;
 }
 
 export function checkBackendChoice(choice: unknown): BackendChoice {
@@ -37,9 +53,15 @@ export function selectBackend(choice: BackendChoice = 'auto'): Backend {
       if (!b) throw new SparsennError('ERR_BACKEND', "backend 'cpu' requested but the native addon could not be loaded");
       return b;
     }
-    case 'cuda':
-      throw new SparsennError('ERR_BACKEND', `backend 'cuda' requested but CUDA is not available: ${cudaStatus().reason}`);
+    case 'cuda': {
+      const b = cudaBackend();
+      if (!b) {
+        const reason = cudaStatus().reason ?? 'the CPU addon it builds on could not be loaded';
+        throw new SparsennError('ERR_BACKEND', `backend 'cuda' requested but CUDA is not available: ${reason}`);
+      }
+      return b;
+    }
     default:
-      return cpuBackend() ?? jsBackend;
+      return cudaBackend() ?? cpuBackend() ?? jsBackend;
   }
 }

@@ -1,0 +1,546 @@
+// Standalone GPU check (no Node needed): the first thing to run on a lent GPU.
+//   1. parity: every CUDA kernel against a CPU reference (double accumulation) on random,
+//      non-zero data of random odd shapes; prints the relative error by norm per case.
+//   2. timings: CUDA events, median of timed runs after warm-up, against cuBLAS (dlopen'ed
+//      from $SPARSENN_CUBLAS or the usual names) on the shapes; GB/s or TFLOP/s beside.
+// Usage: sparsenn_cuda_check [--parity-only] [--quick]. Exit status 1 when a parity case fails.
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <library_types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuda_ops.h"
+#include "kernels.h"
+#include "sparsenn/convert.h"
+
+using namespace sparsenn;
+using namespace sparsenn::cuda;
+
+namespace {
+
+std::mt19937_64 rng(20261128);
+
+void ck(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
+    std::exit(2);
+  }
+}
+
+float uniform(float lo, float hi) { return lo + (hi - lo) * float(rng() % 1000000) / 1000000.0f; }
+// Never zero: magnitude in [0.05, 1], random sign.
+float nonzero() { return (rng() & 1 ? 1.0f : -1.0f) * uniform(0.05f, 1.0f); }
+
+uint16_t f32_to_16(float f, DType dt) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if (dt == DType::BF16) return uint16_t((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  // f16, round to nearest even (normal range only: our data is in [0.05, 1]).
+  const uint32_t sign = (b >> 16) & 0x8000u;
+  const int32_t exp = int32_t((b >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = b & 0x7fffffu;
+  if (exp <= 0) return uint16_t(sign);
+  uint32_t h = sign | (uint32_t(exp) << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
+  return uint16_t(h);
+}
+float from16(uint16_t h, DType dt) { return dt == DType::BF16 ? bf16_to_f32(h) : f16_to_f32(h); }
+const char* dname(DType d) { return d == DType::F32 ? "f32" : d == DType::BF16 ? "bf16" : "f16"; }
+
+double rel_err(const std::vector<float>& got, const std::vector<double>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double d = double(got[i]) - want[i];
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  if (!std::isfinite(num)) return INFINITY;
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+int failures = 0, passes = 0;
+void report(const std::string& name, double err, double tol) {
+  const bool ok = err <= tol;
+  (ok ? passes : failures)++;
+  std::printf("%-4s %-58s rel err %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", name.c_str(), err, tol);
+}
+
+template <typename T>
+T* to_device(const std::vector<T>& h) {
+  T* d = nullptr;
+  ck(cudaMalloc(&d, std::max<size_t>(h.size() * sizeof(T), 4)), "cudaMalloc");
+  ck(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), "H2D");
+  return d;
+}
+
+// ---- parity: matmul ------------------------------------------------------------------------
+
+enum class Pattern { Dense, Sparse24, Csr };
+
+// Random weight (dense [N, K] float values already rounded to dtype), with the pattern's zeros.
+std::vector<float> random_weight(int64_t N, int64_t K, Pattern p, double density, DType dt) {
+  std::vector<float> w(size_t(N * K), 0.0f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t g = 0; g < K; g += 4) {
+      int keep[4] = {1, 1, 1, 1};
+      if (p == Pattern::Sparse24) {
+        int idx[4] = {0, 1, 2, 3};
+        std::shuffle(idx, idx + 4, rng);
+        keep[idx[0]] = keep[idx[1]] = 0;
+      }
+      for (int j = 0; j < 4 && g + j < K; ++j) {
+        if (!keep[j]) continue;
+        if (p == Pattern::Csr && uniform(0, 1) >= density) continue;
+        const float v = nonzero();
+        w[size_t(n * K + g + j)] = dt == DType::F32 ? v : from16(f32_to_16(v, dt), dt);
+      }
+    }
+  return w;
+}
+
+std::vector<double> ref_matmul(const std::vector<float>& x, const std::vector<float>& w, int64_t M, int64_t N,
+                               int64_t K) {
+  std::vector<double> y(size_t(M * N));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k) acc += double(x[size_t(m * K + k)]) * w[size_t(n * K + k)];
+      y[size_t(m * N + n)] = acc;
+    }
+  return y;
+}
+
+DeviceWeight upload(const std::vector<float>& w, int64_t N, int64_t K, Pattern p, DType dt, int col_bytes) {
+  std::vector<uint16_t> w16(w.size());
+  for (size_t i = 0; i < w.size(); ++i) w16[i] = f32_to_16(w[i], dt);
+  if (p == Pattern::Dense) return dt == DType::F32 ? upload_dense(w.data(), dt, N, K) : upload_dense(w16.data(), dt, N, K);
+  if (p == Pattern::Sparse24) {
+    // Through the N:M path (values + position bytes), as the addon receives it.
+    const int64_t groups = (K + 3) / 4;
+    std::vector<uint16_t> vals(size_t(N * groups * 2), 0);
+    std::vector<uint8_t> pos(vals.size(), 0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t g = 0; g < groups; ++g) {
+        int j = 0;
+        for (int p4 = 0; p4 < 4 && g * 4 + p4 < K; ++p4)
+          if (w[size_t(n * K + g * 4 + p4)] != 0.0f) {
+            vals[size_t((n * groups + g) * 2 + j)] = w16[size_t(n * K + g * 4 + p4)];
+            pos[size_t((n * groups + g) * 2 + j)] = uint8_t(p4);
+            ++j;
+          }
+      }
+    return upload_nm(vals.data(), pos.data(), 2, 4, dt, N, K);
+  }
+  std::vector<uint32_t> rp(size_t(N + 1), 0);
+  std::vector<uint32_t> c32;
+  std::vector<uint16_t> c16, v16;
+  std::vector<float> v32;
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k)
+      if (w[size_t(n * K + k)] != 0.0f) {
+        c32.push_back(uint32_t(k));
+        c16.push_back(uint16_t(k));
+        v32.push_back(w[size_t(n * K + k)]);
+        v16.push_back(w16[size_t(n * K + k)]);
+      }
+    rp[size_t(n + 1)] = uint32_t(c32.size());
+  }
+  const void* ci = col_bytes == 2 ? static_cast<const void*>(c16.data()) : static_cast<const void*>(c32.data());
+  const void* vv = dt == DType::F32 ? static_cast<const void*>(v32.data()) : static_cast<const void*>(v16.data());
+  return upload_csr(rp.data(), ci, col_bytes, vv, dt, N, K);
+}
+
+void parity_matmul(bool quick) {
+  const int64_t shapes[][2] = {{1, 1}, {7, 5}, {16, 32}, {17, 33}, {37, 70}, {64, 96}, {129, 250}, {301, 515}};
+  const int64_t Ms[] = {1, 2, 3, 8, 9, 16, 17, 33, 70};
+  struct Kind {
+    Pattern p;
+    DType dt;
+    int col_bytes;
+    const char* name;
+  } kinds[] = {{Pattern::Dense, DType::F16, 0, "dense tc"},      {Pattern::Dense, DType::BF16, 0, "dense tc"},
+               {Pattern::Dense, DType::F32, 0, "dense simt"},    {Pattern::Sparse24, DType::F16, 0, "2:4 mma.sp"},
+               {Pattern::Sparse24, DType::BF16, 0, "2:4 mma.sp"}, {Pattern::Csr, DType::F16, 2, "csr u16"},
+               {Pattern::Csr, DType::BF16, 4, "csr u32"},        {Pattern::Csr, DType::F32, 2, "csr u16"}};
+  for (const Kind& kind : kinds)
+    for (const auto& s : shapes) {
+      const int64_t N = s[0], K = s[1];
+      for (int64_t M : Ms) {
+        if (quick && M > 17) continue;
+        const auto w = random_weight(N, K, kind.p, 0.1 + uniform(0, 0.4), kind.dt);
+        std::vector<float> x(size_t(M * K));
+        for (auto& v : x) v = nonzero();
+        DeviceWeight dw = upload(w, N, K, kind.p, kind.dt, kind.col_bytes);
+        std::vector<float> y(size_t(M * N), NAN);
+        matmul_host(dw, x.data(), M, y.data());
+        free_weight(dw);
+        const double tol = kind.dt == DType::F32 ? 1e-5 : 1e-2;
+        report(std::string("matmul ") + kind.name + " " + dname(kind.dt) + " M=" + std::to_string(M) +
+                   " N=" + std::to_string(N) + " K=" + std::to_string(K),
+               rel_err(y, ref_matmul(x, w, M, N, K)), tol);
+      }
+    }
+  // A weight that is not 2:4 must be refused, not silently truncated.
+  try {
+    std::vector<uint16_t> dense(64, f32_to_16(0.5f, DType::F16));
+    DeviceWeight w = upload_sparse24_from_dense(dense.data(), DType::F16, 4, 16);
+    free_weight(w);
+    report("2:4 upload refuses a dense weight", 1.0, 0.0);
+  } catch (const CudaError& e) {
+    report(std::string("2:4 upload refuses a dense weight (") + e.code + ")", 0.0, 0.0);
+  }
+}
+
+// ---- parity: attention ---------------------------------------------------------------------
+
+struct AttnCase {
+  int64_t heads, kv_heads, D, length;
+  SelectionKind kind;
+  int32_t page;
+};
+
+void parity_attention(bool quick) {
+  std::vector<AttnCase> cases = {{1, 1, 8, 1, SelectionKind::All, 0},      {4, 2, 64, 37, SelectionKind::All, 0},
+                                 {8, 8, 128, 300, SelectionKind::All, 0},  {32, 8, 128, 1029, SelectionKind::All, 0},
+                                 {6, 2, 30, 257, SelectionKind::All, 0},   {8, 2, 64, 1000, SelectionKind::Pages, 16},
+                                 {4, 4, 128, 777, SelectionKind::Pages, 64}, {4, 1, 32, 500, SelectionKind::Indices, 1},
+                                 {64, 1, 64, 600, SelectionKind::All, 0}};
+  if (!quick) cases.push_back({32, 8, 128, 20000, SelectionKind::Pages, 16});
+  for (const AttnCase& c : cases) {
+    const int64_t D = c.D, L = c.length, H = c.heads, KH = c.kv_heads, G = H / KH;
+    // Token-major cache [L, KH, D] so the strides are exercised: head_stride D, token_stride KH*D.
+    std::vector<uint16_t> k16(size_t(L * KH * D)), v16(k16.size());
+    std::vector<float> kf(k16.size()), vf(k16.size()), q(size_t(H * D));
+    for (size_t i = 0; i < k16.size(); ++i) {
+      k16[i] = f32_to_16(nonzero(), DType::F16);
+      v16[i] = f32_to_16(nonzero(), DType::F16);
+      kf[i] = f16_to_f32(k16[i]);
+      vf[i] = f16_to_f32(v16[i]);
+    }
+    for (auto& v : q) v = nonzero();
+    // Selection: per KV head a random subset of pages (or tokens), in random order.
+    std::vector<int32_t> offsets(size_t(KH + 1), 0), items;
+    int64_t entries_max = 0;
+    std::vector<std::vector<int64_t>> tokens(static_cast<size_t>(KH));
+    const int32_t page = c.kind == SelectionKind::Pages ? c.page : 1;
+    for (int64_t h = 0; h < KH; ++h) {
+      if (c.kind == SelectionKind::All) {
+        for (int64_t t = 0; t < L; ++t) tokens[size_t(h)].push_back(t);
+        continue;
+      }
+      const int64_t units = (L + page - 1) / page;
+      std::vector<int32_t> all(static_cast<size_t>(units));
+      for (int64_t u = 0; u < units; ++u) all[size_t(u)] = int32_t(u);
+      std::shuffle(all.begin(), all.end(), rng);
+      const int64_t take = std::max<int64_t>(1, units / 3 + int64_t(h));
+      for (int64_t e = 0; e < std::min(take, units); ++e) {
+        items.push_back(all[size_t(e)]);
+        for (int64_t t = int64_t(all[size_t(e)]) * page; t < std::min<int64_t>(L, (all[size_t(e)] + 1) * int64_t(page)); ++t)
+          tokens[size_t(h)].push_back(t);
+      }
+      offsets[size_t(h + 1)] = int32_t(items.size());
+      entries_max = std::max<int64_t>(entries_max, offsets[size_t(h + 1)] - offsets[size_t(h)]);
+    }
+    const float scale = 1.0f / std::sqrt(float(D));
+    std::vector<double> want(size_t(H * D), 0.0);
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t kvh = h / G;
+      const auto& toks = tokens[size_t(kvh)];
+      std::vector<double> s(toks.size());
+      double mx = -INFINITY;
+      for (size_t i = 0; i < toks.size(); ++i) {
+        double acc = 0;
+        for (int64_t d = 0; d < D; ++d) acc += double(q[size_t(h * D + d)]) * kf[size_t((toks[i] * KH + kvh) * D + d)];
+        s[i] = acc * scale;
+        mx = std::max(mx, s[i]);
+      }
+      double sum = 0;
+      for (auto& v : s) sum += (v = std::exp(v - mx));
+      for (size_t i = 0; i < toks.size(); ++i)
+        for (int64_t d = 0; d < D; ++d) want[size_t(h * D + d)] += s[i] / sum * vf[size_t((toks[i] * KH + kvh) * D + d)];
+    }
+    uint16_t* dk = to_device(k16);
+    uint16_t* dv = to_device(v16);
+    float* dq = to_device(q);
+    int32_t* doff = to_device(offsets);
+    int32_t* ditems = to_device(items.empty() ? std::vector<int32_t>{0} : items);
+    float* dout = nullptr;
+    ck(cudaMalloc(&dout, size_t(H * D) * 4), "cudaMalloc");
+    const KvView kv{dk, dv, DType::F16, KH, L, D, D, KH * D};
+    const SelectionView sel{c.kind, doff, ditems, page};
+    attention_decode_device(dq, H, kv, sel, entries_max, scale, dout, nullptr);
+    ck(cudaDeviceSynchronize(), "attention");
+    std::vector<float> got(size_t(H * D));
+    ck(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)doff, (void*)ditems, (void*)dout}) cudaFree(p);
+    const char* kn = c.kind == SelectionKind::All ? "all" : c.kind == SelectionKind::Pages ? "pages" : "indices";
+    report("attention decode " + std::string(kn) + " H=" + std::to_string(H) + " KVH=" + std::to_string(KH) +
+               " D=" + std::to_string(D) + " L=" + std::to_string(L),
+           rel_err(got, want), 1e-2);
+  }
+}
+
+// ---- timing --------------------------------------------------------------------------------
+
+struct Timer {
+  cudaEvent_t a, b;
+  Timer() {
+    ck(cudaEventCreate(&a), "event");
+    ck(cudaEventCreate(&b), "event");
+  }
+  // Median milliseconds of `reps` runs after `warm` warm-up runs.
+  double median_ms(const std::function<void()>& f, int warm = 5, int reps = 25) {
+    for (int i = 0; i < warm; ++i) f();
+    ck(cudaDeviceSynchronize(), "warm-up");
+    std::vector<float> t;
+    for (int i = 0; i < reps; ++i) {
+      ck(cudaEventRecord(a), "record");
+      f();
+      ck(cudaEventRecord(b), "record");
+      ck(cudaEventSynchronize(b), "sync");
+      float ms = 0;
+      ck(cudaEventElapsedTime(&ms, a, b), "elapsed");
+      t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  }
+};
+
+// cuBLAS through dlopen with our own prototypes (no cuBLAS headers or link dependency).
+struct Cublas {
+  using Create = int (*)(void**);
+  using GemmEx = int (*)(void*, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
+                         const void*, void*, int, int, int, int);
+  void* handle = nullptr;
+  GemmEx gemm = nullptr;
+  std::string where;
+  bool load() {
+    std::vector<std::string> names;
+    if (const char* e = std::getenv("SPARSENN_CUBLAS")) names.push_back(e);
+    for (const char* n : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) names.push_back(n);
+    for (const auto& n : names) {
+      void* lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!lib) continue;
+      auto create = reinterpret_cast<Create>(dlsym(lib, "cublasCreate_v2"));
+      gemm = reinterpret_cast<GemmEx>(dlsym(lib, "cublasGemmEx"));
+      if (create && gemm && create(&handle) == 0) {
+        where = n;
+        return true;
+      }
+    }
+    return false;
+  }
+  // Y[M, N] (row-major, f32) = X[M, K] (16-bit) · W[N, K]ᵀ (16-bit), f32 compute.
+  int run(const void* w, const void* x, float* y, int64_t M, int64_t N, int64_t K, DType dt) const {
+    const float one = 1.0f, zero = 0.0f;
+    const int t16 = dt == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const int kOpN = 0, kOpT = 1, kCompute32F = 68, kGemmDefault = -1;
+    return gemm(handle, kOpT, kOpN, int(N), int(M), int(K), &one, w, t16, int(K), x, t16, int(K), &zero, y, CUDA_R_32F,
+                int(N), kCompute32F, kGemmDefault);
+  }
+};
+
+std::vector<std::string> table;
+void row(const std::string& s) {
+  std::printf("%s\n", s.c_str());
+  table.push_back(s);
+}
+std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, f, a, b, c, d);
+  return buf;
+}
+
+void timings(bool quick, double* hbm_gbs) {
+  Timer timer;
+  Cublas cublas;
+  const bool have_cublas = cublas.load();
+  std::printf("cuBLAS: %s\n", have_cublas ? cublas.where.c_str() : "not found (set SPARSENN_CUBLAS)");
+  // Measured memory bandwidth: device-to-device copy of 2 GiB (read + write).
+  {
+    const size_t bytes = size_t(1) << 31;
+    void *a = nullptr, *b = nullptr;
+    ck(cudaMalloc(&a, bytes), "malloc");
+    ck(cudaMalloc(&b, bytes), "malloc");
+    ck(cudaMemset(a, 1, bytes), "memset");
+    const double ms = timer.median_ms([&] { ck(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice), "copy"); }, 2, 10);
+    *hbm_gbs = 2.0 * bytes / (ms * 1e6);
+    cudaFree(a);
+    cudaFree(b);
+    row(fmt("memcpy D2D 2 GiB: %.3f ms, %.0f GB/s (measured HBM bandwidth, read+write)", ms, *hbm_gbs));
+  }
+  // Matmuls: ours dense vs ours 2:4 vs CSR vs cuBLAS dense, same 16-bit data.
+  struct Shape {
+    int64_t M, N, K;
+  };
+  std::vector<Shape> shapes = {{1, 8192, 8192}, {1, 28672, 8192}, {16, 8192, 8192}, {8192, 8192, 8192}};
+  if (quick) shapes = {{1, 8192, 8192}, {4096, 4096, 4096}};
+  for (const Shape& s : shapes) {
+    const int64_t M = s.M, N = s.N, K = s.K;
+    const DType dt = DType::F16;
+    // Random 2:4 weight; the dense weight is the same with the zeros filled in (same bytes as a
+    // real dense layer, never zeros in timed data).
+    std::vector<uint16_t> wd(size_t(N * K)), ws(size_t(N * K), 0);
+    for (int64_t i = 0; i < N * K; i += 4) {
+      const int keep0 = int(rng() % 4), keep1 = (keep0 + 1 + int(rng() % 3)) % 4;
+      for (int j = 0; j < 4; ++j) {
+        wd[size_t(i + j)] = f32_to_16(nonzero(), dt);
+        if (j == keep0 || j == keep1) ws[size_t(i + j)] = wd[size_t(i + j)];
+      }
+    }
+    DeviceWeight dense = upload_dense(wd.data(), dt, N, K);
+    DeviceWeight sparse = upload_sparse24_from_dense(ws.data(), dt, N, K);
+    // CSR at 90% sparsity (f16 values, u16 indices) for the decode shapes.
+    DeviceWeight csr{};
+    const bool do_csr = M <= 16;
+    if (do_csr) {
+      std::vector<uint32_t> rp(size_t(N + 1), 0);
+      std::vector<uint16_t> ci, cv;
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t k = 0; k < K; ++k)
+          if (rng() % 10 == 0) {
+            ci.push_back(uint16_t(k));
+            cv.push_back(wd[size_t(n * K + k)]);
+          }
+        rp[size_t(n + 1)] = uint32_t(ci.size());
+      }
+      csr = upload_csr(rp.data(), ci.data(), 2, cv.data(), dt, N, K);
+    }
+    std::vector<float> x(size_t(M * K));
+    for (auto& v : x) v = nonzero();
+    float* dx = to_device(x);
+    float* dy = nullptr;
+    ck(cudaMalloc(&dy, size_t(M * N) * 4), "malloc");
+    const int64_t M_pad = tc_rows_padding(M), K_pad = dense.geo.tiles_k * 32;
+    void* x16 = nullptr;
+    ck(cudaMalloc(&x16, size_t(M_pad * K_pad) * 2), "malloc");
+    launch_to16(dx, M, K, x16, M_pad, K_pad, dt, nullptr);
+    float* xt = nullptr;
+    ck(cudaMalloc(&xt, size_t(K * rowwise_ld(M)) * 4), "malloc");
+    launch_transpose(dx, M, K, xt, rowwise_ld(M), nullptr);
+    void* wrow = nullptr;  // row-major f16 copy of the dense weight for cuBLAS
+    ck(cudaMalloc(&wrow, size_t(N * K) * 2), "malloc");
+    ck(cudaMemcpy(wrow, wd.data(), size_t(N * K) * 2, cudaMemcpyHostToDevice), "H2D");
+
+    const double t_dense = timer.median_ms([&] { launch_tc_dense(dense, x16, M, dy, nullptr); });
+    const double t_sparse = timer.median_ms([&] { launch_tc_sparse24(sparse, x16, M, dy, nullptr); });
+    double t_cublas = NAN;
+    if (have_cublas) {
+      if (cublas.run(wrow, x16, dy, M, N, K, dt) == 0) t_cublas = timer.median_ms([&] { cublas.run(wrow, x16, dy, M, N, K, dt); });
+      else std::printf("cublasGemmEx failed\n");
+    }
+    double t_csr = NAN;
+    if (do_csr) t_csr = timer.median_ms([&] { launch_rowwise(csr, xt, M, dy, nullptr); });
+    const double best_dense = std::isnan(t_cublas) ? t_dense : std::min(t_dense, t_cublas);
+    const std::string shape = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K);
+    if (M <= 16) {
+      const double gb_dense = double(N * K) * 2 / 1e9, gb_sparse = double(sparse.bytes) / 1e9;
+      row("decode f16 " + shape + fmt(": ours dense %.4f ms (%.0f GB/s)", t_dense, gb_dense / (t_dense / 1e3)) +
+          fmt(", cuBLAS %.4f ms (%.0f GB/s)", t_cublas, gb_dense / (t_cublas / 1e3)) +
+          fmt(", 2:4 %.4f ms (%.0f GB/s) = %.2fx best dense", t_sparse, gb_sparse / (t_sparse / 1e3), best_dense / t_sparse) +
+          fmt(", CSR90%% %.4f ms (%.0f GB/s) = %.2fx best dense [ceiling 2:4 %.2fx]", t_csr,
+              double(csr.bytes) / 1e9 / (t_csr / 1e3), best_dense / t_csr, gb_dense / gb_sparse));
+    } else {
+      const double flops = 2.0 * double(M) * N * K;
+      row("gemm f16 " + shape + fmt(": ours dense %.3f ms (%.0f TFLOP/s)", t_dense, flops / t_dense / 1e9) +
+          fmt(", cuBLAS %.3f ms (%.0f TFLOP/s)", t_cublas, flops / t_cublas / 1e9) +
+          fmt(", 2:4 %.3f ms (%.0f dense-equiv TFLOP/s) = %.2fx best dense", t_sparse, flops / t_sparse / 1e9,
+              best_dense / t_sparse));
+    }
+    free_weight(dense);
+    free_weight(sparse);
+    if (do_csr) free_weight(csr);
+    for (void* p : {(void*)dx, (void*)dy, x16, (void*)xt, wrow}) cudaFree(p);
+  }
+  // Decode attention at long context: dense vs Quest-style 1/16 of the pages.
+  {
+    const int64_t H = 32, KH = 8, D = 128, L = quick ? 32768 : 131072, page = 16;
+    const size_t elems = size_t(L * KH * D);
+    std::vector<uint16_t> kv(elems);
+    for (auto& v : kv) v = f32_to_16(nonzero(), DType::F16);
+    uint16_t* dk = to_device(kv);
+    uint16_t* dv = to_device(kv);
+    std::vector<float> q(size_t(H * D));
+    for (auto& v : q) v = nonzero();
+    float* dq = to_device(q);
+    float* dout = nullptr;
+    ck(cudaMalloc(&dout, size_t(H * D) * 4), "malloc");
+    // Head-major cache [KH, L, D].
+    const KvView kvv{dk, dv, DType::F16, KH, L, D, L * D, D};
+    const int64_t pages = L / page, chosen = pages / 16;
+    std::vector<int32_t> offsets(size_t(KH + 1)), items;
+    for (int64_t h = 0; h < KH; ++h) {
+      std::vector<int32_t> all(static_cast<size_t>(pages));
+      for (int64_t p = 0; p < pages; ++p) all[size_t(p)] = int32_t(p);
+      std::shuffle(all.begin(), all.end(), rng);
+      all.resize(size_t(chosen));
+      std::sort(all.begin(), all.end());
+      items.insert(items.end(), all.begin(), all.end());
+      offsets[size_t(h + 1)] = int32_t(items.size());
+    }
+    int32_t* doff = to_device(offsets);
+    int32_t* ditems = to_device(items);
+    const float scale = 1.0f / std::sqrt(float(D));
+    const SelectionView all{SelectionKind::All, nullptr, nullptr, 0};
+    const SelectionView quest{SelectionKind::Pages, doff, ditems, int32_t(page)};
+    const double t_all = timer.median_ms([&] { attention_decode_device(dq, H, kvv, all, 0, scale, dout, nullptr); });
+    const double t_q = timer.median_ms([&] { attention_decode_device(dq, H, kvv, quest, chosen, scale, dout, nullptr); });
+    const double gb = 2.0 * double(elems) * 2 / 1e9;
+    row(fmt("attention decode f16 H=32 KVH=8 D=128 L=%.0f: dense %.4f ms (%.0f GB/s", double(L), t_all, gb / (t_all / 1e3)) +
+        fmt(" = %.0f%% of measured HBM)", 100.0 * gb / (t_all / 1e3) / *hbm_gbs) +
+        fmt(", Quest 1/16 pages %.4f ms = %.2fx dense", t_q, t_all / t_q));
+    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)dout, (void*)doff, (void*)ditems}) cudaFree(p);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool parity_only = false, quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--parity-only")) parity_only = true;
+    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+  }
+  try {
+    const DeviceInfo info = device_info();
+    std::printf("device %d of %d: %s, sm_%d%d, %d SMs, %.1f GiB, driver %d, runtime %d\n", info.device, info.count,
+                info.name.c_str(), info.major, info.minor, info.sm_count, double(info.total_memory) / (1 << 30),
+                info.driver_version, info.runtime_version);
+  } catch (const CudaError& e) {
+    std::printf("no usable GPU: %s\n", e.what());
+    return 3;
+  }
+  const std::string st = self_test();
+  std::printf("self-test: %s\n", st.empty() ? "ok" : st.c_str());
+  try {
+    parity_matmul(quick);
+    parity_attention(quick);
+  } catch (const CudaError& e) {
+    std::printf("FAIL parity threw %s: %s\n", e.code.c_str(), e.what());
+    ++failures;
+  }
+  std::printf("parity: %d passed, %d failed\n", passes, failures);
+  if (!parity_only) {
+    double hbm = 0;
+    try {
+      timings(quick, &hbm);
+    } catch (const CudaError& e) {
+      std::printf("timings threw %s: %s\n", e.code.c_str(), e.what());
+    }
+    std::printf("\n==== summary (medians of 25 runs after 5 warm-up, CUDA events) ====\n");
+    std::printf("parity: %d passed, %d failed\n", passes, failures);
+    for (const auto& r : table) std::printf("%s\n", r.c_str());
+  }
+  return failures ? 1 : 0;
+}

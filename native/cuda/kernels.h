@@ -1,0 +1,32 @@
+// Launchers of the individual .cu kernels (one op per file), called by device_api.cu.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda_ops.h"
+
+namespace sparsenn::cuda {
+
+// convert_activations.cu: x f32 [M, K] -> out 16-bit [M_pad, K_pad] (zero padding), and
+// x f32 [M, K] -> xt f32 [K, ld] transposed (columns >= M zero) for the row-wise kernels.
+void launch_to16(const float* x, int64_t M, int64_t K, void* out, int64_t M_pad, int64_t K_pad, DType dtype,
+                 cudaStream_t s);
+void launch_transpose(const float* x, int64_t M, int64_t K, float* xt, int64_t ld, cudaStream_t s);
+
+// tc_matmul.cu (dense 16-bit tiles) and tc_matmul_sparse24.cu (2:4 tiles): Y = X · Wᵀ with x16
+// from launch_to16 padded to tc_rows_padding(M) rows and geo.tiles_k * 32 columns.
+int64_t tc_rows_padding(int64_t M);
+void launch_tc_dense(const DeviceWeight& w, const void* x16, int64_t M, float* y, cudaStream_t s);
+void launch_tc_sparse24(const DeviceWeight& w, const void* x16, int64_t M, float* y, cudaStream_t s);
+
+// rowwise_matmul.cu: CSR and dense-f32 weights, one warp per output row, up to 16 tokens per
+// pass; xt from launch_transpose with ld = rowwise_ld(M).
+int64_t rowwise_ld(int64_t M);
+void launch_rowwise(const DeviceWeight& w, const float* xt, int64_t M, float* y, cudaStream_t s);
+
+// attention_decode.cu
+void launch_attention_decode(const float* q, int64_t heads, const KvView& kv, const SelectionView& sel,
+                             int64_t entries_max, float scale, float* out, cudaStream_t s);
+
+}  // namespace sparsenn::cuda

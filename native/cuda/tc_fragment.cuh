@@ -1,0 +1,144 @@
+// The warp-level tensor-core loop shared by the dense and the 2:4 matmul (tile_layout.h has
+// the fragment layouts). One block computes a 16-row x (8*NT)-token tile of Yᵀ; its WARPS warps
+// split the K tiles between them (split-K inside the block, so decode with one token still has
+// enough loads in flight to stream the weight at memory bandwidth) and add up in shared memory.
+#pragma once
+#include "device_common.cuh"
+
+namespace sparsenn::cuda {
+
+// D += A(16x16, dense f16/bf16) * B(16x8)
+template <bool kBf16>
+__device__ __forceinline__ void mma_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                          uint32_t b0, uint32_t b1) {
+  if constexpr (kBf16)
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// D += A(16x32 logical, 2:4 sparse: 16x16 kept values + metadata e) * B(32x8); selector 0.
+template <bool kBf16>
+__device__ __forceinline__ void mma_sp_16832(float (&d)[4], const uint4& a, const uint32_t (&b)[4], uint32_t e) {
+  if constexpr (kBf16)
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+        "{%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+  else
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+        "{%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+}
+
+// wv: weight tiles as uint4 (sparse: 1 per lane per tile, dense: 2); meta: sparse metadata.
+// x16: activations as u32 pairs [M_pad, k_words], k_words = tiles_k * 16.
+template <bool kSparse, bool kBf16, int NT, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32)
+    tc_matmul_kernel(const uint4* __restrict__ wv, const uint32_t* __restrict__ meta, int64_t tiles_k,
+                     const uint32_t* __restrict__ x16, int64_t M, int64_t N, float* __restrict__ y) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int64_t tn = blockIdx.x;
+  const int64_t tok0 = int64_t(blockIdx.y) * 8 * NT;
+  const int64_t k_words = tiles_k * 16;
+  float acc[NT][4];
+#pragma unroll
+  for (int s = 0; s < NT; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.0f;
+
+#pragma unroll 2
+  for (int64_t tk = warp; tk < tiles_k; tk += WARPS) {
+    const int64_t tile = tn * tiles_k + tk;
+    uint4 a0, a1;
+    uint32_t e = 0;
+    if constexpr (kSparse) {
+      a0 = __ldg(wv + tile * 32 + lane);
+      e = __ldg(meta + tile * 16 + 2 * g + (t & 1));
+    } else {
+      a0 = __ldg(wv + tile * 64 + lane * 2);
+      a1 = __ldg(wv + tile * 64 + lane * 2 + 1);
+    }
+#pragma unroll
+    for (int s = 0; s < NT; ++s) {
+      // B fragment: token tok0 + 8s + g, columns 32tk + 2t + 8j + {0,1} for j = 0..3.
+      const uint32_t* xr = x16 + (tok0 + 8 * s + g) * k_words + tk * 16 + t;
+      uint32_t b[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) b[j] = __ldg(xr + 4 * j);
+      if constexpr (kSparse) {
+        mma_sp_16832<kBf16>(acc[s], a0, b, e);
+      } else {
+        mma_16816<kBf16>(acc[s], a0.x, a0.y, a0.z, a0.w, b[0], b[1]);
+        mma_16816<kBf16>(acc[s], a1.x, a1.y, a1.z, a1.w, b[2], b[3]);
+      }
+    }
+  }
+
+  if constexpr (WARPS > 1) {
+    __shared__ float partial[WARPS - 1][NT * 4][32];
+    if (warp > 0)
+#pragma unroll
+      for (int s = 0; s < NT; ++s)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) partial[warp - 1][s * 4 + i][lane] = acc[s][i];
+    __syncthreads();
+    if (warp > 0) return;
+#pragma unroll
+    for (int w = 0; w < WARPS - 1; ++w)
+#pragma unroll
+      for (int s = 0; s < NT; ++s)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc[s][i] += partial[w][s * 4 + i][lane];
+  }
+  // Accumulator layout: element i of lane (g, t) is row g + 8*(i >> 1), token 2t + (i & 1).
+#pragma unroll
+  for (int s = 0; s < NT; ++s)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t row = tn * 16 + g + 8 * (i >> 1);
+      const int64_t tok = tok0 + 8 * s + 2 * t + (i & 1);
+      if (row < N && tok < M) y[tok * N + row] = acc[s][i];
+    }
+}
+
+// Tokens per block for a batch of M: decode (M <= 16) uses narrow tiles and 8-way split-K.
+inline int tc_tokens_per_block(int64_t M) { return M <= 8 ? 8 : M <= 16 ? 16 : M <= 32 ? 32 : 64; }
+
+template <bool kSparse>
+void launch_tc(const DeviceWeight& w, const void* x16, int64_t M, float* y, cudaStream_t s) {
+  if (M == 0 || w.rows == 0) return;
+  const int tpb = tc_tokens_per_block(M);
+  const dim3 grid(unsigned(w.geo.tiles_n), unsigned((M + tpb - 1) / tpb));
+  if (grid.y > 65535) throw CudaError("ERR_SHAPE", "matmul: batch too large for one launch");
+  const auto* wv = static_cast<const uint4*>(w.values);
+  const auto* meta = static_cast<const uint32_t*>(w.meta);
+  const auto* xw = static_cast<const uint32_t*>(x16);
+  const bool bf16 = w.dtype == DType::BF16;
+#define SPARSENN_TC_LAUNCH(BF, NT, WARPS) \
+  tc_matmul_kernel<kSparse, BF, NT, WARPS><<<grid, WARPS * 32, 0, s>>>(wv, meta, w.geo.tiles_k, xw, M, w.rows, y)
+  if (bf16) {
+    if (tpb == 8) SPARSENN_TC_LAUNCH(true, 1, 8);
+    else if (tpb == 16) SPARSENN_TC_LAUNCH(true, 2, 8);
+    else if (tpb == 32) SPARSENN_TC_LAUNCH(true, 4, 4);
+    else SPARSENN_TC_LAUNCH(true, 8, 4);
+  } else {
+    if (tpb == 8) SPARSENN_TC_LAUNCH(false, 1, 8);
+    else if (tpb == 16) SPARSENN_TC_LAUNCH(false, 2, 8);
+    else if (tpb == 32) SPARSENN_TC_LAUNCH(false, 4, 4);
+    else SPARSENN_TC_LAUNCH(false, 8, 4);
+  }
+#undef SPARSENN_TC_LAUNCH
+  check_cuda(cudaGetLastError(), kSparse ? "2:4 matmul launch" : "dense matmul launch");
+}
+
+}  // namespace sparsenn::cuda
