@@ -114,7 +114,7 @@ describeNative('dense suite, tiny run', () => {
     expect(rows.find((r) => r.op === 'streamRead')).toBeDefined();
     expect(rows.filter((r) => r.backend === 'cpu' && r.op === 'matmul').map((r) => r.dtype).sort()).toEqual(['bf16', 'bf16', 'f16', 'f16', 'f32', 'f32']);
     if (!('error' in loadOrt())) expect(rows.some((r) => r.backend.startsWith('ort'))).toBe(true);
-    expect(summary.join('\n')).toMatch(/stream read.*GB\/s/);
+    expect(summary.join('\n')).toMatch(/of stream read \(\d+\.\d GB\/s/);
 
     // The JSON + RESULTS.md round trip, in a temp root (never the real bench/results).
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sparsenn-bench-'));
