@@ -18,7 +18,7 @@ import { rmsnorm } from '../nn/rmsnorm';
 import { applyRope } from '../nn/rope';
 import { Tensor } from '../tensor';
 import { embedRow, gatherRows, logitRows, prepareSegments, rowsOf, throwIfAborted } from './forward_utils';
-import type { ForwardOptions, ModelConfig, Network, Segment } from './types';
+import type { ForwardOptions, ModelConfig, Network, Segment, StageTimings } from './types';
 
 export interface LlamaLayer {
   attnNorm: Float32Array;
@@ -79,20 +79,33 @@ export class LlamaNetwork implements Network {
     const shape = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
     const layout = c.ropeLayout === 'half' ? 'half' : 'interleaved';
 
+    // Stage clock: adds the time since the previous mark to a stage (only when timings are asked for).
+    const tm = opts.timings;
+    let t0 = tm ? performance.now() : 0;
+    const mark = (stage: keyof StageTimings) => {
+      if (!tm) return;
+      const t = performance.now();
+      tm[stage] += t - t0;
+      t0 = t;
+    };
+
     const x = new Float32Array(rows * dim);
     let r = 0;
     for (const s of segments) for (const id of s.ids) embedRow(w.embedding, id, x, r++ * dim);
+    mark('embed');
 
     const xb = new Float32Array(rows * dim);
     const att = new Float32Array(rows * dim);
     for (let l = 0; l < c.layers; l++) {
       const layer = w.layers[l]!;
       rmsnorm(x, layer.attnNorm, c.normEps, xb);
+      mark('norm');
       const xt = new Tensor(xb, [rows, dim]);
       const q = (await layer.wq.forwardAsync(xt, mm)).data as Float32Array;
       const k = (await layer.wk.forwardAsync(xt, mm)).data as Float32Array;
       const v = (await layer.wv.forwardAsync(xt, mm)).data as Float32Array;
       throwIfAborted(opts.signal);
+      mark('qkv');
 
       // RoPE and cache writes for every new position first, then attention, so a
       // prompt's positions see each other (causality comes from pos bounds).
@@ -105,22 +118,30 @@ export class LlamaNetwork implements Network {
           s.cache.write(l, pos, k, v, r * kvDim);
         }
       }
+      mark('rope');
       attendRows(q, rowsOf(segments), l, shape, att, opts.attention, opts.backend);
+      mark('attention');
       const o = (await layer.wo.forwardAsync(new Tensor(att, [rows, dim]), mm)).data as Float32Array;
       for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
+      mark('out');
 
       rmsnorm(x, layer.ffnNorm, c.normEps, xb);
+      mark('norm');
       const gate = (await layer.w1.forwardAsync(xt, mm)).data as Float32Array;
       const up = (await layer.w3.forwardAsync(xt, mm)).data as Float32Array;
       swiglu(gate, up);
       const down = (await layer.w2.forwardAsync(new Tensor(gate, [rows, c.hiddenDim]), mm)).data as Float32Array;
       for (let i = 0; i < x.length; i++) x[i]! += down[i]!;
       throwIfAborted(opts.signal);
+      mark('mlp');
     }
     for (const s of segments) s.cache.length += s.ids.length;
 
     rmsnorm(x, w.finalNorm, c.normEps, xb);
+    mark('norm');
     const last = gatherRows(xb, dim, logitRows(segments, opts.allLogits));
-    return (await w.head.forwardAsync(last, mm)).data as Float32Array;
+    const logits = (await w.head.forwardAsync(last, mm)).data as Float32Array;
+    mark('head');
+    return logits;
   }
 }

@@ -41,6 +41,28 @@ export interface ForwardOptions {
   /** Logits for every new position (true) or only the last of each segment (false). */
   allLogits: boolean;
   signal?: AbortSignal;
+  /** When given, milliseconds spent per stage are added to it (for profiling; see bench/decode.ts). */
+  timings?: StageTimings;
+}
+
+/** Wall time per stage of a forward pass, accumulated over calls. */
+export interface StageTimings {
+  embed: number;
+  norm: number;
+  /** q, k, v projections. */
+  qkv: number;
+  /** RoPE and KV-cache writes. */
+  rope: number;
+  attention: number;
+  /** Attention output projection. */
+  out: number;
+  /** Gate, up, down projections and the activation. */
+  mlp: number;
+  head: number;
+}
+
+export function emptyTimings(): StageTimings {
+  return { embed: 0, norm: 0, qkv: 0, rope: 0, attention: 0, out: 0, mlp: 0, head: 0 };
 }
 
 export interface Network {
