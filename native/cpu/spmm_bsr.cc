@@ -17,7 +17,8 @@ bool matmul_bsr(const F32View& x, const BsrView& w, const MutF32View& y) {
                                                          SPARSENN_X86_KERNEL(avx2::bsr_rows), portable::bsr_rows);
   const int64_t NB = (w.rows + w.block_rows - 1) / w.block_rows;
   if (x.rows == 0 || NB == 0) return true;
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(thread_count(), NB));
+  // A few parts per thread, handed out dynamically, so one preempted thread delays a small part only.
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(int64_t(thread_count()) * 4, NB));
   // Cost of block rows [0, rb): its blocks' elements plus one block's worth per row.
   const int64_t bsize = w.block_rows * w.block_cols;
   const auto cost = [&](int64_t rb) { return (int64_t(w.block_row_ptr[rb]) + rb) * bsize; };

@@ -23,6 +23,7 @@ constexpr int64_t kPackedMinRows = 16;
 // Rows per cache block in the gather form: a block's W entries stay in L2 while every
 // chunk of up to 8 X rows passes over them.
 constexpr int64_t kGatherRowBlock = 64;
+constexpr int64_t kPartsPerThread = 4;
 
 // Row boundaries b[0..parts] so that each [b[t], b[t+1]) holds about the same cost.
 std::vector<int64_t> balanced_rows(const CsrView& w, int64_t parts) {
@@ -55,7 +56,9 @@ bool matmul_csr(const F32View& x, const CsrView& w, const MutF32View& y) {
       SPARSENN_X86_KERNEL(avx512::csr_packed_rows), SPARSENN_X86_KERNEL(avx2::csr_packed_rows), portable::csr_packed_rows);
   const int64_t M = x.rows, N = w.rows, K = w.cols;
   if (M == 0 || N == 0) return true;
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(thread_count(), N));
+  // A few parts per thread: the pool hands them out dynamically, so a thread the OS
+  // preempts (a busy server) delays the op by a small part, not by half of it.
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(int64_t(thread_count()) * kPartsPerThread, N));
   const std::vector<int64_t> bounds = balanced_rows(w, parts);
   std::atomic<bool> ok{true};
 
