@@ -1,7 +1,7 @@
 /**
  * Parity: block-sparse matmul on every backend against the js reference, on random
  * weights whose zero pattern is random per block (and inside kept blocks), for block
- * shapes 1x4, 4x1, 4x4, 8x8, 16x1, 1x16 and odd ones, shapes that are not multiples
+ * shapes 1x4, 4x1, 4x4, 8x8, 16x1, 1x16, 1x8, 8x1, 2x2 (compile-time kernels) and odd ones (runtime loops), shapes that are not multiples
  * of the block (padding), every value dtype and M in {1, 3, 17, 64}.
  */
 import { nativeBinding } from '../../lib/backend/native';
@@ -32,9 +32,13 @@ const BLOCKS: [number, number][] = [
   [8, 8],
   [16, 1],
   [1, 16],
+  [1, 8],
+  [8, 1],
+  [2, 2],
   [3, 5],
   [2, 1],
   [1, 1],
+  [5, 32],
 ];
 
 describeNative('BSR matmul: cpu vs js', () => {
