@@ -26,6 +26,8 @@ export { Model } from './models/model';
 export type { LogitsOptions } from './models/model';
 export type { ModelConfig } from './models/types';
 export { convertLlama2cToSafetensors } from './models/convert';
+export { syntheticModel } from './models/synthetic';
+export type { SyntheticModelOptions } from './models/synthetic';
 export type { ConvertOptions } from './models/convert';
 export { Linear } from './nn/linear';
 export type { LinearWeight } from './nn/linear';

@@ -7,8 +7,8 @@ import type { Linear } from '../nn/linear';
 
 export interface ModelConfig {
   architecture: 'llama' | 'gpt2';
-  /** Where the weights came from: 'llama2c' or 'safetensors'. */
-  source: 'llama2c' | 'safetensors';
+  /** Where the weights came from: 'llama2c', 'safetensors' or 'synthetic' (random weights). */
+  source: 'llama2c' | 'safetensors' | 'synthetic';
   dim: number;
   hiddenDim: number;
   layers: number;
