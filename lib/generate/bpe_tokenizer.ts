@@ -53,6 +53,45 @@ export interface BpeTokenizerSpec {
   addBos: boolean;
 }
 
+/**
+ * Rewrites inline case-insensitive groups (?i:...), which Llama 3 and Qwen2 pre-tokenizer
+ * patterns use and older JavaScript engines reject, as plain groups with each ASCII letter
+ * spelled [xX]. Only letters outside character classes and escapes are rewritten.
+ */
+export function inlineCaseInsensitive(pattern: string): string {
+  let out = '';
+  let i = 0;
+  while (i < pattern.length) {
+    if (!pattern.startsWith('(?i:', i)) {
+      // Copy one token: an escape pair, or a single character.
+      const n = pattern[i] === '\\' ? 2 : 1;
+      out += pattern.slice(i, i + n);
+      i += n;
+      continue;
+    }
+    out += '(?:';
+    i += 4;
+    let depth = 1;
+    let inClass = false;
+    while (i < pattern.length && depth > 0) {
+      const c = pattern[i]!;
+      if (c === '\\') {
+        out += c + (pattern[i + 1] ?? '');
+        i += 2;
+        continue;
+      }
+      if (inClass) inClass = c !== ']';
+      else if (c === '[') inClass = true;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+      if (!inClass && /[a-zA-Z]/.test(c)) out += `[${c.toLowerCase()}${c.toUpperCase()}]`;
+      else out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
 function asObject(v: unknown): Record<string, unknown> | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
@@ -162,7 +201,7 @@ export class BpeTokenizer implements Tokenizer {
       if (splitter) {
         if (typeof rx !== 'string' || pattern) throw modelFileError(file, 'Split pre-tokenizer needs a Regex pattern');
         try {
-          split = new RegExp(rx, 'gu');
+          split = new RegExp(inlineCaseInsensitive(rx), 'gu');
         } catch (e) {
           throw modelFileError(file, `Split pre-tokenizer regex is not supported by JavaScript (${(e as Error).message})`);
         }

@@ -104,8 +104,8 @@ export function promptIds(tokenizer: Tokenizer, prompt: Prompt, vocabSize: numbe
   return ids;
 }
 
-/** One sequence being decoded. */
-class Sequence {
+/** One sequence being decoded (also used by the continuous-batching scheduler). */
+export class Sequence {
   readonly history: number[];
   readonly stream: TextStream;
   readonly stops: StopMatcher;

@@ -81,9 +81,17 @@ export class Model {
     return this.live().linears();
   }
 
-  /** Releases the weights. The model cannot be used afterwards. */
+  /**
+   * Releases the weights: native resources held by sparse weights (anything with dispose())
+   * now, JS memory when the model is collected. The model cannot be used afterwards.
+   */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    for (const lin of this.network.linears().values()) {
+      const w = lin.weight as { dispose?: () => void };
+      if (typeof w.dispose === 'function') w.dispose();
+    }
   }
 
   [Symbol.dispose](): void {

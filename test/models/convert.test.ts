@@ -1,5 +1,5 @@
 /** llama2.c → safetensors folder: the HF loader must reproduce the llama2.c model exactly. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertLlama2cToSafetensors, permuteRopeRows } from '../../lib/models/convert';
@@ -75,6 +75,36 @@ describeWithStories('convertLlama2cToSafetensors (stories260K)', () => {
   test('greedy decoding from BOS gives the known opening through the HF path', async () => {
     const text = await hf.complete([1], { temperature: 0, maxTokens: 40 });
     expect(text.startsWith(OPENING)).toBe(true);
+  });
+
+  test('an untied head (lm_head.weight present, tie_word_embeddings false) is read and used', async () => {
+    const d2 = mkdtempSync(join(tmpdir(), 'sparsenn-untied-'));
+    try {
+      const st = readFileSync(join(dir, 'model.safetensors'));
+      const n = Number(st.readBigUInt64LE(0));
+      const header = JSON.parse(st.subarray(8, 8 + n).toString('utf8'));
+      const e = header['model.embed_tokens.weight'];
+      const end = Math.max(...Object.values(header as Record<string, { data_offsets?: number[] }>).map((v) => v.data_offsets?.[1] ?? 0));
+      // lm_head = 2 × embedding: logits double, so the head is provably the one read.
+      const emb = new Float32Array(st.buffer.slice(st.byteOffset + 8 + n + e.data_offsets[0], st.byteOffset + 8 + n + e.data_offsets[1]));
+      const head = Buffer.from(Float32Array.from(emb, (v) => 2 * v).buffer);
+      header['lm_head.weight'] = { dtype: 'F32', shape: e.shape, data_offsets: [end, end + head.length] };
+      const json = Buffer.from(JSON.stringify(header));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(json.length));
+      writeFileSync(join(d2, 'model.safetensors'), Buffer.concat([len, json, st.subarray(8 + n), head]));
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      writeFileSync(join(d2, 'config.json'), JSON.stringify({ ...cfg, tie_word_embeddings: false }));
+      writeFileSync(join(d2, 'tokenizer.json'), readFileSync(join(dir, 'tokenizer.json')));
+      const m = await loadModel(d2);
+      expect(m.config.tiedEmbeddings).toBe(false);
+      const ids = [1, 403, 407];
+      const a = (await hf.logits(ids)).data as Float32Array;
+      const b = (await m.logits(ids)).data as Float32Array;
+      expect(relError(b, Float32Array.from(a, (v) => 2 * v))).toBeLessThanOrEqual(1e-6);
+    } finally {
+      rmSync(d2, { recursive: true, force: true });
+    }
   });
 
   test('bf16 conversion loads and stays close (≤ 1e-2)', async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuBackend } from '../../lib/backend/select';
+import { inlineCaseInsensitive } from '../../lib/generate/bpe_tokenizer';
 import { loadModel } from '../../lib/models/load';
 import type { Model } from '../../lib/models/model';
 import { writeSafetensors } from '../../lib/models/safetensors';
@@ -193,4 +194,11 @@ describe('GPT-2 from a safetensors folder', () => {
   test('positions beyond n_positions are refused', async () => {
     await expect(model.logits(new Array(P + 1).fill(5))).rejects.toMatchObject({ code: 'ERR_ARG' });
   });
+});
+
+test('inline case-insensitive groups of Llama 3 / Qwen2 pre-tokenizer patterns are rewritten for JavaScript', () => {
+  const qwen2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  const rx = new RegExp(inlineCaseInsensitive(qwen2), 'gu');
+  expect("I'LL go, she's 42 km\n\nok".match(rx)).toEqual(['I', "'LL", ' go', ',', ' she', "'s", ' ', '4', '2', ' km', '\n\n', 'ok']);
+  expect(inlineCaseInsensitive('a(?i:x[a-z]\\d)b')).toBe('a(?:[xX][a-z]\\d)b');
 });
