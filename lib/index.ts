@@ -33,6 +33,8 @@ export { Linear } from './nn/linear';
 export type { LinearWeight } from './nn/linear';
 export type { AttentionPolicy, KeySelection } from './nn/attention';
 export { KvCache } from './generate/kv_cache';
+export { BatchScheduler } from './generate/scheduler';
+export type { SchedulerOptions, RequestOptions } from './generate/scheduler';
 export type { GenerateOptions, GeneratedChunk, BatchChunk, Prompt } from './generate/generate';
 export type { SamplingOptions } from './generate/sampler';
 export type { Tokenizer, EncodeOptions } from './generate/tokenizer';
