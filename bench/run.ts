@@ -10,6 +10,7 @@
  *   --no-save  do not write bench/results or RESULTS.md
  */
 import { backendInfo, setThreads } from '../lib/index';
+import { attentionSuite } from './attention';
 import { decodeSuite } from './decode';
 import { denseSuite } from './dense';
 import { formatTable, type Suite } from './harness';
@@ -19,6 +20,7 @@ import { PACKAGE_ROOT, regenerateReport, writeResult, type ResultDoc } from './r
 /** Every suite, in run order. A new suite is a bench/<name>.ts exporting a Suite, added here. */
 export const SUITES: readonly Suite[] = [
   denseSuite,
+  attentionSuite,
   decodeSuite,
   // SPARSE_SUITE_HOOK: the sparse-format suite (bench/sparse.ts: CSR / N:M / BSR vs the dense rows
   // above, speedup against sparsity) plugs in here once lib/formats is merged.

@@ -78,6 +78,18 @@ export interface PrefillAttentionArgs {
   readonly out: Float32Array;
 }
 
+/**
+ * Selection scores for policies: out[h·n + t] = max over the query heads g of KV head h's group of
+ * q[g] · row(h, t), where the rows live in `rows.k` with the cache layout (rows.v is ignored) and
+ * n = rows.length. q is [heads, rows.headDim].
+ */
+export interface GroupScoresArgs {
+  readonly q: Float32Array;
+  readonly heads: number;
+  readonly rows: KvCacheView;
+  readonly out: Float32Array;
+}
+
 /** Entry i of head h's selection as a token range [begin, end) (clipped to the cache). */
 export function selectionEntries(sel: KvSelection, h: number, length: number): Array<[number, number]> {
   if (sel.kind === 'all') return [[0, length]];

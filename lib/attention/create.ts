@@ -52,13 +52,13 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
       checkOptions(s, ['policy', 'sinks', 'window'], 'attention streaming');
       return new StreamingPolicy(s);
     case 'quest':
-      checkOptions(s, ['policy', 'budget', 'pageSize'], 'attention quest');
+      checkOptions(s, ['policy', 'budget', 'pageSize', 'backend'], 'attention quest');
       return new QuestPolicy(s);
     case 'doubleSparsity':
-      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels'], 'attention doubleSparsity');
+      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels', 'backend'], 'attention doubleSparsity');
       return new DoubleSparsityPolicy(s);
     case 'tidal':
-      checkOptions(s, ['policy', 'budget', 'selectionLayers'], 'attention tidal');
+      checkOptions(s, ['policy', 'budget', 'selectionLayers', 'backend'], 'attention tidal');
       return new TidalPolicy(s);
     case 'moa':
       checkOptions(s, ['policy', 'spans', 'sinks'], 'attention moa');

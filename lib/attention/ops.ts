@@ -6,8 +6,8 @@
 import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { checkOptions } from '../options';
-import type { DecodeAttentionArgs, PrefillAttentionArgs } from './contract';
-import { checkDecodeArgs, checkPrefillArgs } from './validate';
+import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs } from './contract';
+import { checkDecodeArgs, checkGroupScoresArgs, checkPrefillArgs } from './validate';
 
 export interface AttentionKernelOptions {
   backend?: BackendChoice;
@@ -44,4 +44,11 @@ export async function attentionPrefillAsync(a: PrefillAttentionArgs, opts?: Atte
   const backend = backendFor(opts, 'attentionPrefillAsync');
   checkPrefillArgs(a);
   if (a.T > 0) await backend.attentionPrefillAsync(a);
+}
+
+/** Group-max selection scores (see GroupScoresArgs): what Quest, Double Sparsity and TidalDecode rank by. */
+export function attentionGroupScores(a: GroupScoresArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'attentionGroupScores');
+  checkGroupScoresArgs(a);
+  if (a.rows.length > 0) backend.attentionGroupScores(a);
 }

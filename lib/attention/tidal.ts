@@ -8,19 +8,24 @@
  * GQA: ranked by the largest q·k over the group's heads.
  */
 import { SparsennError } from '../errors';
-import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
+import type { BackendChoice } from '../backend/types';
+import { attentionGroupScores } from './ops';
+import { SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
 
 export interface TidalOptions {
   /** Tokens read per head per step in the reusing layers. */
   budget: number;
   /** Layers that run full attention and (re)select positions (default [2]; the paper adds one mid-stack). */
   selectionLayers?: readonly number[];
+  /** Backend for the selection scores (default 'auto'). */
+  backend?: BackendChoice;
 }
 
 export class TidalPolicy extends SparsePolicy {
   readonly name = 'tidal';
   readonly budget: number;
   readonly selectionLayers: readonly number[];
+  private readonly backend: BackendChoice;
   /**
    * Selections by `kvHead:pos`, written by a selection layer and read by the layers after it in
    * the same step. (Two sequences of one batch at the same position would share an entry: run
@@ -32,6 +37,7 @@ export class TidalPolicy extends SparsePolicy {
     super();
     this.budget = o.budget;
     this.selectionLayers = [...(o.selectionLayers ?? [2])].sort((a, b) => a - b);
+    this.backend = o.backend ?? 'auto';
     if (!Number.isSafeInteger(this.budget) || this.budget < 1) throw new SparsennError('ERR_ARG', 'tidal: budget must be an integer >= 1');
     if (this.selectionLayers.length === 0 || this.selectionLayers.some((l) => !Number.isSafeInteger(l) || l < 0))
       throw new SparsennError('ERR_ARG', 'tidal: selectionLayers must be a non-empty list of layer indices');
@@ -51,18 +57,11 @@ export class TidalPolicy extends SparsePolicy {
 
   private select(req: HeadRequest): void {
     const length = req.pos + 1;
-    const D = req.kv.headDim;
-    const group = req.queries.length / D;
-    const scores = new Float32Array(length - 1).fill(-Infinity);
-    const row = new Float32Array(D);
-    for (let t = 0; t < length - 1; t++) {
-      readRow(req.kv, 'k', req.kvHead, t, row);
-      for (let g = 0; g < group; g++) {
-        let s = 0;
-        for (let d = 0; d < D; d++) s += req.queries[g * D + d]! * row[d]!;
-        if (s > scores[t]!) scores[t] = s;
-      }
-    }
+    const kv = req.kv;
+    const scores = new Float32Array(length - 1);
+    // Exact q·k of every older key (max over the group), on the native score kernel.
+    const rows = { ...kv, k: kv.k.subarray(req.kvHead * kv.headStride), v: kv.k.subarray(req.kvHead * kv.headStride), kvHeads: 1, length: length - 1 };
+    attentionGroupScores({ q: req.queries, heads: req.queries.length / kv.headDim, rows, out: scores }, { backend: this.backend });
     const top = topK(scores, this.budget - 1);
     const tokens = new Uint32Array(top.length + 1);
     tokens.set(top);

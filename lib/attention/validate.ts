@@ -4,7 +4,7 @@
  */
 import { checkDType } from '../dtype';
 import { SparsennError } from '../errors';
-import type { BlockMask, DecodeAttentionArgs, KvSelection, KvCacheView, PrefillAttentionArgs } from './contract';
+import type { BlockMask, DecodeAttentionArgs, GroupScoresArgs, KvSelection, KvCacheView, PrefillAttentionArgs } from './contract';
 
 function int(x: unknown, what: string, min = 0): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min)
@@ -113,4 +113,11 @@ export function checkPrefillArgs(a: PrefillAttentionArgs): void {
   checkF32(a.out, 'out', T * heads * a.kv.headDim);
   checkBlockMask(a.mask, T, heads, a.kv.length);
   checkScale(a.scale);
+}
+
+export function checkGroupScoresArgs(a: GroupScoresArgs): void {
+  const heads = int(a.heads, 'heads', 1);
+  checkKv({ ...a.rows, v: a.rows.k }, heads);
+  checkF32(a.q, 'q', heads * a.rows.headDim);
+  checkF32(a.out, 'out', a.rows.kvHeads * a.rows.length);
 }

@@ -1,8 +1,8 @@
 /** Marshals the attention contract (lib/attention/contract.ts) into the native binding's positional arguments. */
-import type { DecodeAttentionArgs, PrefillAttentionArgs } from '../attention/contract';
+import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs } from '../attention/contract';
 import { SELECTION_KIND_CODE } from '../attention/contract';
 import { DTYPE_CODE } from '../dtype';
-import type { AttentionDecodeArgs, AttentionPrefillArgs } from './binding';
+import type { AttentionDecodeArgs, AttentionPrefillArgs, NativeBinding } from './binding';
 
 const EMPTY = new Uint32Array(0);
 
@@ -21,4 +21,9 @@ export function prefillArgs(a: PrefillAttentionArgs): AttentionPrefillArgs {
     a.q, a.T, a.heads, kv.headDim, kv.k, kv.v, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headStride, kv.tokenStride,
     mask.indptr, mask.kvBlocks, mask.maskHeads, mask.blockQ, mask.blockK, a.pos0, a.scale, a.out,
   ];
+}
+
+export function groupScoresArgs(a: GroupScoresArgs): Parameters<NativeBinding['attentionGroupScores']> {
+  const r = a.rows;
+  return [a.q, a.heads, r.headDim, r.k, r.k, DTYPE_CODE[r.dtype], r.kvHeads, r.length, r.headStride, r.tokenStride, a.out];
 }

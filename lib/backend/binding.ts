@@ -84,6 +84,20 @@ export interface NativeBinding {
   attentionDecodeAsync(...args: AttentionDecodeArgs): Promise<void>;
   attentionPrefill(...args: AttentionPrefillArgs): void;
   attentionPrefillAsync(...args: AttentionPrefillArgs): Promise<void>;
+  /** attentionGroupScores(q, heads, dim, rows, rows, rowsDtype, kvHeads, n, headStride, rowStride, out) */
+  attentionGroupScores(
+    q: Float32Array,
+    heads: number,
+    dim: number,
+    rows: Float32Array | Uint16Array,
+    rowsAgain: Float32Array | Uint16Array,
+    rowsDtype: DTypeCode,
+    kvHeads: number,
+    n: number,
+    headStride: number,
+    rowStride: number,
+    out: Float32Array,
+  ): void;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] N:M sparse (lib/formats/nm.ts layout); checks n, m and every length. */
   matmulNm(
     x: Float32Array,

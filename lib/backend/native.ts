@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
-import { decodeArgs, prefillArgs } from './attention_native';
+import { decodeArgs, groupScoresArgs, prefillArgs } from './attention_native';
 import type { NativeBinding } from './binding';
 import type { Backend } from './types';
 
@@ -25,7 +25,8 @@ function load(): { binding: NativeBinding } | { error: string } {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    const binding = nodeGypBuild(PACKAGE_ROOT) as NativeBinding;
+    // SPARSENN_NATIVE_DIR: look for the addon (build/Release or prebuilds/) under another folder.
+    const binding = nodeGypBuild(process.env.SPARSENN_NATIVE_DIR || PACKAGE_ROOT) as NativeBinding;
     if (typeof binding.matmulDense !== 'function') throw new Error('addon is missing matmulDense (stale build?)');
     const threads = Number(process.env.SPARSENN_THREADS);
     if (Number.isInteger(threads) && threads >= 1) binding.setThreads(threads);
@@ -115,6 +116,9 @@ export function createCpuBackend(b: NativeBinding): Backend {
       } catch (e) {
         throw fromNativeError(e);
       }
+    },
+    attentionGroupScores(a) {
+      wrap(() => b.attentionGroupScores(...groupScoresArgs(a)));
     },
     attentionPrefill(a) {
       wrap(() => b.attentionPrefill(...prefillArgs(a)));

@@ -6,7 +6,7 @@
 import type { BsrMatrix } from '../formats/bsr';
 import type { CsrMatrix } from '../formats/csr';
 import type { NmMatrix } from '../formats/nm';
-import type { DecodeAttentionArgs, PrefillAttentionArgs } from '../attention/contract';
+import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs } from '../attention/contract';
 import type { Tensor } from '../tensor';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
@@ -30,6 +30,8 @@ export interface Backend {
   /** Block-sparse causal prefill attention, flash-style; args already validated. */
   attentionPrefill(a: PrefillAttentionArgs): void;
   attentionPrefillAsync(a: PrefillAttentionArgs): Promise<void>;
+  /** Group-max selection scores for sparse-attention policies; args already validated. */
+  attentionGroupScores(a: GroupScoresArgs): void;
   /** U with H⁻¹ = UᵀU (upper, [k,k]) for a symmetric positive-definite H [k,k], all f64. Returns 0, or i + 1 when pivot i is not positive. */
   choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
   choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<number>;

@@ -186,11 +186,40 @@ Napi::Value AttentionPrefillAsync(const Napi::CallbackInfo& info) {
                         {a.keep[0], a.keep[1], a.keep[2], a.keep[3], a.keep[4], a.keep[5]});
 }
 
+// attentionGroupScores(q, heads, dim, rows, rows, rowsDtype, kvHeads, n, headStride, rowStride, out):
+// the rows are passed twice so they parse (and are bounds-checked) exactly as a KV cache.
+struct ScoresArgs {
+  F32View q;
+  KvView rows;
+  MutF32View out;
+  Napi::Value keep[3];
+};
+
+ScoresArgs parse_scores(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t H = arg_size(info, 1, "heads");
+  const int64_t D = arg_size(info, 2, "dim");
+  if (H < 1 || D < 1) throw_coded(env, "ERR_SHAPE", "heads and dim must be at least 1");
+  KvArgs r = parse_kv(info, 3, D);
+  if (H % r.view.kv_heads != 0) throw_coded(env, "ERR_SHAPE", "heads must be a multiple of kvHeads");
+  ArrayArg q = arg_array(info, 0, "q", DType::F32, checked_mul(env, H, D));
+  ArrayArg out = arg_array(info, 10, "out", DType::F32, checked_mul(env, r.view.kv_heads, r.view.length));
+  return ScoresArgs{F32View{static_cast<const float*>(q.data), H, D}, r.view, MutF32View{static_cast<float*>(out.data), r.view.kv_heads, r.view.length},
+                    {q.array, r.k, out.array}};
+}
+
+Napi::Value AttentionGroupScores(const Napi::CallbackInfo& info) {
+  ScoresArgs a = parse_scores(info);
+  run_sync(info.Env(), [&] { attention_group_scores(a.q, a.rows, a.out); });
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_attention(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionDecode", Napi::Function::New(env, AttentionDecode, "attentionDecode"));
   exports.Set("attentionDecodeAsync", Napi::Function::New(env, AttentionDecodeAsync, "attentionDecodeAsync"));
+  exports.Set("attentionGroupScores", Napi::Function::New(env, AttentionGroupScores, "attentionGroupScores"));
   exports.Set("attentionPrefill", Napi::Function::New(env, AttentionPrefill, "attentionPrefill"));
   exports.Set("attentionPrefillAsync", Napi::Function::New(env, AttentionPrefillAsync, "attentionPrefillAsync"));
 }

@@ -36,7 +36,17 @@ void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_
                   int64_t, float, float*, float*, float*);
 }
 
-// The variant for this CPU, picked once.
+// Group-max scores of rows[0..n) (n <= kAttendBlock) of head h: out[t] = max_r q_r · row(h, t)
+// over `rows` queries q + r*q_stride.
+using GroupScoresFn = void (*)(const float* q, int64_t q_stride, int64_t rows, const KvView& kv, int64_t h, int64_t t0,
+                               int64_t n, float* out);
+
+namespace portable { void group_scores(const float*, int64_t, int64_t, const KvView&, int64_t, int64_t, int64_t, float*); }
+namespace avx2 { void group_scores(const float*, int64_t, int64_t, const KvView&, int64_t, int64_t, int64_t, float*); }
+namespace avx512 { void group_scores(const float*, int64_t, int64_t, const KvView&, int64_t, int64_t, int64_t, float*); }
+
+// The variants for this CPU, picked once.
 AttendBlockFn attend_block_kernel();
+GroupScoresFn group_scores_kernel();
 
 }  // namespace sparsenn

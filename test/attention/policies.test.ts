@@ -74,11 +74,11 @@ describe('selections follow the papers', () => {
   });
 
   test("Quest's page bound really upper-bounds q·k of every key in the page", () => {
-    const b = new PageBounds(16, 16);
-    b.update(kv, 0, 1000);
+    const b = new PageBounds(16, 1, 16);
+    b.update(kv, 1000);
     let tight = 0;
     for (let p = 0; p < 62; p++) {
-      const bound = b.bound(q, 0, p);
+      const bound = b.bound(q, 0, 0, p);
       let best = -Infinity;
       for (let t = p * 16; t < (p + 1) * 16; t++) {
         let s = 0;
@@ -99,8 +99,8 @@ describe('selections follow the papers', () => {
     expect(pages[pages.length - 1]).toBe(62); // the current, partial page (1000 = 62·16 + 8)
     // 96 tokens budget - 8 in the current page = 5 whole pages more
     expect(pages.length).toBe(6);
-    const b = policy.pageBounds(kv, 0, 0, 1000);
-    const scores = Float32Array.from({ length: 62 }, (_, p) => Math.max(...[0, 1, 2, 3].map((g) => b.bound(q, g * 16, p))));
+    const b = policy.pageBounds(kv, 0, 1000);
+    const scores = Float32Array.from({ length: 62 }, (_, p) => Math.max(...[0, 1, 2, 3].map((g) => b.bound(q, g * 16, 0, p))));
     expect(pages.slice(0, -1)).toEqual(Array.from(topK(scores, 5)));
   });
 

@@ -4,7 +4,7 @@
  * block-sparse causal prefill with random masks. Random data, never zeros.
  */
 import type { BlockMask } from '../../lib/attention/contract';
-import { attentionDecode, attentionPrefill } from '../../lib/attention/ops';
+import { attentionDecode, attentionGroupScores, attentionPrefill } from '../../lib/attention/ops';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
 import { randomKv, randomSelection } from '../attention/make';
@@ -84,6 +84,28 @@ describeNative('block-sparse prefill attention: cpu vs js', () => {
       attentionPrefill({ ...args, out: got }, { backend: 'cpu' });
       const err = relError(got, ref);
       if (!(err <= tolerance('f32'))) throw new Error(`prefill ${dtype} T=${T} pos0=${pos0} G=${group} D=${D} bq=${bq} bk=${bk}: rel error ${err}`);
+    }
+  });
+});
+
+describeNative('selection group scores: cpu vs js', () => {
+  test.each(DTYPES)('%s rows', (dtype) => {
+    const r = rng(31 + dtype.length);
+    let seed = 41;
+    for (let rep = 0; rep < 12; rep++) {
+      const group = [1, 4, 8][rep % 3]!;
+      const kvHeads = randInt(r, 1, 3);
+      const heads = kvHeads * group;
+      const D = [1, 7, 16, 33, 128, 256][randInt(r, 0, 5)]!;
+      const n = [1, 5, 63, 64, 65, 1000, 1100][randInt(r, 0, 6)]!;
+      const rows = randomKv(kvHeads, n, D, dtype, seed++, r() < 0.5 ? 'head' : 'token', n + randInt(r, 0, 3));
+      const q = Tensor.random([heads * D], seed++, 2).data as Float32Array;
+      const ref = new Float32Array(kvHeads * n);
+      const got = new Float32Array(kvHeads * n).fill(NaN);
+      attentionGroupScores({ q, heads, rows, out: ref }, { backend: 'js' });
+      attentionGroupScores({ q, heads, rows, out: got }, { backend: 'cpu' });
+      const err = relError(got, ref);
+      if (!(err <= tolerance('f32'))) throw new Error(`scores ${dtype} G=${group} kvh=${kvHeads} D=${D} n=${n}: rel error ${err}`);
     }
   });
 });

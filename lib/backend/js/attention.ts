@@ -2,7 +2,7 @@
  * Reference attention kernels: plain loops in double precision, two-pass softmax, written to be
  * read. Native kernels (native/cpu/attention_*.cc) must match these.
  */
-import type { DecodeAttentionArgs, KvCacheView, PrefillAttentionArgs } from '../../attention/contract';
+import type { DecodeAttentionArgs, GroupScoresArgs, KvCacheView, PrefillAttentionArgs } from '../../attention/contract';
 import { selectionEntries } from '../../attention/contract';
 import { elementReader } from '../../dtype';
 
@@ -66,4 +66,22 @@ export function attentionPrefillRef(a: PrefillAttentionArgs, rowBegin = 0, rowEn
       attendOne((d) => q[i * row + hq * D + d]!, kv, h, tokens, a.scale, (d, x) => (out[i * row + hq * D + d] = x));
     }
   }
+}
+
+export function attentionGroupScoresRef(a: GroupScoresArgs): void {
+  const { rows, q, out } = a;
+  const D = rows.headDim;
+  const n = rows.length;
+  const group = a.heads / rows.kvHeads;
+  const read = elementReader(rows.k, rows.dtype);
+  for (let h = 0; h < rows.kvHeads; h++)
+    for (let t = 0; t < n; t++) {
+      let best = -Infinity;
+      for (let g = 0; g < group; g++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += q[(h * group + g) * D + d]! * read(h * rows.headStride + t * rows.tokenStride + d);
+        best = Math.max(best, s);
+      }
+      out[h * n + t] = best;
+    }
 }

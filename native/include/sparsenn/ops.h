@@ -45,4 +45,9 @@ bool matmul_csr(const F32View& x, const CsrView& w, const MutF32View& y);
 // is out of range (that block is skipped).
 bool matmul_bsr(const F32View& x, const BsrView& w, const MutF32View& y);
 
+// Selection scores for sparse-attention policies: for every KV head h and row t of `rows` (a
+// KvView whose k holds the rows: keys, Quest page bounds, Double Sparsity labels, ...),
+//   out[h * rows.length + t] = max over the query heads g of h's group of q[g] · row(h, t).
+// q is [heads, rows.head_dim]. Threads over heads and row blocks.
+void attention_group_scores(const F32View& q, const KvView& rows, const MutF32View& out);
 }  // namespace sparsenn

@@ -1,0 +1,154 @@
+/**
+ * Decode attention at long context, Llama-7B attention shapes (32 query heads, 8 KV heads, head
+ * dim 128, f16 cache): dense attention against sparse policies at a 1/16 budget, in the same
+ * interleaved rounds, with the streaming-read ceiling timed alongside. Policy rows include their
+ * selection cost; the kernel-only rows (selection precomputed) show the split. Plus block-sparse
+ * causal prefill (1/8 of the blocks) against dense causal prefill.
+ */
+import { planBlockSparse, runBlockSparse } from '../lib/attention/block_sparse';
+import type { KvCacheView } from '../lib/attention/contract';
+import { DoubleSparsityPolicy } from '../lib/attention/double_sparsity';
+import { attentionDecode } from '../lib/attention/ops';
+import type { SparseAttentionPolicy } from '../lib/attention/policy';
+import { QuestPolicy } from '../lib/attention/quest';
+import { StreamingPolicy } from '../lib/attention/streaming';
+import { TidalPolicy } from '../lib/attention/tidal';
+import { nativeBinding } from '../lib/backend/native';
+import { Tensor } from '../lib/tensor';
+import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions } from './harness';
+
+const HEADS = 32;
+const KV_HEADS = 8;
+const D = 128;
+
+interface Plan {
+  contexts: number[];
+  prefillT: number;
+  timing: TimeOptions;
+  prefillTiming: TimeOptions;
+  streamMiB: number;
+}
+
+const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
+  full: { contexts: [4096, 16384, 32768], prefillT: 2048, timing: { warmup: 3, minRuns: 15, minTimeMs: 1500 }, prefillTiming: { warmup: 1, minRuns: 5, minTimeMs: 0 }, streamMiB: 256 },
+  quick: { contexts: [4096, 16384], prefillT: 1024, timing: { warmup: 2, minRuns: 8, minTimeMs: 300 }, prefillTiming: { warmup: 1, minRuns: 3, minTimeMs: 0 }, streamMiB: 128 },
+  tiny: { contexts: [256], prefillT: 64, timing: { warmup: 1, minRuns: 3, minTimeMs: 0 }, prefillTiming: { warmup: 1, minRuns: 2, minTimeMs: 0 }, streamMiB: 4 },
+};
+
+function cache(length: number, seed: number): KvCacheView {
+  const n = KV_HEADS * length * D;
+  return {
+    k: Tensor.random([n], seed).to('f16').data,
+    v: Tensor.random([n], seed + 1).to('f16').data,
+    dtype: 'f16',
+    kvHeads: KV_HEADS,
+    length,
+    headDim: D,
+    headStride: length * D,
+    tokenStride: D,
+  };
+}
+
+async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () => unknown, streamBytes: number) {
+  const kv = cache(L, L);
+  const q = Tensor.random([HEADS * D], 3).data as Float32Array;
+  const out = new Float32Array(HEADS * D);
+  const scale = 1 / Math.sqrt(D);
+  const budget = L / 16;
+  const run = (selection: ReturnType<SparseAttentionPolicy['selectLayer']>) => () =>
+    attentionDecode({ q, heads: HEADS, kv, selection, scale, out }, { backend: 'cpu' });
+  const policies: Array<[string, SparseAttentionPolicy, number]> = [
+    ['quest', new QuestPolicy({ budget, pageSize: 16 }), 0],
+    ['doubleSparsity', new DoubleSparsityPolicy({ budget, labelChannels: 16 }), 0],
+    ['streaming', new StreamingPolicy({ sinks: 4, window: budget - 4 }), 0],
+  ];
+  // TidalDecode: the reusing layers read the positions a selection layer chose.
+  const tidal = new TidalPolicy({ budget, selectionLayers: [0] });
+  tidal.selectLayer(0, q, HEADS, kv, L - 1);
+  const fns: Array<() => unknown> = [run({ kind: 'all' })];
+  for (const [, p, layer] of policies) fns.push(() => run(p.selectLayer(layer, q, HEADS, kv, L - 1))());
+  for (const [, p, layer] of policies) {
+    const fixed = p.selectLayer(layer, q, HEADS, kv, L - 1); // also builds Quest bounds / DS labels once
+    fns.push(run(fixed));
+  }
+  for (const [, p, layer] of policies.slice(0, 2)) fns.push(() => p.selectLayer(layer, q, HEADS, kv, L - 1));
+  fns.push(run(tidal.selectLayer(1, q, HEADS, kv, L - 1)));
+  fns.push(stream);
+  ctx.log(`attention: decode L=${L}: timing ${fns.length} variants`);
+  const stats = await timeInterleaved(fns, plan.timing);
+  const shape = `L=${L} H=${HEADS}/${KV_HEADS} D=${D}`;
+  const denseBytes = 2 * KV_HEADS * L * D * 2;
+  const ceilingRow = makeRow({ op: 'streamRead', shape: `${streamBytes / 2 ** 20} MiB`, dtype: 'f32', backend: 'cpu', threads: ctx.threads, note: `timed with ${shape}` }, stats[stats.length - 1]!, { bytes: streamBytes });
+  const ceiling = { ceiling: ceilingRow.gbps!, ceilingKind: 'stream GB/s' };
+  const common = { op: 'decodeAttention', shape, dtype: 'f16', threads: ctx.threads };
+  const rows: BenchRow[] = [ceilingRow];
+  rows.push({ ...makeRow({ ...common, backend: 'full', denseBaseline: true }, stats[0]!, { bytes: denseBytes }), ...ceiling });
+  const sparseBytes = denseBytes / 16;
+  policies.forEach(([name], i) =>
+    rows.push({ ...makeRow({ ...common, backend: name, sparsity: 15 / 16, note: 'selection + kernel' }, stats[1 + i]!, { bytes: sparseBytes }), ...ceiling }),
+  );
+  policies.forEach(([name], i) =>
+    rows.push({ ...makeRow({ ...common, backend: `${name} kernel`, sparsity: 15 / 16, note: 'kernel only, selection precomputed' }, stats[4 + i]!, { bytes: sparseBytes }), ...ceiling }),
+  );
+  policies.slice(0, 2).forEach(([name], i) =>
+    rows.push({ ...makeRow({ op: 'selection', shape, dtype: 'f16', threads: 1, backend: name, note: 'selection only (TypeScript, main thread)' }, stats[7 + i]!) }),
+  );
+  rows.push({ ...makeRow({ ...common, backend: 'tidal reuse layer', sparsity: 15 / 16, note: 'kernel over positions a selection layer chose' }, stats[9]!, { bytes: sparseBytes }), ...ceiling });
+  return rows;
+}
+
+async function prefillRows(ctx: SuiteContext, plan: Plan): Promise<BenchRow[]> {
+  const T = plan.prefillT;
+  const kv = cache(T, 99);
+  const q = Tensor.random([T * HEADS * D], 5).data as Float32Array;
+  const bs = 64;
+  const dense = planBlockSparse({ T, heads: HEADS, blockSize: bs, pattern: { kind: 'causal' } });
+  const qBlocks = Math.ceil(T / bs);
+  // Keep about 1/8 of the causal blocks: sinks + local band sized to that density.
+  const local = Math.max(1, Math.round((qBlocks + 1) / 16) - 1);
+  const sparse = planBlockSparse({ T, heads: HEADS, blockSize: bs, pattern: { kind: 'local+sink', sinkBlocks: 1, localBlocks: local } });
+  const out = new Float32Array(T * HEADS * D);
+  ctx.log(`attention: prefill T=${T}: dense vs ${(sparse.density * 100).toFixed(1)}% of blocks`);
+  const stats = await timeInterleaved(
+    [() => runBlockSparse(dense, { q, kv, out }, { backend: 'cpu' }), () => runBlockSparse(sparse, { q, kv, out }, { backend: 'cpu' })],
+    plan.prefillTiming,
+  );
+  const shape = `T=${T} H=${HEADS}/${KV_HEADS} D=${D} block=${bs}`;
+  const flopsDense = 4 * HEADS * D * (T * (T + 1)) / 2; // QKᵀ and PV over the causal half
+  const common = { op: 'prefillAttention', shape, dtype: 'f16', threads: ctx.threads };
+  return [
+    makeRow({ ...common, backend: 'causal dense', denseBaseline: true }, stats[0]!, { flops: flopsDense }),
+    makeRow({ ...common, backend: 'local+sink', sparsity: 1 - sparse.density, note: `${(sparse.density * 100).toFixed(1)}% of causal blocks; GFLOP/s counts dense work` }, stats[1]!, { flops: flopsDense }),
+  ];
+}
+
+async function run(ctx: SuiteContext) {
+  const native = nativeBinding();
+  if (!native) return { rows: [], summary: ['native addon not loaded: the attention suite measures native kernels only, nothing run'] };
+  const plan = PLANS[ctx.tiny ? 'tiny' : ctx.quick ? 'quick' : 'full'];
+  const buf = Tensor.random([plan.streamMiB * 2 ** 18], 7).data as Float32Array;
+  const stream = () => native.benchStreamRead(buf, ctx.threads);
+  const rows: BenchRow[] = [];
+  const summary: string[] = [];
+  for (const L of plan.contexts) {
+    const r = addRatios(await decodeRows(ctx, L, plan, stream, buf.byteLength));
+    rows.push(...r);
+    const full = r.find((x) => x.backend === 'full')!;
+    const parts = [`L=${L}: dense ${full.medianMs.toFixed(2)} ms, ${full.gbps!.toFixed(1)} GB/s = ${((100 * full.gbps!) / full.ceiling!).toFixed(0)}% of stream read`];
+    for (const b of ['quest', 'doubleSparsity', 'streaming', 'tidal reuse layer']) {
+      const x = r.find((y) => y.backend === b)!;
+      parts.push(`${b} 1/16 ${x.ratioVsBestDense!.toFixed(2)}x`);
+    }
+    summary.push(parts.join('; '));
+  }
+  const p = addRatios(await prefillRows(ctx, plan));
+  rows.push(...p);
+  summary.push(`prefill T=${plan.prefillT}: local+sink ${p[1]!.ratioVsBestDense!.toFixed(2)}x dense causal (${p[0]!.gflops!.toFixed(1)} GFLOP/s dense)`);
+  return { rows, summary };
+}
+
+export const attentionSuite: Suite = {
+  name: 'attention',
+  description: 'decode attention at long context (dense vs quest / doubleSparsity / streaming / tidal at 1/16) and block-sparse prefill',
+  run,
+};
