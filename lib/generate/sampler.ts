@@ -55,6 +55,23 @@ export class Sampler {
     this.random = seededRandom(seed ?? Math.floor(Math.random() * 4294967296));
   }
 
+  /** Plain temperature sampling: one pass, no sort (vocabularies of 100k+ tokens make sorting the cost). */
+  private drawUnsorted(z: Float64Array, max: number): number {
+    let sum = 0;
+    for (let i = 0; i < z.length; i++) {
+      const e = Math.exp((z[i]! - max) / this.temperature);
+      z[i] = e;
+      sum += e;
+    }
+    const r = this.random() * sum;
+    let c = 0;
+    for (let i = 0; i < z.length; i++) {
+      c += z[i]!;
+      if (r < c) return i;
+    }
+    return argmax(z);
+  }
+
   /** Picks the next token from logits (not modified) given the ids so far. */
   sample(logits: Float32Array, history: readonly number[]): number {
     const z = Float64Array.from(logits);
@@ -67,9 +84,16 @@ export class Sampler {
     if (this.temperature === 0) return argmax(z);
     let max = -Infinity;
     for (let i = 0; i < z.length; i++) if (z[i]! > max) max = z[i]!;
-    // Candidates sorted by probability, most likely first.
-    let order = Array.from(z.keys()).sort((a, b) => z[b]! - z[a]!);
-    if (this.topK > 0 && this.topK < order.length) order = order.slice(0, this.topK);
+    if (this.topK === 0 && this.topP === 1 && this.minP === 0) return this.drawUnsorted(z, max);
+    // Candidates sorted by probability, most likely first; with topK only the k best are sorted.
+    let order: number[];
+    if (this.topK > 0 && this.topK < z.length) {
+      const kth = kthLargest(z, this.topK);
+      order = [];
+      for (let i = 0; i < z.length; i++) if (z[i]! > kth) order.push(i);
+      for (let i = 0; i < z.length && order.length < this.topK; i++) if (z[i] === kth) order.push(i);
+      order.sort((a, b) => z[b]! - z[a]! || a - b);
+    } else order = Array.from(z.keys()).sort((a, b) => z[b]! - z[a]! || a - b);
     const p = new Float64Array(order.length);
     let sum = 0;
     order.forEach((id, i) => {
@@ -104,6 +128,34 @@ export class Sampler {
     }
     return order[n - 1]!;
   }
+}
+
+/** The k-th largest value of z (1-based), by quickselect on a copy. */
+function kthLargest(z: Float64Array, k: number): number {
+  const a = Float64Array.from(z);
+  let lo = 0;
+  let hi = a.length - 1;
+  const target = k - 1; // index in descending order
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
+  }
+  return a[target]!;
 }
 
 export function argmax(z: ArrayLike<number>): number {

@@ -87,3 +87,14 @@ describe('StopMatcher', () => {
     expect(n.flush()).toBe('x');
   });
 });
+
+test('topK selection handles ties and large vocabularies (k best by value, then by id)', () => {
+  const r = Float32Array.from({ length: 5000 }, (_, i) => (i * 7919) % 1000);
+  const s = new Sampler({ seed: 1, topK: 3, temperature: 1e-3 }); // near-greedy within the 3 best
+  const seen = new Set<number>();
+  for (let i = 0; i < 50; i++) seen.add(s.sample(r, []));
+  for (const id of seen) expect(r[id]).toBe(999);
+  const ties = new Float32Array(10).fill(1);
+  const t = new Sampler({ seed: 2, topK: 4 });
+  for (let i = 0; i < 200; i++) expect(t.sample(ties, [])).toBeLessThan(4);
+});
