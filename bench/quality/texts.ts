@@ -1,0 +1,28 @@
+/**
+ * Text for pruning quality measurements on stories260K (a TinyStories model):
+ * TinyStories-style paragraphs written for sparsenn. The calibration set and the
+ * evaluation set share no sentence, so perplexity is measured on text the
+ * calibration never saw.
+ */
+
+export const CALIBRATION_STORIES: readonly string[] = [
+  'Once upon a time, there was a little boy named Tim. Tim had a red ball that he loved very much. Every day he played with the ball in the garden. One day, the ball rolled under a big bush. Tim was sad because he could not find it. His mom came outside and helped him look. They found the ball behind a rock, and Tim smiled. He said, "Thank you, Mom!" and gave her a big hug.',
+  'One sunny day, a little girl named Sue went to the park with her dad. She saw a big slide and a swing. Sue ran to the swing and her dad pushed her high. "Higher, Dad!" she said. Then she saw a small dog near the tree. The dog was lost and looked scared. Sue and her dad helped the dog find its owner. The owner was very happy and said thank you.',
+  'There was a cat named Max who lived in a small house. Max liked to sleep in the sun by the window. One day, a bird came and sat on the window. Max wanted to play with the bird, but the bird flew away. Max was sad. Then his friend, a little mouse, came to see him. They played together all day and Max was happy again.',
+  'Lily had a pretty doll with a pink dress. She took the doll everywhere she went. One day, Lily and her friend Ben went to the beach. They built a big sand castle together. The waves came and the castle fell down. Ben was sad, but Lily said, "We can build a new one!" They laughed and built an even bigger castle.',
+  'Once upon a time, there was a big bear who lived in the forest. The bear was very hungry. He looked for food under the trees and in the river. He found some sweet honey in a tree. But the bees were angry and chased him. The bear ran to the river and jumped in. He learned that it is better to ask before you take something.',
+  'Tom and his sister Mia liked to bake cookies with their grandma. Grandma gave them flour, sugar and eggs. Tom mixed everything in a big bowl. Mia put the cookies in the oven. Soon the kitchen smelled very good. When the cookies were ready, they shared them with their friends. Everyone said the cookies were the best they ever had.',
+  'One day, a little fish named Fin swam far away from home. He saw many new things in the sea. There were big shells and bright plants. But soon Fin could not find his way back. He felt scared and alone. Then a kind turtle came and said, "Do not worry, I will help you." The turtle took Fin home, and his mom was so glad to see him.',
+  'Anna wanted to fly her new kite, but there was no wind. She waited and waited. She was very bored. Her brother said, "Let us run with the kite!" They ran fast across the field, and the kite went up into the sky. Anna was so happy. She learned that sometimes you need to try something new.',
+  'There was a little car named Zoom. Zoom liked to go fast on the road. One day, Zoom saw a big truck that was stuck in the mud. The truck could not move. Zoom wanted to help. He called his friends, and they all pushed together. The truck got out of the mud and said thank you. Zoom felt proud that he could help a friend.',
+  'Sam had a small garden behind his house. He planted seeds and gave them water every day. At first, nothing happened and Sam was sad. But his mom said, "Be patient." After many days, little green plants came up. Soon there were big red tomatoes. Sam picked them and made a yummy salad for his family.',
+];
+
+export const EVALUATION_STORIES: readonly string[] = [
+  'Once upon a time, there was a little girl named Amy. Amy loved to draw pictures of the sun and the flowers. One day, she lost her favorite blue crayon. She looked under the bed and in the toy box, but it was not there. Her dog Spot came in with the crayon in his mouth. Amy laughed and said, "Silly Spot!" She gave him a pat and went back to drawing.',
+  'Ben had a shiny new bike. He wanted to ride it to the store with his dad. On the way, he saw a little bird with a hurt wing. Ben stopped his bike and gently picked up the bird. He took it home and gave it some water and seeds. After a few days, the bird could fly again. Ben was happy when the bird flew up to the tree and sang a song.',
+  'One day, a big dog named Rex found a box in the yard. The box was old and dirty. Rex pushed the box with his nose, and it opened. Inside, there was a soft red blanket. Rex took the blanket to his bed. That night, he slept very well. In the morning, he ran to show his friend the cat what he had found.',
+  'Mia and her mom went to the farm. They saw cows, pigs and a little horse. The farmer let Mia feed the horse an apple. The horse was gentle and ate the apple from her hand. Mia smiled and said, "I love the farm!" Before they went home, the farmer gave them fresh milk and eggs. Mia could not wait to come back again.',
+  'There was a small boat that lived by the sea. Every morning, the boat went out to help the fishermen. One day, a big storm came. The wind was strong and the waves were high. The little boat was brave. It helped the fishermen get back to the shore. Everyone cheered for the little boat, and it felt very happy.',
+  'Jack wanted to play with his ball, but it was raining outside. He felt sad and looked out the window. His sister Lucy had an idea. They made a fort with pillows and blankets in the living room. They read books and ate snacks inside the fort. Jack said it was the best rainy day ever.',
+];
