@@ -13,8 +13,9 @@
  * weights take their dense value.
  */
 import { SparsennError } from '../errors';
+import { matmul } from '../ops/matmul';
 import { checkOptions } from '../options';
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { checkWeight, maskedWeight, parsePattern, type Pattern, type PatternSpec, type PruneResult } from './pattern';
 import { checkHessian, type Hessian } from './sparsegpt';
 
@@ -50,15 +51,22 @@ export function dsnot(dense: Tensor, pruned: PruneResult, hessian: Hessian, opts
   const d = new Float64Array(k);
   const g = new Float64Array(k);
   const groupSize = pattern.kind === 'nm' ? pattern.m : k;
+  // g = H d for every row at the start: exact f64 loops for small layers; for large
+  // ones one native matmul D·H in f32, and then swaps must beat a margin that covers its rounding.
+  const large = rows * k * k > LARGE;
+  const gAll = large ? startGradients(w, out, mask, h, rows, k) : null;
+  const margin = large ? 1e-5 : 1e-12;
   let swaps = 0;
   for (let r = 0; r < rows; r++) {
     const row = r * k;
     for (let j = 0; j < k; j++) d[j] = w[row + j]! - (mask[row + j] ? out[row + j]! : 0);
-    for (let i = 0; i < k; i++) {
-      let s = 0;
-      for (let j = 0; j < k; j++) s += h[i * k + j]! * d[j]!;
-      g[i] = s;
-    }
+    if (gAll) for (let i = 0; i < k; i++) g[i] = gAll[row + i]!;
+    else
+      for (let i = 0; i < k; i++) {
+        let s = 0;
+        for (let j = 0; j < k; j++) s += h[i * k + j]! * d[j]!;
+        g[i] = s;
+      }
     for (let step = 0; step < maxSwaps; step++) {
       // The best (revive j, prune i) pair within one group (the whole row when unstructured).
       let bestDelta = 0;
@@ -93,7 +101,7 @@ export function dsnot(dense: Tensor, pruned: PruneResult, hessian: Hessian, opts
       }
       // Stop when no swap lowers the error by more than rounding could account for.
       const e = rowError(d, g);
-      if (bestJ < 0 || bestDelta > -1e-12 * Math.max(e, 1e-300)) break;
+      if (bestJ < 0 || bestDelta > -margin * Math.max(e, 1e-300)) break;
       const dj = d[bestJ]!;
       const wi = out[row + bestI]!;
       for (let c = 0; c < k; c++) g[c]! += -dj * h[c * k + bestJ]! + wi * h[c * k + bestI]!;
@@ -107,6 +115,15 @@ export function dsnot(dense: Tensor, pruned: PruneResult, hessian: Hessian, opts
     }
   }
   return { weight: maskedWeight(out, mask, pruned.weight), mask, swaps };
+}
+
+/** Above this many multiply-adds (rows·K²) the starting gradients come from the native matmul. */
+const LARGE = 2e7;
+
+function startGradients(w: Float32Array, out: Float32Array, mask: Uint8Array, h: Float64Array, rows: number, k: number): Float32Array {
+  const d = new Float32Array(rows * k);
+  for (let i = 0; i < d.length; i++) d[i] = w[i]! - (mask[i] ? out[i]! : 0);
+  return matmul(new Tensor(d, [rows, k]), new Tensor(Float32Array.from(h), [k, k])).data as Float32Array;
 }
 
 function rowError(d: Float64Array, g: Float64Array): number {

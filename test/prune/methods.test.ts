@@ -268,6 +268,28 @@ describe('dsnot', () => {
   });
 });
 
+describe('large layers (matmul paths for the error and DSnoT gradients, native SparseGPT at K = 768)', () => {
+  test('DSnoT still never increases the error; the f32 error agrees with the direct one', () => {
+    const N = 40;
+    const K = 768;
+    const T = 160;
+    const x = correlatedInputs(T, K, 5);
+    const h = gram(x, T, K);
+    const w = Tensor.random([N, K], 9);
+    const sg = prune.sparsegpt(w, h, { sparsity: 0.5 });
+    const mag = prune.magnitude(w, { sparsity: 0.5 });
+    expect(zeros(sg.mask)).toBe(N * K * 0.5);
+    const eSg = outputError(w, sg.weight, x, T);
+    const eMag = outputError(w, mag.weight, x, T);
+    expect(eSg).toBeLessThan(eMag);
+    expect(Math.abs(prune.reconstructionError(w, mag.weight, h, K) - eMag) / eMag).toBeLessThan(1e-3);
+    const refined = prune.dsnot(w, mag, h);
+    expect(refined.swaps).toBeGreaterThan(0);
+    expect(outputError(w, refined.weight, x, T)).toBeLessThanOrEqual(eMag * (1 + 1e-6));
+    expect(zeros(refined.mask)).toBe(zeros(mag.mask));
+  }, 120000);
+});
+
 describe('GradualSchedule (Zhu & Gupta 2017)', () => {
   test('follows s_t = s_f + (s_i − s_f)(1 − (t − t0)/(nΔt))³ at pruning steps, holds between them', () => {
     const s = new GradualSchedule({ initialSparsity: 0.1, finalSparsity: 0.8, startStep: 10, pruningSteps: 5, frequency: 4 });
