@@ -13,9 +13,6 @@ namespace sparsenn {
 
 namespace {
 
-// Up to this many X rows, streaming W once through the GEMV tile is as fast as the
-// blocked kernel (both read W once; the GEMV path skips packing X).
-constexpr int64_t kGemvMaxRows = 4;
 // The blocked path packs at most this many X rows at a time, so a packed k-slice of
 // them (rows x 512 floats) stays in L2 while every W row group reuses it.
 constexpr int64_t kGemmChunkRows = 256;
@@ -60,7 +57,8 @@ void matmul_dense(const F32View& x, const DenseView& w, const MutF32View& y) {
   const DenseKernels& k = kernels();
   const int64_t M = x.rows, N = w.rows, K = w.cols;
   if (M == 0 || N == 0) return;
-  if (M <= kGemvMaxRows || K == 0 || !k.gemm_range) {
+  // Small M (decode): W streamed once through the GEMV tile; no packing of X.
+  if (M <= k.gemv_max_rows || K == 0 || !k.gemm_range) {
     parallel_ranges(N, 16, [&](int64_t b, int64_t e) { k.gemv_range(x, w, y, b, e); });
     return;
   }

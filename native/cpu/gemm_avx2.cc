@@ -32,6 +32,7 @@ struct Simd {
   static inline void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static inline V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static inline V bcast(float f) { return _mm256_set1_ps(f); }
+  static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
   static inline float hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -67,6 +68,8 @@ struct Simd {
 // GEMV: 4 W rows x 2 X rows = 8 accumulators + 4 W vectors + 1 X vector of 16 ymm.
 constexpr int kGemvRows = 4;
 constexpr int kGemvXRows = 2;
+// Single-thread, N = K = 4096 on Zen 4 (AVX2 forced): GEMV path wins up to M = 16, blocked from M = 32.
+constexpr int64_t kGemvMaxRows = 16;
 // GEMM microkernel: 6 rows x 2 vectors (the classic 6x16), or 8 x 1 for narrow M.
 constexpr int kMaxPanelVecs = 2;
 constexpr int gemm_rows(int vecs) { return vecs <= 1 ? 8 : 6; }

@@ -30,6 +30,7 @@ struct Simd {
   static inline V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static inline V bcast(float f) { return _mm512_set1_ps(f); }
   static inline float hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 
   static inline V widen16(__m256i h, DType t) {
     if (t == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -57,6 +58,8 @@ struct Simd {
 // GEMV: 4 W rows x 4 X rows = 16 accumulators + 4 widened W vectors + 1 X vector of 32 zmm.
 constexpr int kGemvRows = 4;
 constexpr int kGemvXRows = 4;
+// Single-thread, N = K = 4096 on Zen 4: GEMV path 8.5 ms vs blocked 12.5 ms at M = 16, even at M = 32-64.
+constexpr int64_t kGemvMaxRows = 32;
 // GEMM microkernel: R rows of W x VN vectors (16 X rows each); R*VN accumulators <= 24.
 constexpr int kMaxPanelVecs = 4;
 constexpr int gemm_rows(int vecs) { return vecs <= 2 ? 12 : vecs == 3 ? 8 : 6; }

@@ -30,6 +30,9 @@ struct DenseKernels {
   int64_t (*gemm_scratch_floats)(int64_t M, int64_t width);
   // Rows of W one cache block covers; thread slices are aligned to it.
   int64_t (*gemm_block_rows)(int64_t width);
+  // Up to this many X rows gemv_range is faster than packing X for the blocked kernel
+  // (measured per variant; the GEMV tile keeps W rows in L1/L2 across X row groups).
+  int64_t gemv_max_rows;
 };
 
 namespace portable { extern const DenseKernels kDenseKernels; }

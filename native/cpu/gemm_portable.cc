@@ -8,7 +8,7 @@
 namespace sparsenn {
 namespace portable {
 
-const DenseKernels kDenseKernels = {matmul_dense_range, nullptr, nullptr, nullptr, nullptr, nullptr};
+const DenseKernels kDenseKernels = {matmul_dense_range, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
 
 }  // namespace portable
 }  // namespace sparsenn

@@ -5,9 +5,9 @@
  * loads the addon with SPARSENN_SIMD set and computes the cases written to a temp
  * file; this process compares its answers with the js backend.
  *
- * The shapes cover both native paths: small M (the GEMV tile, K tails) and larger M
- * (the blocked GEMM: partial row groups, partial X panels, several 512-wide k-blocks,
- * more than one 256-row chunk of X).
+ * The shapes cover both native paths: small M (the GEMV tile and its K tails; up to
+ * M = 32 on AVX-512, 16 on AVX2) and larger M (the blocked GEMM: partial row groups,
+ * partial X panels, several 512-wide k-blocks, more than one 256-row chunk of X).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -37,7 +37,7 @@ function shapes(): [number, number, number][] {
   for (let i = 0; i < 16; i++) out.push([randInt(r, 1, 9), pick(), pick()]); // GEMV path and its edge
   for (let i = 0; i < 10; i++) out.push([randInt(r, 5, 140), pick(), pick()]); // GEMM, odd panels
   // GEMM with several k-blocks, partial row groups and X chunks past 256 rows.
-  out.push([300, 700, 100], [9, 1500, 50], [257, 520, 97], [65, 1025, 13], [1, 2049, 37], [4, 513, 5], [5, 17, 1]);
+  out.push([300, 700, 100], [9, 1500, 50], [257, 520, 97], [65, 1025, 13], [40, 1030, 70], [33, 600, 49], [1, 2049, 37], [4, 513, 5], [5, 17, 1]);
   return out;
 }
 
