@@ -49,6 +49,23 @@ std::vector<int64_t> balanced_rows(const CsrView& w, int64_t parts) {
 
 }  // namespace
 
+void pack_x_kmajor(const F32View& x, int64_t m0, int64_t rows, int64_t mb, float* xt) {
+  parallel_ranges(x.cols, 64, [&](int64_t kb, int64_t ke) {
+    // 64-column tiles: each X row segment is read contiguously, xt written in L1-sized pieces.
+    for (int64_t k0 = kb; k0 < ke; k0 += 64) {
+      const int64_t k1 = std::min(ke, k0 + 64);
+      for (int64_t m = 0; m < mb; ++m) {
+        if (m < rows) {
+          const float* src = x.data + (m0 + m) * x.cols;
+          for (int64_t k = k0; k < k1; ++k) xt[k * mb + m] = src[k];
+        } else {
+          for (int64_t k = k0; k < k1; ++k) xt[k * mb + m] = 0.f;
+        }
+      }
+    }
+  });
+}
+
 bool matmul_csr(const F32View& x, const CsrView& w, const MutF32View& y) {
   static const CsrGatherRowsFn gather = pick_kernel<CsrGatherRowsFn>(
       SPARSENN_X86_KERNEL(avx512::csr_gather_rows), SPARSENN_X86_KERNEL(avx2::csr_gather_rows), portable::csr_gather_rows);
@@ -82,13 +99,7 @@ bool matmul_csr(const F32View& x, const CsrView& w, const MutF32View& y) {
   for (int64_t m0 = 0; m0 < M; m0 += 64) {
     const int64_t rows = std::min<int64_t>(64, M - m0);
     const int64_t mb = rows <= 16 ? 16 : rows <= 32 ? 32 : 64;
-    parallel_ranges(K, 64, [&](int64_t kb, int64_t ke) {
-      for (int64_t k = kb; k < ke; ++k) {
-        float* dst = xt.get() + k * mb;
-        for (int64_t m = 0; m < rows; ++m) dst[m] = x.data[(m0 + m) * x.cols + k];
-        for (int64_t m = rows; m < mb; ++m) dst[m] = 0.f;
-      }
-    });
+    pack_x_kmajor(x, m0, rows, mb, xt.get());
     parallel_for(parts, [&](int64_t t) {
       if (!packed(w, xt.get(), mb, y.data + m0 * y.cols, y.cols, rows, bounds[size_t(t)], bounds[size_t(t) + 1]))
         ok = false;

@@ -20,6 +20,10 @@ using CsrGatherRowsFn = bool (*)(const CsrView& w, const float* x, int64_t ldx, 
 using CsrPackedRowsFn = bool (*)(const CsrView& w, const float* xt, int64_t mb, float* y, int64_t ldy, int64_t mrows,
                                  int64_t n_begin, int64_t n_end);
 
+// Packs X rows [m0, m0 + rows) into xt[K][mb] (k-major; rows past `rows` zero) for the
+// packed kernels (CSR and BSR), split over the thread pool.
+void pack_x_kmajor(const F32View& x, int64_t m0, int64_t rows, int64_t mb, float* xt);
+
 #define SPARSENN_DECLARE_CSR_KERNELS(ns)                                                                  \
   namespace ns {                                                                                          \
   bool csr_gather_rows(const CsrView&, const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t); \
