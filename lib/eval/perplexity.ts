@@ -46,7 +46,7 @@ export async function perplexity(model: Model, text: string | readonly number[],
   if (window < 2) throw new SparsennError('ERR_ARG', 'perplexity: window must be at least 2 tokens');
   const stride = Math.min(posInt(o.stride, 'stride') ?? Math.max(1, Math.floor(window / 2)), window - 1);
   const maxTokens = posInt(o.maxTokens, 'maxTokens');
-  let ids = typeof text === 'string' ? model.tokenizer.encode(text, { bos: true }) : Array.from(text);
+  let ids = typeof text === 'string' ? model.tokenizer.encode(text) : Array.from(text);
   if (maxTokens !== undefined) ids = ids.slice(0, maxTokens + 1);
   if (ids.length < 2) throw new SparsennError('ERR_ARG', 'perplexity: the text needs at least 2 tokens');
   const V = model.config.vocabSize;

@@ -94,7 +94,7 @@ export function checkGenerateOptions(opts: unknown, fn: string): CheckedGenerate
 }
 
 export function promptIds(tokenizer: Tokenizer, prompt: Prompt, vocabSize: number, fn: string): number[] {
-  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true }) : Array.from(prompt as readonly number[]);
+  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt) : Array.from(prompt as readonly number[]);
   if (typeof prompt !== 'string' && !Array.isArray(prompt))
     throw new SparsennError('ERR_ARG', `${fn}: prompt must be a string or an array of token ids`);
   for (const id of ids)

@@ -1,7 +1,10 @@
 /** The tokenizer interface every model's tokenizer implements, and a streaming text decoder over it. */
 
 export interface EncodeOptions {
-  /** Prepend the beginning-of-sequence token (default true when the model has one). */
+  /**
+   * Prepend the beginning-of-sequence token. Default: what the model's tokenizer does
+   * (llama2.c and Llama-style tokenizer.json: yes; GPT-2: no).
+   */
   bos?: boolean;
   /** Append the end-of-sequence token (default false). */
   eos?: boolean;
