@@ -14,6 +14,7 @@ import { attentionSuite } from './attention';
 import { decodeSuite } from './decode';
 import { denseSuite } from './dense';
 import { formatTable, type Suite } from './harness';
+import { sparseCsrBsrSuite } from './sparse_csr_bsr';
 import { machineInfo } from './machine';
 import { PACKAGE_ROOT, regenerateReport, writeResult, type ResultDoc } from './report';
 
@@ -22,6 +23,7 @@ export const SUITES: readonly Suite[] = [
   denseSuite,
   attentionSuite,
   decodeSuite,
+  sparseCsrBsrSuite,
   // SPARSE_SUITE_HOOK: the sparse-format suite (bench/sparse.ts: CSR / N:M / BSR vs the dense rows
   // above, speedup against sparsity) plugs in here once lib/formats is merged.
 ];

@@ -1,0 +1,238 @@
+/**
+ * The CSR / BSR suite: unstructured (CSR) and block-sparse (BSR) weights against the
+ * best dense baseline measured in the same run (our dense matmul and onnxruntime-node's
+ * MatMul, f32), on Llama-7B layer shapes.
+ *  - decode (M=1): GB/s of weight traffic against the streaming-read ceiling, and the
+ *    byte ceiling of the format (dense bytes / sparse bytes, the most a memory-bound
+ *    kernel can gain);
+ *  - prefill (M=256): effective GFLOP/s (2·M·N·K of the dense problem / time) and actual
+ *    GFLOP/s (2·M·nnz / time).
+ * Each shape's candidates run in interleaved rounds, so background load hits them alike.
+ *
+ * Run alone: `node dist/bench/sparse_csr_bsr.js [--quick]` (after `npm run build:ts`).
+ */
+import { nativeBinding } from '../lib/backend/native';
+import { backendInfo, matmul, Tensor, toBsr, toCsr, type SparseMatrix } from '../lib/index';
+import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
+import {
+  addRatios,
+  formatTable,
+  makeRow,
+  timeInterleaved,
+  type BenchRow,
+  type Suite,
+  type SuiteContext,
+  type TimeOptions,
+} from './harness';
+
+/** A random [N, K] f32 weight (uniform values) with each element zeroed with probability `sparsity`. */
+export function prunedWeight(N: number, K: number, sparsity: number, seed: number): Tensor {
+  const w = Tensor.random([N, K], seed, 0.05);
+  const d = w.data as Float32Array;
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const cut = sparsity * 4294967296;
+  for (let i = 0; i < d.length; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    if (s < cut) d[i] = 0;
+  }
+  return w;
+}
+
+/** Zeroes whole [br, bc] blocks with probability `sparsity` (the pattern block pruning leaves). */
+export function blockPrunedWeight(N: number, K: number, br: number, bc: number, sparsity: number, seed: number): Tensor {
+  const w = Tensor.random([N, K], seed, 0.05);
+  const d = w.data as Float32Array;
+  const KB = Math.ceil(K / bc);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const cut = sparsity * 4294967296;
+  for (let rb = 0; rb < Math.ceil(N / br); rb++)
+    for (let cb = 0; cb < KB; cb++) {
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
+      if (s >= cut) continue;
+      for (let n = rb * br; n < Math.min(N, rb * br + br); n++) d.fill(0, n * K + cb * bc, n * K + Math.min(K, cb * bc + bc));
+    }
+  return w;
+}
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  }
+  return m === 0 ? d : d / m;
+}
+
+interface Candidate {
+  label: string;
+  sparsity: number;
+  w: SparseMatrix;
+  dense: Tensor;
+}
+
+async function benchShape(
+  ctx: SuiteContext,
+  M: number,
+  N: number,
+  K: number,
+  candidates: Candidate[],
+  timing: TimeOptions,
+  ceiling: number | undefined,
+): Promise<BenchRow[]> {
+  const shape = `M=${M} N=${N} K=${K}`;
+  const x = Tensor.random([M, K], 5);
+  const denseW = Tensor.random([N, K], 6, 0.05);
+  let ort: OrtLinear | undefined;
+  const l = loadOrt();
+  if (!('error' in l)) {
+    try {
+      ort = await createOrtLinear(l.ort, 'MatMul', x.data as Float32Array, denseW.data as Float32Array, M, N, K, ctx.threads);
+    } catch (e) {
+      ctx.log(`ort MatMul failed for ${shape}: ${(e as Error).message}`);
+    }
+  }
+  // Every sparse candidate must compute what the dense matmul of its own weight computes.
+  for (const c of candidates) {
+    const got = matmul(x, c.w, { backend: 'cpu' }).data as Float32Array;
+    const want = matmul(x, c.dense, { backend: 'cpu' }).data as Float32Array;
+    const diff = maxRelDiff(got, want);
+    if (!(diff < 1e-4)) throw new Error(`${c.label} ${shape} disagrees with dense: max rel diff ${diff}`);
+  }
+  ctx.log(`csr/bsr: ${shape}: timing dense + ${ort ? 'ort + ' : ''}${candidates.length} sparse`);
+  const fns: (() => unknown)[] = [() => matmul(x, denseW, { backend: 'cpu' })];
+  if (ort) fns.push(() => ort.run());
+  for (const c of candidates) fns.push(() => matmul(x, c.w, { backend: 'cpu' }));
+  const stats = await timeInterleaved(fns, timing);
+  const io = (M * K + M * N) * 4;
+  const flops = 2 * M * N * K;
+  const common = { op: 'matmul', shape, threads: ctx.threads };
+  const withCeiling = (r: BenchRow) => (M === 1 && ceiling !== undefined ? Object.assign(r, { ceiling, ceilingKind: 'stream GB/s' }) : r);
+  const rows: BenchRow[] = [
+    withCeiling(makeRow({ ...common, dtype: 'f32', backend: 'cpu', denseBaseline: true }, stats[0]!, { bytes: denseW.bytes + io, flops })),
+  ];
+  if (ort)
+    rows.push(
+      withCeiling(
+        makeRow({ ...common, dtype: 'f32', backend: ort.label, denseBaseline: true, note: 'onnxruntime-node' }, stats[1]!, {
+          bytes: denseW.bytes + io,
+          flops,
+        }),
+      ),
+    );
+  candidates.forEach((c, i) => {
+    const st = stats[i + (ort ? 2 : 1)]!;
+    const byteCeiling = (denseW.bytes + io) / (c.w.bytes + io);
+    const note =
+      M === 1
+        ? `byte ceiling vs f32 dense ${byteCeiling.toFixed(2)}x`
+        : `actual ${((2 * M * c.w.nnz) / (st.medianMs / 1e3) / 1e9).toFixed(1)} GFLOP/s on stored values`;
+    rows.push(
+      withCeiling(
+        makeRow({ ...common, dtype: c.w.dtype, sparsity: c.sparsity, backend: c.label, note }, st, { bytes: c.w.bytes + io, flops }),
+      ),
+    );
+  });
+  if (ort) await ort.release();
+  return rows;
+}
+
+async function run(ctx: SuiteContext) {
+  const native = nativeBinding();
+  if (!native) return { rows: [], summary: ['native addon not loaded: nothing run'] };
+  const rows: BenchRow[] = [];
+  const summary: string[] = [];
+
+  let ceiling: number | undefined;
+  if (typeof native.benchStreamRead === 'function') {
+    const buf = Tensor.random([64 * 2 ** 20], 7).data as Float32Array;
+    const [st] = await timeInterleaved([() => native.benchStreamRead(buf, ctx.threads)], { warmup: 2, minRuns: 10, minTimeMs: 500 });
+    const r = makeRow({ op: 'streamRead', shape: '256 MiB', dtype: 'f32', backend: 'cpu', threads: ctx.threads }, st!, {
+      bytes: buf.byteLength,
+    });
+    rows.push(r);
+    ceiling = r.gbps;
+  }
+
+  const decodeSparsities = ctx.quick ? [0.7, 0.9] : [0.5, 0.7, 0.8, 0.9, 0.95];
+  const decodeShapes: [number, number][] = ctx.quick ? [[4096, 4096]] : [[4096, 4096], [11008, 4096]];
+  const decodeTiming: TimeOptions = ctx.quick ? { warmup: 3, minRuns: 10, minTimeMs: 300 } : { warmup: 5, minRuns: 25, minTimeMs: 1500 };
+  for (const [N, K] of decodeShapes) {
+    ctx.log(`csr/bsr: decode N=${N} K=${K}: building weights`);
+    const cands: Candidate[] = [];
+    for (const s of decodeSparsities) {
+      const dense = prunedWeight(N, K, s, Math.round(s * 1000) + N);
+      cands.push({ label: 'csr', sparsity: s, w: toCsr(dense), dense });
+      if (!ctx.quick && (s === 0.7 || s === 0.9)) cands.push({ label: 'csr', sparsity: s, w: toCsr(dense, { dtype: 'bf16' }), dense: dense.to('bf16') });
+    }
+    if (!ctx.quick)
+      for (const block of [
+        [1, 16],
+        [16, 1],
+        [4, 4],
+      ] as [number, number][]) {
+        const dense = blockPrunedWeight(N, K, block[0], block[1], 0.9, 77);
+        cands.push({ label: `bsr ${block[0]}x${block[1]}`, sparsity: 0.9, w: toBsr(dense, { block }), dense });
+      }
+    const r = addRatios(await benchShape(ctx, 1, N, K, cands, decodeTiming, ceiling));
+    rows.push(...r);
+    for (const row of r.filter((x) => x.sparsity !== undefined && x.dtype === 'f32'))
+      summary.push(
+        `decode N=${N} K=${K} ${row.backend} ${(row.sparsity! * 100).toFixed(0)}%: ${row.ratioVsBestDense!.toFixed(2)}x best dense, ` +
+          `${row.gbps!.toFixed(1)} GB/s${ceiling ? ` (stream ${ceiling.toFixed(1)})` : ''}, ${row.note}`,
+      );
+  }
+
+  const prefillTiming: TimeOptions = ctx.quick ? { warmup: 1, minRuns: 3, minTimeMs: 0 } : { warmup: 2, minRuns: 7, minTimeMs: 2000 };
+  const prefillSparsities = ctx.quick ? [0.9] : [0.5, 0.7, 0.9, 0.95];
+  const prefillShapes: [number, number][] = ctx.quick ? [[4096, 4096]] : [[4096, 4096], [11008, 4096]];
+  for (const [N, K] of prefillShapes) {
+    const cands: Candidate[] = [];
+    for (const s of prefillSparsities) {
+      const dense = prunedWeight(N, K, s, Math.round(s * 1000) + N);
+      cands.push({ label: 'csr', sparsity: s, w: toCsr(dense), dense });
+    }
+    if (!ctx.quick) {
+      const dense = blockPrunedWeight(N, K, 1, 16, 0.9, 78);
+      cands.push({ label: 'bsr 1x16', sparsity: 0.9, w: toBsr(dense, { block: [1, 16] }), dense });
+    }
+    const r = addRatios(await benchShape(ctx, 256, N, K, cands, prefillTiming, undefined));
+    rows.push(...r);
+    for (const row of r.filter((x) => x.sparsity !== undefined))
+      summary.push(
+        `prefill M=256 N=${N} K=${K} ${row.backend} ${(row.sparsity! * 100).toFixed(0)}%: ${row.ratioVsBestDense!.toFixed(2)}x best dense, ` +
+          `${row.gflops!.toFixed(1)} effective GFLOP/s, ${row.note}`,
+      );
+  }
+  return { rows, summary };
+}
+
+export const sparseCsrBsrSuite: Suite = {
+  name: 'csr-bsr',
+  description: 'CSR and BSR decode / prefill vs the best dense baseline (ours, onnxruntime-node)',
+  run,
+};
+
+if (require.main === module) {
+  const quick = process.argv.includes('--quick');
+  const threads = backendInfo().threads;
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  run({ quick, threads, log }).then(
+    ({ rows, summary }) => {
+      process.stdout.write(`${formatTable(rows)}\n`);
+      for (const s of summary) process.stdout.write(`* ${s}\n`);
+    },
+    (e: unknown) => {
+      process.stderr.write(`${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
