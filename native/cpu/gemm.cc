@@ -13,8 +13,8 @@ namespace sparsenn {
 
 namespace {
 
-// The blocked path packs at most this many X rows at a time, so a packed k-slice of
-// them (rows x 512 floats) stays in L2 while every W row group reuses it.
+// X is processed in chunks of at most this many rows, so a packed k-slice of a chunk
+// (rows x 512 floats) stays in L2 while every W row group reuses it.
 constexpr int64_t kGemmChunkRows = 256;
 
 // A float buffer aligned to a cache line (the packed X panels and the per-task scratch).
@@ -57,14 +57,16 @@ void matmul_dense(const F32View& x, const DenseView& w, const MutF32View& y) {
   const DenseKernels& k = kernels();
   const int64_t M = x.rows, N = w.rows, K = w.cols;
   if (M == 0 || N == 0) return;
-  // Small M (decode): W streamed once through the GEMV tile; no packing of X.
-  if (M <= k.gemv_max_rows || K == 0 || !k.gemm_range) {
-    parallel_ranges(N, 16, [&](int64_t b, int64_t e) { k.gemv_range(x, w, y, b, e); });
-    return;
-  }
   for (int64_t m0 = 0; m0 < M; m0 += kGemmChunkRows) {
     const int64_t mc = std::min(kGemmChunkRows, M - m0);
-    gemm_chunk(k, F32View{x.data + m0 * K, mc, K}, w, MutF32View{y.data + m0 * N, mc, N});
+    const F32View xs{x.data + m0 * K, mc, K};
+    const MutF32View ys{y.data + m0 * N, mc, N};
+    if (mc <= k.gemv_max_rows || K == 0 || !k.gemm_range) {
+      // Small M (decode, or the tail of a big M): W streamed once through the GEMV tile.
+      parallel_ranges(N, 16, [&](int64_t b, int64_t e) { k.gemv_range(xs, w, ys, b, e); });
+    } else {
+      gemm_chunk(k, xs, w, ys);
+    }
   }
 }
 
