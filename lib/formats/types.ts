@@ -33,6 +33,12 @@ const FORMATS: readonly string[] = ['csr', 'nm', 'bsr'];
 
 export function isSparseMatrix(x: unknown): x is SparseMatrix {
   if (typeof x !== 'object' || x === null) return false;
-  const f = (x as { format?: unknown }).format;
-  return typeof f === 'string' && FORMATS.includes(f) && typeof (x as { toDense?: unknown }).toDense === 'function';
+  const m = x as { format?: unknown; shape?: unknown; toDense?: unknown };
+  return (
+    typeof m.format === 'string' &&
+    FORMATS.includes(m.format) &&
+    Array.isArray(m.shape) &&
+    m.shape.length === 2 &&
+    typeof m.toDense === 'function'
+  );
 }

@@ -165,3 +165,10 @@ describe('CSR format', () => {
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
   });
 });
+
+test('matmul refuses look-alike objects that are not real sparse matrices', () => {
+  const x = Tensor.random([1, 4], 1);
+  const fake = { format: 'csr', shape: [2, 4], toDense: () => Tensor.random([2, 4], 2) };
+  expect(codeOf(() => matmul(x, fake as never))).toBe('ERR_ARG');
+  expect(codeOf(() => matmul(x, { format: 'csr', toDense: () => 0 } as never))).toBe('ERR_ARG');
+});
