@@ -100,36 +100,21 @@ void attention_decode(const F32View& q, const KvView& kv, const SelectionView& s
     // First entry whose tokens reach past position a.
     int64_t e = int64_t(std::upper_bound(p.before.begin(), p.before.end(), a) - p.before.begin()) - 1;
     int64_t pos = a;
-    // Two token buffers: the next block is gathered before the current one runs, so its rows
-    // can be prefetched during the current block's arithmetic.
-    int32_t buf[2][kAttendBlock];
-    int64_t fill = 0, cur = 0, n_pending = 0;
     const float* qg = q.data + h * G * q.cols;
-    int64_t tb = 0, te = 0;
-    if (e < p.entries) {
+    int32_t tokens[kAttendBlock];
+    int64_t n = 0;
+    for (; pos < b && e < p.entries; ++e) {
+      int64_t tb, te;
       entry_range(sel, kv.length, p.first_entry + e, &tb, &te);
-      tb += pos - p.before[size_t(e)];
-    }
-    auto gather = [&](int32_t* dst) {
-      int64_t n = 0;
-      while (n < kAttendBlock && pos < b && e < p.entries) {
-        if (tb >= te) {
-          if (++e >= p.entries) break;
-          entry_range(sel, kv.length, p.first_entry + e, &tb, &te);
-          continue;
+      for (int64_t t = tb + (pos - p.before[size_t(e)]); t < te && pos < b; ++t, ++pos) {
+        tokens[n++] = int32_t(t);
+        if (n == kAttendBlock) {
+          attend(qg, q.cols, G, -1, kv, h, tokens, n, scale, m, l, acc);
+          n = 0;
         }
-        dst[n++] = int32_t(tb++);
-        ++pos;
       }
-      return n;
-    };
-    n_pending = gather(buf[cur]);
-    while (n_pending > 0) {
-      fill = gather(buf[cur ^ 1]);
-      attend(qg, q.cols, G, -1, kv, h, buf[cur], n_pending, buf[cur ^ 1], fill, scale, m, l, acc);
-      cur ^= 1;
-      n_pending = fill;
     }
+    if (n > 0) attend(qg, q.cols, G, -1, kv, h, tokens, n, scale, m, l, acc);
   });
 
   // Log-sum-exp merge of the chunks of each head.

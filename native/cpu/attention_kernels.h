@@ -16,24 +16,20 @@ constexpr int64_t kAttendBlock = 64;
 // attend_block folds keys `tokens[0..n)` (n <= kAttendBlock) of KV head `h` into that state for
 // queries q + r*q_stride (r < rows). With causal_pos0 >= 0, query r only sees tokens
 // <= causal_pos0 + r (prefill); with causal_pos0 < 0 it sees them all (decode).
-// `next`/`n_next` name the keys of the caller's following block (may be empty): their rows are
-// prefetched while this block computes, because a single core otherwise stalls on DRAM latency
-// and reads the cache at a fraction of the bandwidth.
 using AttendBlockFn = void (*)(const float* q, int64_t q_stride, int64_t rows, int64_t causal_pos0, const KvView& kv,
-                               int64_t h, const int32_t* tokens, int64_t n, const int32_t* next, int64_t n_next,
-                               float scale, float* m, float* l, float* acc);
+                               int64_t h, const int32_t* tokens, int64_t n, float scale, float* m, float* l, float* acc);
 
 namespace portable {
-void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, const int32_t*,
-                  int64_t, float, float*, float*, float*);
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
+                  float*, float*);
 }
 namespace avx2 {
-void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, const int32_t*,
-                  int64_t, float, float*, float*, float*);
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
+                  float*, float*);
 }
 namespace avx512 {
-void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, const int32_t*,
-                  int64_t, float, float*, float*, float*);
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
+                  float*, float*);
 }
 
 // Group-max scores of rows[0..n) (n <= kAttendBlock) of head h: out[t] = max_r q_r · row(h, t)
