@@ -4,6 +4,7 @@
  */
 import { selectBackend } from '../../lib/backend/select';
 import { jsBackend } from '../../lib/backend/js';
+import { nativeBinding } from '../../lib/backend/native';
 import { backendInfo } from '../../lib/index';
 import { AWKWARD_SIZES, randInt, relError, rng } from '../helpers';
 
@@ -111,5 +112,40 @@ describeNative('pruning linear algebra: cpu vs js', () => {
     for (let i = 0; i < mRef.length; i++) if (mRef[i] !== mGot[i]) maskDiff++;
     expect(maskDiff).toBe(0);
     expect(relError(wGot, wRef)).toBeLessThan(1e-5);
+  });
+});
+
+describeNative('pruning binding rejects bad arguments with coded errors (never a crash)', () => {
+  const b = nativeBinding()!;
+  const f32 = (n: number) => new Float32Array(n);
+  const counts = new Uint32Array(4);
+  test.each([
+    ['h too short', () => b.choleskyInverseUpper(new Float64Array(3), 2, new Float64Array(4)), 'ERR_SHAPE'],
+    ['h not f64', () => b.choleskyInverseUpper(new Float32Array(4) as never, 2, new Float64Array(4)), 'ERR_DTYPE'],
+    ['k negative', () => b.choleskyInverseUpper(new Float64Array(4), -1, new Float64Array(4)), 'ERR_SHAPE'],
+    ['w too short', () => b.sparsegptSweep(f32(5), 2, 3, f32(9), new Uint8Array(6), 0, 0, 2, counts), 'ERR_SHAPE'],
+    ['u too short', () => b.sparsegptSweep(f32(6), 2, 3, f32(8), new Uint8Array(6), 0, 0, 2, counts), 'ERR_SHAPE'],
+    ['mask too short', () => b.sparsegptSweep(f32(6), 2, 3, f32(9), new Uint8Array(5), 0, 0, 2, counts), 'ERR_SHAPE'],
+    ['counts too short', () => b.sparsegptSweep(f32(6), 2, 3, f32(9), new Uint8Array(6), 0, 0, 1, new Uint32Array(2)), 'ERR_SHAPE'],
+    ['n >= m', () => b.sparsegptSweep(f32(8), 2, 4, f32(16), new Uint8Array(8), 4, 4, 4, counts), 'ERR_ARG'],
+    ['cols not a multiple of m', () => b.sparsegptSweep(f32(6), 2, 3, f32(9), new Uint8Array(6), 1, 2, 2, counts), 'ERR_ARG'],
+    ['block 0', () => b.sparsegptSweep(f32(6), 2, 3, f32(9), new Uint8Array(6), 0, 0, 0, counts), 'ERR_ARG'],
+    ['mask wrong type', () => b.sparsegptSweep(f32(6), 2, 3, f32(9), new Uint16Array(6) as never, 0, 0, 2, counts), 'ERR_DTYPE'],
+  ] as [string, () => unknown, string][])('%s', (_name, f, code) => {
+    let err: { code?: string } | undefined;
+    try {
+      f();
+    } catch (e) {
+      err = e as { code?: string };
+    }
+    expect(err?.code).toBe(code);
+  });
+
+  test('counts larger than a block are clamped, not out of bounds', () => {
+    const w = Float32Array.from({ length: 6 }, (_, i) => i + 1);
+    const u = Float32Array.from([1, 0.1, 0.2, 0, 1, 0.3, 0, 0, 1]);
+    const mask = new Uint8Array(6);
+    b.sparsegptSweep(w, 2, 3, u, mask, 0, 0, 2, Uint32Array.from([1000, 1000]));
+    expect(Array.from(mask)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });
