@@ -423,9 +423,12 @@ void timings(bool quick, double* hbm_gbs) {
     float* dy = nullptr;
     ck(cudaMalloc(&dy, size_t(M * N) * 4), "malloc");
     const int64_t M_pad = tc_rows_padding(M), K_pad = dense.geo.tiles_k * 32;
-    void* x16 = nullptr;
+    void* x16 = nullptr;  // packed B fragments for our kernels
     ck(cudaMalloc(&x16, size_t(M_pad * K_pad) * 2), "malloc");
-    launch_to16(dx, M, K, x16, M_pad, K_pad, dt, nullptr);
+    launch_pack_activations(dx, M, K, x16, M_pad, dense.geo.tiles_k, dt, nullptr);
+    std::vector<uint16_t> xrow(x.size());  // row-major 16-bit X for cuBLAS
+    for (size_t i = 0; i < x.size(); ++i) xrow[i] = f32_to_16(x[i], dt);
+    uint16_t* xr16 = to_device(xrow);
     float* xt = nullptr;
     ck(cudaMalloc(&xt, size_t(K * rowwise_ld(M)) * 4), "malloc");
     launch_transpose(dx, M, K, xt, rowwise_ld(M), nullptr);
@@ -437,8 +440,20 @@ void timings(bool quick, double* hbm_gbs) {
     const double t_sparse = timer.median_ms([&] { launch_tc_sparse24(sparse, x16, M, dy, nullptr); });
     double t_cublas = NAN;
     if (have_cublas) {
-      if (cublas.run(wrow, x16, dy, M, N, K, dt) == 0) t_cublas = timer.median_ms([&] { cublas.run(wrow, x16, dy, M, N, K, dt); });
+      if (cublas.run(wrow, xr16, dy, M, N, K, dt) == 0)
+        t_cublas = timer.median_ms([&] { cublas.run(wrow, xr16, dy, M, N, K, dt); });
       else std::printf("cublasGemmEx failed\n");
+    }
+    // At full size, our dense kernel must agree with cuBLAS on the same data (checks both calls).
+    double vs_cublas = NAN;
+    if (!std::isnan(t_cublas)) {
+      std::vector<float> ya(size_t(M * N)), yb(size_t(M * N));
+      launch_tc_dense(dense, x16, M, dy, nullptr);
+      ck(cudaMemcpy(ya.data(), dy, ya.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+      cublas.run(wrow, xr16, dy, M, N, K, dt);
+      ck(cudaMemcpy(yb.data(), dy, yb.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+      vs_cublas = rel_err(ya, std::vector<double>(yb.begin(), yb.end()));
+      report("dense tc vs cuBLAS at " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K), vs_cublas, 1e-3);
     }
     double t_csr = NAN;
     if (do_csr) t_csr = timer.median_ms([&] { launch_rowwise(csr, xt, M, dy, nullptr); });
@@ -461,7 +476,7 @@ void timings(bool quick, double* hbm_gbs) {
     free_weight(dense);
     free_weight(sparse);
     if (do_csr) free_weight(csr);
-    for (void* p : {(void*)dx, (void*)dy, x16, (void*)xt, wrow}) cudaFree(p);
+    for (void* p : {(void*)dx, (void*)dy, x16, (void*)xr16, (void*)xt, wrow}) cudaFree(p);
   }
   // Decode attention at long context: dense vs Quest-style 1/16 of the pages.
   {

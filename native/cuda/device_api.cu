@@ -163,7 +163,7 @@ void matmul_device(const DeviceWeight& w, const float* x, int64_t M, float* y, v
   if (w.kind == WeightKind::Dense16 || w.kind == WeightKind::Sparse24) {
     const int64_t M_pad = tc_rows_padding(M), K_pad = w.geo.tiles_k * kTileCols;
     check_cuda(cudaMallocAsync(&tmp, size_t(M_pad * K_pad) * 2, s), "activation buffer");
-    launch_to16(x, M, w.cols, tmp, M_pad, K_pad, w.dtype, s);
+    launch_pack_activations(x, M, w.cols, tmp, M_pad, w.geo.tiles_k, w.dtype, s);
     if (w.kind == WeightKind::Dense16) launch_tc_dense(w, tmp, M, y, s);
     else launch_tc_sparse24(w, tmp, M, y, s);
   } else {

@@ -8,14 +8,15 @@
 
 namespace sparsenn::cuda {
 
-// convert_activations.cu: x f32 [M, K] -> out 16-bit [M_pad, K_pad] (zero padding), and
-// x f32 [M, K] -> xt f32 [K, ld] transposed (columns >= M zero) for the row-wise kernels.
-void launch_to16(const float* x, int64_t M, int64_t K, void* out, int64_t M_pad, int64_t K_pad, DType dtype,
-                 cudaStream_t s);
+// convert_activations.cu: x f32 [M, K] -> out 16-bit in B-fragment order (tile_layout.h),
+// M_pad * tiles_k * 32 elements, zero padded; and x f32 [M, K] -> xt f32 [K, ld] transposed
+// (columns >= M zero) for the row-wise kernels.
+void launch_pack_activations(const float* x, int64_t M, int64_t K, void* out, int64_t M_pad, int64_t tiles_k,
+                             DType dtype, cudaStream_t s);
 void launch_transpose(const float* x, int64_t M, int64_t K, float* xt, int64_t ld, cudaStream_t s);
 
-// tc_matmul.cu (dense 16-bit tiles) and tc_matmul_sparse24.cu (2:4 tiles): Y = X · Wᵀ with x16
-// from launch_to16 padded to tc_rows_padding(M) rows and geo.tiles_k * 32 columns.
+// tc_matmul_dense.cu (dense 16-bit tiles) and tc_matmul_sparse24.cu (2:4 tiles): Y = X · Wᵀ with
+// x16 from launch_pack_activations with M_pad = tc_rows_padding(M) and the weight's tiles_k.
 int64_t tc_rows_padding(int64_t M);
 void launch_tc_dense(const DeviceWeight& w, const void* x16, int64_t M, float* y, cudaStream_t s);
 void launch_tc_sparse24(const DeviceWeight& w, const void* x16, int64_t M, float* y, cudaStream_t s);

@@ -1,5 +1,5 @@
 // The warp-level tensor-core loop shared by the dense and the 2:4 matmul (tile_layout.h has
-// the fragment layouts). One block computes a 16-row x (8*NT)-token tile of Yᵀ; its WARPS warps
+// the fragment layouts of both operands). One block computes a 16-row x (8*NT)-token tile of Yᵀ; its WARPS warps
 // split the K tiles between them (split-K inside the block, so decode with one token still has
 // enough loads in flight to stream the weight at memory bandwidth) and add up in shared memory.
 #pragma once
@@ -43,43 +43,50 @@ __device__ __forceinline__ void mma_sp_16832(float (&d)[4], const uint4& a, cons
 }
 
 // wv: weight tiles as uint4 (sparse: 1 per lane per tile, dense: 2); meta: sparse metadata.
-// x16: activations as u32 pairs [M_pad, k_words], k_words = tiles_k * 16.
-template <bool kSparse, bool kBf16, int NT, int WARPS>
+// xb: activations packed in B-fragment order (tile_layout.h), one uint4 per lane per tile.
+// Each warp walks its K tiles U at a time: all U tiles' loads are issued before the first MMA,
+// so decode keeps enough bytes in flight to stream the weight at memory bandwidth.
+template <bool kSparse, bool kBf16, int NT, int WARPS, int U>
 __global__ void __launch_bounds__(WARPS * 32)
     tc_matmul_kernel(const uint4* __restrict__ wv, const uint32_t* __restrict__ meta, int64_t tiles_k,
-                     const uint32_t* __restrict__ x16, int64_t M, int64_t N, float* __restrict__ y) {
+                     const uint4* __restrict__ xb, int64_t M, int64_t N, float* __restrict__ y) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int64_t tn = blockIdx.x;
-  const int64_t tok0 = int64_t(blockIdx.y) * 8 * NT;
-  const int64_t k_words = tiles_k * 16;
+  const int64_t tm0 = int64_t(blockIdx.y) * NT;  // first 8-token tile of this block
   float acc[NT][4];
 #pragma unroll
   for (int s = 0; s < NT; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.0f;
 
-#pragma unroll 2
-  for (int64_t tk = warp; tk < tiles_k; tk += WARPS) {
-    const int64_t tile = tn * tiles_k + tk;
-    uint4 a0, a1;
-    uint32_t e = 0;
-    if constexpr (kSparse) {
-      a0 = __ldg(wv + tile * 32 + lane);
-      e = __ldg(meta + tile * 16 + 2 * g + (t & 1));
-    } else {
-      a0 = __ldg(wv + tile * 64 + lane * 2);
-      a1 = __ldg(wv + tile * 64 + lane * 2 + 1);
+  for (int64_t tk0 = warp; tk0 < tiles_k; tk0 += int64_t(WARPS) * U) {
+    uint4 a0[U], a1[U], b[U][NT];
+    uint32_t e[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t tk = tk0 + int64_t(u) * WARPS;
+      if (tk >= tiles_k) break;
+      const int64_t tile = tn * tiles_k + tk;
+      if constexpr (kSparse) {
+        a0[u] = __ldg(wv + tile * 32 + lane);
+        e[u] = __ldg(meta + tile * 16 + 2 * g + (t & 1));
+      } else {
+        a0[u] = __ldg(wv + tile * 64 + lane * 2);
+        a1[u] = __ldg(wv + tile * 64 + lane * 2 + 1);
+      }
+#pragma unroll
+      for (int s = 0; s < NT; ++s) b[u][s] = __ldg(xb + ((tm0 + s) * tiles_k + tk) * 32 + lane);
     }
 #pragma unroll
-    for (int s = 0; s < NT; ++s) {
-      // B fragment: token tok0 + 8s + g, columns 32tk + 2t + 8j + {0,1} for j = 0..3.
-      const uint32_t* xr = x16 + (tok0 + 8 * s + g) * k_words + tk * 16 + t;
-      uint32_t b[4];
+    for (int u = 0; u < U; ++u) {
+      if (tk0 + int64_t(u) * WARPS >= tiles_k) break;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) b[j] = __ldg(xr + 4 * j);
-      if constexpr (kSparse) {
-        mma_sp_16832<kBf16>(acc[s], a0, b, e);
-      } else {
-        mma_16816<kBf16>(acc[s], a0.x, a0.y, a0.z, a0.w, b[0], b[1]);
-        mma_16816<kBf16>(acc[s], a1.x, a1.y, a1.z, a1.w, b[2], b[3]);
+      for (int s = 0; s < NT; ++s) {
+        const uint32_t bf[4] = {b[u][s].x, b[u][s].y, b[u][s].z, b[u][s].w};
+        if constexpr (kSparse) {
+          mma_sp_16832<kBf16>(acc[s], a0[u], bf, e[u]);
+        } else {
+          mma_16816<kBf16>(acc[s], a0[u].x, a0[u].y, a0[u].z, a0[u].w, bf[0], bf[1]);
+          mma_16816<kBf16>(acc[s], a1[u].x, a1[u].y, a1[u].z, a1[u].w, bf[2], bf[3]);
+        }
       }
     }
   }
@@ -106,7 +113,7 @@ __global__ void __launch_bounds__(WARPS * 32)
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int64_t row = tn * 16 + g + 8 * (i >> 1);
-      const int64_t tok = tok0 + 8 * s + 2 * t + (i & 1);
+      const int64_t tok = (tm0 + s) * 8 + 2 * t + (i & 1);
       if (row < N && tok < M) y[tok * N + row] = acc[s][i];
     }
 }
@@ -122,20 +129,20 @@ void launch_tc(const DeviceWeight& w, const void* x16, int64_t M, float* y, cuda
   if (grid.y > 65535) throw CudaError("ERR_SHAPE", "matmul: batch too large for one launch");
   const auto* wv = static_cast<const uint4*>(w.values);
   const auto* meta = static_cast<const uint32_t*>(w.meta);
-  const auto* xw = static_cast<const uint32_t*>(x16);
+  const auto* xb = static_cast<const uint4*>(x16);
   const bool bf16 = w.dtype == DType::BF16;
-#define SPARSENN_TC_LAUNCH(BF, NT, WARPS) \
-  tc_matmul_kernel<kSparse, BF, NT, WARPS><<<grid, WARPS * 32, 0, s>>>(wv, meta, w.geo.tiles_k, xw, M, w.rows, y)
+#define SPARSENN_TC_LAUNCH(BF, NT, WARPS, U) \
+  tc_matmul_kernel<kSparse, BF, NT, WARPS, U><<<grid, WARPS * 32, 0, s>>>(wv, meta, w.geo.tiles_k, xb, M, w.rows, y)
   if (bf16) {
-    if (tpb == 8) SPARSENN_TC_LAUNCH(true, 1, 8);
-    else if (tpb == 16) SPARSENN_TC_LAUNCH(true, 2, 8);
-    else if (tpb == 32) SPARSENN_TC_LAUNCH(true, 4, 4);
-    else SPARSENN_TC_LAUNCH(true, 8, 4);
+    if (tpb == 8) SPARSENN_TC_LAUNCH(true, 1, 8, 4);
+    else if (tpb == 16) SPARSENN_TC_LAUNCH(true, 2, 8, 4);
+    else if (tpb == 32) SPARSENN_TC_LAUNCH(true, 4, 4, 2);
+    else SPARSENN_TC_LAUNCH(true, 8, 4, 2);
   } else {
-    if (tpb == 8) SPARSENN_TC_LAUNCH(false, 1, 8);
-    else if (tpb == 16) SPARSENN_TC_LAUNCH(false, 2, 8);
-    else if (tpb == 32) SPARSENN_TC_LAUNCH(false, 4, 4);
-    else SPARSENN_TC_LAUNCH(false, 8, 4);
+    if (tpb == 8) SPARSENN_TC_LAUNCH(false, 1, 8, 4);
+    else if (tpb == 16) SPARSENN_TC_LAUNCH(false, 2, 8, 4);
+    else if (tpb == 32) SPARSENN_TC_LAUNCH(false, 4, 4, 2);
+    else SPARSENN_TC_LAUNCH(false, 8, 4, 2);
   }
 #undef SPARSENN_TC_LAUNCH
   check_cuda(cudaGetLastError(), kSparse ? "2:4 matmul launch" : "dense matmul launch");

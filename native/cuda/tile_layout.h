@@ -22,9 +22,19 @@
 //   values: 32 lanes x 8 u32 per tile; registers 4q .. 4q+3 are the m16n8k16 A fragment of
 //           columns 16q .. 16q+15: register 4q + s holds row g + 8*(s & 1), columns
 //           16q + 2t + 8*(s >> 1) + {0, 1}.
+// Activations X [M, K] (the B operand) are packed the same way, per 8 tokens x 32 columns:
+//   32 lanes x 4 u32 per tile, tile (token tile tm, tk) at tm * tiles_k + tk; register j of
+//   lane (g, t) holds token 8*tm + g, columns 32*tk + 2t + 8j + {0, 1} (the m16n8k32 B
+//   fragment; registers 0-1 and 2-3 are the two m16n8k16 B fragments), so a lane loads its
+//   whole B fragment with one 16-byte load.
 #pragma once
-#include <cstdint>
+#if defined(__CUDACC__)
+#define SPARSENN_HD __host__ __device__
+#else
+#define SPARSENN_HD
+#endif
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -242,6 +252,26 @@ inline RowSource nm_row_source(int64_t cols, int n, int m, const uint16_t* value
 
 inline RowSource dense_row_source(int64_t cols, const uint16_t* w) {
   return [=](int64_t r, uint16_t* out) { std::memcpy(out, w + r * cols, size_t(cols) * sizeof(uint16_t)); };
+}
+
+// Where element (token m, column k) of X goes in the packed activations: the u32 index and the
+// half (0 = low 16 bits) inside it. Used by the packing kernel (convert_activations.cu).
+struct ActivationSlot {
+  int64_t word;
+  int half;
+};
+SPARSENN_HD inline ActivationSlot activation_slot(int64_t m, int64_t k, int64_t tiles_k) {
+  const int64_t tm = m / 8, g = m % 8, tk = k / kTileCols, kk = k % kTileCols;
+  const int64_t j = kk / 8, t = (kk % 8) / 2;
+  return {((tm * tiles_k + tk) * 32 + 4 * g + t) * 4 + j, int(kk % 2)};
+}
+
+// The inverse, written the way the fragment description reads: (word, half) -> (m, k).
+SPARSENN_HD inline void activation_coords(int64_t word, int half, int64_t tiles_k, int64_t* m, int64_t* k) {
+  const int64_t j = word % 4, lane = (word / 4) % 32, tile = word / 128;
+  const int64_t tm = tile / tiles_k, tk = tile % tiles_k;
+  *m = 8 * tm + lane / 4;
+  *k = kTileCols * tk + 2 * (lane % 4) + 8 * j + half;
 }
 
 }  // namespace sparsenn::cuda

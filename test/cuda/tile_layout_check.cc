@@ -104,6 +104,25 @@ int main() {
     if (check_nm_positions(1, 4, 2, 4, v.data(), p.data()).empty()) return fail("duplicate position accepted");
     cases += 3;
   }
+  // Activations: every (token, column) of the padded [M_pad, K_pad] lands in its own slot, and
+  // the fragment-order walk maps it back.
+  for (int64_t M : {1, 8, 13, 64}) {
+    for (int64_t K : {1, 31, 32, 100}) {
+      const int64_t tiles_k = (K + 31) / 32, M_pad = (M + 7) / 8 * 8, K_pad = tiles_k * 32;
+      std::vector<int> seen(size_t(M_pad * K_pad), 0);
+      for (int64_t m = 0; m < M_pad; ++m)
+        for (int64_t k = 0; k < K_pad; ++k) {
+          const ActivationSlot s = activation_slot(m, k, tiles_k);
+          const int64_t idx = s.word * 2 + s.half;
+          if (idx < 0 || idx >= M_pad * K_pad) return fail("activation slot out of range");
+          if (seen[size_t(idx)]++) return fail("two activations share a slot");
+          int64_t m2 = -1, k2 = -1;
+          activation_coords(s.word, s.half, tiles_k, &m2, &k2);
+          if (m2 != m || k2 != k) return fail("activation slot does not map back");
+        }
+      ++cases;
+    }
+  }
   std::printf("OK %d\n", cases);
   return 0;
 }
