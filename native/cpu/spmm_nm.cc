@@ -4,6 +4,7 @@
 // of kept values, so equal row ranges are equal work) and, for prefill, blocks
 // K, N and M so the X and W tiles a thread works on stay in its L2.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -19,6 +20,38 @@ namespace {
 constexpr int64_t kWordsPerBlock = 64;  // 2:4: 2048 columns of X per k-block
 constexpr int64_t kRowsPerBlock = 64;   // W rows per n-block (~270 KB of f32 values in L2)
 constexpr int64_t kXRowsPerBlock = 16;  // X rows per m-block (~128 KB in L2)
+constexpr int64_t kPrefillMinRows = 64;  // measured: below this the permute kernel is faster
+constexpr int64_t kPrefillRowsPerTask = 96;
+
+// X [M, K] packed into k-major panels of P = kNmPanelRows rows, zero past M and K:
+// xp[mt][k][i] = X[mt*P + i, k].
+// 64-byte aligned, so every 16-float load of a panel row is one cache line.
+struct PackedX {
+  std::vector<float> storage;
+  float* data;
+};
+
+PackedX pack_x_panels(const F32View& x, int64_t Kp) {
+  constexpr int64_t P = kNmPanelRows;
+  const int64_t M = x.rows, K = x.cols, panels = (M + P - 1) / P;
+  PackedX p;
+  p.storage.assign(size_t(panels * Kp * P + 16), 0.f);
+  p.data = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p.storage.data()) + 63) & ~uintptr_t(63));
+  float* xp = p.data;
+  parallel_for(panels, [&](int64_t mt) {
+    const int64_t rows = std::min<int64_t>(P, M - mt * P);
+    float* dst = xp + mt * Kp * P;
+    // k-blocks of 32: the 32 destination rows (16 KB) stay in L1 while every source row fills them.
+    for (int64_t k0 = 0; k0 < K; k0 += 32) {
+      const int64_t k1 = std::min<int64_t>(K, k0 + 32);
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* src = x.data + (mt * P + i) * K;
+        for (int64_t k = k0; k < k1; ++k) dst[k * P + i] = src[k];
+      }
+    }
+  });
+  return p;
+}
 
 void run24(Nm24BlockFn kernel, const float* x, int64_t M, int64_t xs, const NmView& w, float* y, int64_t ys) {
   const int64_t words = w.meta_words;
@@ -45,6 +78,17 @@ void run24(Nm24BlockFn kernel, const float* x, int64_t M, int64_t xs, const NmVi
 void matmul_nm(const F32View& x, const NmView& w, const MutF32View& y) {
   const int64_t M = x.rows, K = x.cols, N = w.rows;
   if (M == 0 || N == 0) return;
+  static const NmPrefillFn prefill = pick_kernel<NmPrefillFn>(SPARSENN_X86_KERNEL(avx512::nm_prefill_block), nullptr, nullptr);
+  if (prefill && M >= kPrefillMinRows) {
+    const int64_t Kp = w.groups * w.m, Mp = (M + kNmPanelRows - 1) / kNmPanelRows * kNmPanelRows;
+    const PackedX xp = pack_x_panels(x, Kp);
+    const int64_t tasks = (N + kPrefillRowsPerTask - 1) / kPrefillRowsPerTask;
+    parallel_for(tasks, [&](int64_t t) {
+      const int64_t n0 = t * kPrefillRowsPerTask;
+      prefill(xp.data, Mp, Kp, w, y.data, M, y.cols, n0, std::min(N, n0 + kPrefillRowsPerTask));
+    });
+    return;
+  }
   // Kernels read X up to groups*m columns; pad with zeros when K is not a multiple of m.
   const int64_t width = w.groups * w.m;
   const float* xp = x.data;

@@ -24,7 +24,14 @@ void nm_generic_range(const float*, int64_t, int64_t, const NmView&, float*, int
 void nm24_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t, int64_t,
                 bool);
 }  // namespace avx2
+// Prefill on packed X (see spmm_nm.cc): xp holds ceil(M/kNmPanelRows) panels of
+// [Kp = groups*m][kNmPanelRows] floats (k-major, zero past M and K); writes Y[:, n0:n1).
+constexpr int64_t kNmPanelRows = 64;
+using NmPrefillFn = void (*)(const float* xp, int64_t Mp, int64_t Kp, const NmView& w, float* y, int64_t M, int64_t ys,
+                             int64_t n0, int64_t n1);
+
 namespace avx512 {
+void nm_prefill_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t);
 void nm_generic_range(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t);
 void nm24_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t, int64_t,
                 bool);

@@ -22,6 +22,7 @@ describeNative('N:M matmul: cpu vs js', () => {
   for (const M of [1, 3, 17, 64])
     for (let i = 0; i < 4; i++) cases.push({ M, K: randInt(r, 1, 300) | (i === 0 ? 1 : 0), N: randInt(r, 1, 70) | 1 });
   cases.push({ M: 1, K: 4096 + 13, N: 33 }, { M: 5, K: 32, N: 16 }, { M: 64, K: 2048 + 64 + 3, N: 37 }, { M: 2, K: 1, N: 1 });
+  cases.push({ M: 130, K: 203, N: 101 }); // prefill kernel: a partial last panel of X rows and a tail of W rows
 
   test.each(PATTERNS)('%i:%i over f32 / bf16 / f16', (n, m) => {
     let seed = 100 * n + m;
