@@ -53,9 +53,12 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason;
 }
 
-/** Cache and position of every new row, in stacking order. */
-export function rowsOf(segments: readonly Segment[]): { cache: Segment['cache']; pos: number }[] {
-  const rows: { cache: Segment['cache']; pos: number }[] = [];
-  for (const s of segments) for (let i = 0; i < s.ids.length; i++) rows.push({ cache: s.cache, pos: s.cache.length + i });
-  return rows;
+/** The new rows of each segment as one span (for whole-sequence attention kernels). */
+export function spansOf(segments: readonly Segment[]): { cache: Segment['cache']; pos0: number; row: number; count: number }[] {
+  let row = 0;
+  return segments.map((s) => {
+    const span = { cache: s.cache, pos0: s.cache.length, row, count: s.ids.length };
+    row += s.ids.length;
+    return span;
+  });
 }

@@ -12,11 +12,11 @@
  */
 import { KvCache } from '../generate/kv_cache';
 import { geluTanh } from '../nn/activations';
-import { attendRows } from '../nn/attention';
+import { attendSpans } from '../nn/attention';
 import { layernorm } from '../nn/layernorm';
 import type { Linear } from '../nn/linear';
 import { Tensor } from '../tensor';
-import { embedRow, gatherRows, logitRows, prepareSegments, rowsOf, throwIfAborted } from './forward_utils';
+import { embedRow, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
 import type { ForwardOptions, ModelConfig, Network, Segment } from './types';
 
 export interface Norm {
@@ -102,7 +102,7 @@ export class Gpt2Network implements Network {
       }
       r = 0;
       for (const s of segments) for (let i = 0; i < s.ids.length; i++, r++) s.cache.write(l, s.cache.length + i, k, v, r * dim);
-      attendRows(q, rowsOf(segments), l, shape, att, opts.attention, opts.backend);
+      await attendSpans(q, spansOf(segments), l, shape, att, opts.attention, opts.backend);
       const o = (await layer.proj.forwardAsync(new Tensor(att, [rows, dim]), mm)).data as Float32Array;
       for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
 

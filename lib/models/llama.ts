@@ -12,12 +12,12 @@
  */
 import { KvCache } from '../generate/kv_cache';
 import { swiglu } from '../nn/activations';
-import { attendRows } from '../nn/attention';
+import { attendSpans } from '../nn/attention';
 import type { Linear } from '../nn/linear';
 import { rmsnorm } from '../nn/rmsnorm';
 import { applyRope } from '../nn/rope';
 import { Tensor } from '../tensor';
-import { embedRow, gatherRows, logitRows, prepareSegments, rowsOf, throwIfAborted } from './forward_utils';
+import { embedRow, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
 import type { ForwardOptions, ModelConfig, Network, Segment, StageTimings } from './types';
 
 export interface LlamaLayer {
@@ -119,7 +119,7 @@ export class LlamaNetwork implements Network {
         }
       }
       mark('rope');
-      attendRows(q, rowsOf(segments), l, shape, att, opts.attention, opts.backend);
+      await attendSpans(q, spansOf(segments), l, shape, att, opts.attention, opts.backend);
       mark('attention');
       const o = (await layer.wo.forwardAsync(new Tensor(att, [rows, dim]), mm)).data as Float32Array;
       for (let i = 0; i < x.length; i++) x[i]! += o[i]!;

@@ -8,8 +8,10 @@
  * positions a head reads; the default (no policy) reads all of 0..pos.
  */
 import type { KvCacheView, KvSelection } from '../attention/contract';
+import { planBlockSparse, runBlockSparseAsync } from '../attention/block_sparse';
 import { attentionDecode } from '../attention/ops';
 import { kvViewOfCache } from '../attention/policy';
+import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCache } from '../generate/kv_cache';
@@ -144,5 +146,58 @@ export function attendRows(
     const kv = kvViewOfCache(cache, layer, pos + 1);
     const selection = policy ? policy.selectLayer(layer, qr, shape.heads, kv, pos) : ALL;
     attentionDecode({ q: qr, heads: shape.heads, kv, selection, scale, out: out.subarray(r * width, (r + 1) * width) }, { backend });
+  }
+}
+
+/** Consecutive new rows of one sequence: rows [row, row + count) are positions pos0 .. pos0 + count − 1. */
+export interface RowSpan {
+  cache: KvCache;
+  pos0: number;
+  row: number;
+  count: number;
+}
+
+/**
+ * Attention of every new row. Full attention (no policy) runs each sequence's rows as one
+ * causal flash-style kernel call off the main thread; with a policy, rows go one by one
+ * through attendRows (each query position asks the policy for its keys).
+ */
+export async function attendSpans(
+  q: Float32Array,
+  spans: readonly RowSpan[],
+  layer: number,
+  shape: AttentionShape,
+  out: Float32Array,
+  policy: AttentionPolicy | undefined,
+  backend: BackendChoice | undefined,
+): Promise<void> {
+  const width = shape.heads * shape.headDim;
+  // The js backend's flash-style reference kernel is written for clarity; the plain loop
+  // above (decodeAttention) is the faster pure-JS path.
+  const jsOnly = policy === undefined && selectBackend(checkBackendChoice(backend)).name === 'js';
+  if (jsOnly) {
+    for (const s of spans)
+      for (let i = 0; i < s.count; i++)
+        decodeAttention(q, (s.row + i) * width, s.cache, layer, s.pos0 + i, shape, out, (s.row + i) * width);
+    return;
+  }
+  if (policy !== undefined) {
+    for (const s of spans) {
+      const rows = Array.from({ length: s.count }, (_, i) => ({ cache: s.cache, pos: s.pos0 + i }));
+      attendRows(q.subarray(s.row * width, (s.row + s.count) * width), rows, layer, shape, out.subarray(s.row * width, (s.row + s.count) * width), policy, backend);
+    }
+    return;
+  }
+  for (const s of spans) {
+    const plan = planBlockSparse({ T: s.count, pos0: s.pos0, heads: shape.heads, pattern: { kind: 'causal' } });
+    await runBlockSparseAsync(
+      plan,
+      {
+        q: q.subarray(s.row * width, (s.row + s.count) * width),
+        kv: kvViewOfCache(s.cache, layer, s.pos0 + s.count),
+        out: out.subarray(s.row * width, (s.row + s.count) * width),
+      },
+      { backend },
+    );
   }
 }
