@@ -3,6 +3,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { Command } from 'commander';
+import { benchCommand, convertCommand, evalCommand, generateCommand, pruneCommand } from './commands';
 import { doctorReport, formatDoctor } from './doctor';
 
 const program = new Command();
@@ -28,6 +29,8 @@ program
       process.exitCode = r.status ?? 1;
     }
   });
+
+for (const c of [generateCommand(), pruneCommand(), evalCommand(), convertCommand(), benchCommand()]) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: Error & { code?: string }) => {
   console.error(`sparsenn: ${e.message}${e.code ? ` (${e.code})` : ''}`);
