@@ -14,6 +14,8 @@ export interface MachineInfo {
   node: string;
   platform: string;
   commit: string;
+  /** 1-minute load average when the run started: above the core count, other work shared the CPUs. */
+  loadAverage?: number;
 }
 
 function cpuModel(): string {
@@ -50,5 +52,6 @@ export function machineInfo(root: string): MachineInfo {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     commit: gitCommit(root),
+    loadAverage: Math.round(os.loadavg()[0]! * 100) / 100,
   };
 }

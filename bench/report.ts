@@ -59,7 +59,11 @@ function markdownTable(rows: readonly BenchRow[]): string {
 }
 
 function machineLine(m: MachineInfo, threads: number): string {
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, simd ${m.simd}, ${threads} threads, node ${m.node}, ${m.platform}, commit ${m.commit}`;
+  const load =
+    m.loadAverage === undefined
+      ? ''
+      : `, load average ${m.loadAverage}${m.loadAverage > m.cores ? ' (busy machine: absolute numbers are noisy, same-round ratios less so)' : ''}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, simd ${m.simd}, ${threads} threads, node ${m.node}, ${m.platform}, commit ${m.commit}${load}`;
 }
 
 /** The text of RESULTS.md for the given results. */

@@ -78,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<ResultDoc[]> {
   const threads = args.threads !== undefined ? setThreads(args.threads) : backendInfo().threads;
   const names = args.names.length ? args.names : args.quick ? DEMO_SUITES : SUITES.map((s) => s.name);
   const machine = machineInfo(PACKAGE_ROOT);
-  log(`sparsenn bench: ${machine.cpu}, ${machine.cores} cores, simd ${machine.simd}, ${threads} threads, node ${machine.node}, commit ${machine.commit}`);
+  log(`sparsenn bench: ${machine.cpu}, ${machine.cores} cores, simd ${machine.simd}, ${threads} threads, node ${machine.node}, commit ${machine.commit}, load average ${machine.loadAverage}`);
   if (args.quick) log('quick run (the demo): fewer shapes and runs; numbers are indicative, `npm run bench` is the full run');
   const docs: ResultDoc[] = [];
   for (const suite of SUITES.filter((s) => names.includes(s.name))) {
