@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cuda_ops.h"
+#include "cusparselt_timing.h"
 #include "kernels.h"
 #include "sparsenn/convert.h"
 
@@ -455,6 +456,23 @@ void timings(bool quick, double* hbm_gbs) {
       vs_cublas = rel_err(ya, std::vector<double>(yb.begin(), yb.end()));
       report("dense tc vs cuBLAS at " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K), vs_cublas, 1e-3);
     }
+    // cuSPARSELt on the same 2:4 weight (its row counts must be multiples of 8: M is padded).
+    double t_lt = NAN;
+    {
+      const int64_t M8 = (M + 7) / 8 * 8;
+      std::vector<uint16_t> x8(size_t(M8 * K), 0);
+      std::copy(xrow.begin(), xrow.end(), x8.begin());
+      uint16_t* dx8 = to_device(x8);
+      uint16_t* dws = to_device(ws);
+      void* dy16 = nullptr;
+      ck(cudaMalloc(&dy16, size_t(N * M8) * 2), "malloc");
+      const CusparseltTiming lt = time_cusparselt(M8, N, K, dws, dx8, dy16, [&](const std::function<void()>& f) {
+        return timer.median_ms(f);
+      });
+      if (lt.ok) t_lt = lt.ms;
+      else std::printf("cuSPARSELt not timed: %s\n", lt.why.c_str());
+      for (void* p : {(void*)dx8, (void*)dws, dy16}) cudaFree(p);
+    }
     double t_csr = NAN;
     if (do_csr) t_csr = timer.median_ms([&] { launch_rowwise(csr, xt, M, dy, nullptr); });
     const double best_dense = std::isnan(t_cublas) ? t_dense : std::min(t_dense, t_cublas);
@@ -464,6 +482,7 @@ void timings(bool quick, double* hbm_gbs) {
       row("decode f16 " + shape + fmt(": ours dense %.4f ms (%.0f GB/s)", t_dense, gb_dense / (t_dense / 1e3)) +
           fmt(", cuBLAS %.4f ms (%.0f GB/s)", t_cublas, gb_dense / (t_cublas / 1e3)) +
           fmt(", 2:4 %.4f ms (%.0f GB/s) = %.2fx best dense", t_sparse, gb_sparse / (t_sparse / 1e3), best_dense / t_sparse) +
+          fmt(", cuSPARSELt (M padded to 8) %.4f ms = %.2fx best dense", t_lt, best_dense / t_lt) +
           fmt(", CSR90%% %.4f ms (%.0f GB/s) = %.2fx best dense [ceiling 2:4 %.2fx]", t_csr,
               double(csr.bytes) / 1e9 / (t_csr / 1e3), best_dense / t_csr, gb_dense / gb_sparse));
     } else {
@@ -471,7 +490,8 @@ void timings(bool quick, double* hbm_gbs) {
       row("gemm f16 " + shape + fmt(": ours dense %.3f ms (%.0f TFLOP/s)", t_dense, flops / t_dense / 1e9) +
           fmt(", cuBLAS %.3f ms (%.0f TFLOP/s)", t_cublas, flops / t_cublas / 1e9) +
           fmt(", 2:4 %.3f ms (%.0f dense-equiv TFLOP/s) = %.2fx best dense", t_sparse, flops / t_sparse / 1e9,
-              best_dense / t_sparse));
+              best_dense / t_sparse) +
+          fmt(", cuSPARSELt %.3f ms = %.2fx best dense", t_lt, best_dense / t_lt));
     }
     free_weight(dense);
     free_weight(sparse);

@@ -3,7 +3,8 @@
 #   1. the check program: carried prebuilt (build-cuda/sparsenn_cuda_check from `npm run build:cuda`)
 #      or built here with cmake + ninja for this card only;
 #   2. it runs every CUDA kernel against a CPU reference (parity), then the timings against
-#      cuBLAS (found in PyTorch's nvidia/* Python packages) and prints a summary table last.
+#      cuBLAS and cuSPARSELt (found in PyTorch's nvidia/* Python packages; the check program is
+#      rebuilt for this card when cuSPARSELt's header is there) and prints a summary table last.
 # Logs go to $OUT (or ./gpu-check-out). Usage: bench/gpu/check.sh [--quick] [--parity-only]
 # Device call:  run(command="bash bench/gpu/check.sh", carry=["build-cuda"], timeout_s=540)
 set -uo pipefail
@@ -30,7 +31,33 @@ if [ ! -x "$BIN" ] || [ -n "${SPARSENN_REBUILD:-}" ]; then
   BIN=build-gpu/sparsenn_cuda_check
 fi
 
-# cuBLAS (and, for the record, cuSPARSELt) from the Python packages, or an explicit override.
+# cuSPARSELt, for comparison timings: when its header ships with PyTorch's nvidia/cusparselt
+# package, rebuild the check program with it (this card only); if that build fails, the
+# carried binary still runs, without the cuSPARSELt column.
+pkg_dir() { python3 -c "import importlib, os; m = importlib.import_module('nvidia.$1'); print(list(m.__path__)[0])" 2>/dev/null || true; }
+LT_DIR="$(pkg_dir cusparselt)"
+SP_DIR="$(pkg_dir cusparse)"
+if [ -n "$LT_DIR" ] && [ -f "$LT_DIR/include/cusparseLt.h" ] && [ -z "${SPARSENN_NO_CUSPARSELT:-}" ]; then
+  export SPARSENN_CUSPARSELT="$(ls "$LT_DIR"/lib/libcusparseLt.so* 2>/dev/null | head -1)"
+  export LD_LIBRARY_PATH="$LT_DIR/lib:${LD_LIBRARY_PATH:-}"
+  INC="$LT_DIR/include"
+  [ -n "$SP_DIR" ] && INC="$INC;$SP_DIR/include"
+  echo "== building the check program with cuSPARSELt ($LT_DIR)"
+  start=$(date +%s)
+  if cmake -S native/cuda -B build-gpu-lt -G Ninja -DSPARSENN_CUDA_ADDON=OFF -DSPARSENN_CUDA_CHECK=ON \
+      -DSPARSENN_CUDA_GENCODE=sm_90a "-DSPARSENN_CUSPARSELT_INCLUDE=$INC" > "$OUT/cmake-lt.log" 2>&1 &&
+     ninja -C build-gpu-lt -j "$(nproc)" > "$OUT/build-lt.log" 2>&1; then
+    BIN=build-gpu-lt/sparsenn_cuda_check
+    echo "built in $(( $(date +%s) - start )) s"
+  else
+    echo "cuSPARSELt build failed (see $OUT/build-lt.log); running $BIN without it"
+    tail -15 "$OUT/build-lt.log"
+  fi
+else
+  echo "cuSPARSELt: header not found (${LT_DIR:-no nvidia.cusparselt package}); no cuSPARSELt column"
+fi
+
+# cuBLAS from the Python packages, or an explicit override.
 if [ -z "${SPARSENN_CUBLAS:-}" ]; then
   CUBLAS_DIR="$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null || true)"
   if [ -n "$CUBLAS_DIR" ] && ls "$CUBLAS_DIR"/libcublas.so.* > /dev/null 2>&1; then
@@ -39,8 +66,6 @@ if [ -z "${SPARSENN_CUBLAS:-}" ]; then
   fi
 fi
 echo "cuBLAS: ${SPARSENN_CUBLAS:-not found}"
-LT_DIR="$(python3 -c 'import nvidia.cusparselt, os; print(list(nvidia.cusparselt.__path__)[0])' 2>/dev/null || true)"
-echo "cuSPARSELt: ${LT_DIR:-not found} (comparison not implemented in the check program yet)"
 
 echo "== $BIN $*"
 "$BIN" "$@"
