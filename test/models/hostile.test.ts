@@ -222,6 +222,22 @@ describeWithStories('safetensors folders', () => {
     await expectModelFileError(loadModel(variant('cfg5', { 'config.json': '{ not json' })), /JSON/);
   });
 
+  test('tokenizer.json that lies or is unsupported', async () => {
+    const tok = JSON.parse(readFileSync(join(good, 'tokenizer.json'), 'utf8'));
+    const v = (name: string, t: unknown) => variant(name, { 'tokenizer.json': JSON.stringify(t) });
+    await expectModelFileError(loadModel(v('tok1', { ...tok, model: { ...tok.model, type: 'Unigram' } })), /BPE only/);
+    await expectModelFileError(loadModel(v('tok2', { ...tok, model: { ...tok.model, vocab: { ...tok.model.vocab, extra: 3 } } })), /two tokens/);
+    await expectModelFileError(loadModel(v('tok3', { ...tok, model: { ...tok.model, vocab: { ...tok.model.vocab, extra: 9999 } } })), /contiguous/);
+    await expectModelFileError(loadModel(v('tok4', { ...tok, model: { ...tok.model, vocab: { ...tok.model.vocab, extra: -1 } } })), /invalid id/);
+    await expectModelFileError(loadModel(v('tok5', { ...tok, model: { ...tok.model, merges: ['nospace'] } })), /merge 0/);
+    await expectModelFileError(loadModel(v('tok6', { ...tok, model: { ...tok.model, merges: [[1, 2]] } })), /merge 0/);
+    await expectModelFileError(loadModel(v('tok7', { ...tok, normalizer: null })), /style/);
+    const bigVocab: Record<string, number> = { ...tok.model.vocab };
+    for (let i = 512; i < 600; i++) bigVocab[`x${i}`] = i;
+    await expectModelFileError(loadModel(v('tok8', { ...tok, model: { ...tok.model, vocab: bigVocab } })), /only 512/);
+    await expectModelFileError(loadModel(variant('tok9', { 'tokenizer.json': '[1,2' })), /JSON/);
+  });
+
   test('sharded index may not point outside the folder', async () => {
     const d = join(dir, 'sharded');
     mkdirSync(d, { recursive: true });
