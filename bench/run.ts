@@ -11,10 +11,12 @@
  */
 import { backendInfo, setThreads } from '../lib/index';
 import { attentionSuite } from './attention';
+import { attentionQualitySuite } from './quality/attention-quality';
 import { decodeSuite } from './decode';
 import { denseSuite } from './dense';
 import { formatTable, type Suite } from './harness';
 import { sparseCsrBsrSuite } from './sparse_csr_bsr';
+import { sparseNmSuite } from './sparse_nm';
 import { machineInfo } from './machine';
 import { PACKAGE_ROOT, regenerateReport, writeResult, type ResultDoc } from './report';
 
@@ -22,8 +24,10 @@ import { PACKAGE_ROOT, regenerateReport, writeResult, type ResultDoc } from './r
 export const SUITES: readonly Suite[] = [
   denseSuite,
   attentionSuite,
+  attentionQualitySuite,
   decodeSuite,
   sparseCsrBsrSuite,
+  sparseNmSuite,
   // SPARSE_SUITE_HOOK: the sparse-format suite (bench/sparse.ts: CSR / N:M / BSR vs the dense rows
   // above, speedup against sparsity) plugs in here once lib/formats is merged.
 ];
