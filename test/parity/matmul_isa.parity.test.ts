@@ -37,7 +37,7 @@ function shapes(): [number, number, number][] {
   for (let i = 0; i < 16; i++) out.push([randInt(r, 1, 9), pick(), pick()]); // GEMV path and its edge
   for (let i = 0; i < 10; i++) out.push([randInt(r, 5, 140), pick(), pick()]); // GEMM, odd panels
   // GEMM with several k-blocks, partial row groups and X chunks past 256 rows.
-  out.push([300, 700, 100], [9, 1500, 50], [257, 520, 97], [65, 1025, 13], [40, 1030, 70], [33, 600, 49], [1, 2049, 37], [4, 513, 5], [5, 17, 1]);
+  out.push([300, 700, 100], [9, 1500, 50], [257, 520, 97], [65, 1025, 13], [40, 1030, 70], [33, 600, 49], [530, 300, 20], [1, 2049, 37], [4, 513, 5], [5, 17, 1]);
   return out;
 }
 
