@@ -145,8 +145,16 @@ export class Sequence {
     const { text, stopped } = this.stops.push(this.stream.push(next));
     // The context holds maxSeqLen tokens in all: prompt plus generated.
     const last = this.generated >= o.maxTokens || this.history.length >= c.maxSeqLen;
-    if (stopped || last) this.done = true;
-    return { token: next, text: stopped ? text : last ? text + this.stops.flush() + this.stream.flush() : text };
+    if (stopped) {
+      this.done = true;
+      return { token: next, text };
+    }
+    if (last) {
+      // Nothing more will come: release text held back for a possible stop string or UTF-8 tail.
+      this.done = true;
+      return { token: next, text: text + this.stops.flush() + this.stream.flush() };
+    }
+    return { token: next, text };
   }
 }
 
