@@ -112,10 +112,10 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t qh = kvh * group + h;
     ws_o[(qh * splits + split) * D + d] = acc;
   }
-  if (threadIdx.x < group) {
-    const int64_t qh = kvh * group + threadIdx.x;
-    ws_ml[(qh * splits + split) * 2] = stat[2 * threadIdx.x];
-    ws_ml[(qh * splits + split) * 2 + 1] = stat[2 * threadIdx.x + 1];
+  for (int h = threadIdx.x; h < group; h += kThreads) {
+    const int64_t qh = kvh * group + h;
+    ws_ml[(qh * splits + split) * 2] = stat[2 * h];
+    ws_ml[(qh * splits + split) * 2 + 1] = stat[2 * h + 1];
   }
 }
 
@@ -158,13 +158,14 @@ void launch_attention_decode(const float* q, int64_t heads, const KvView& kv, co
   if (splits64 > 65535) throw CudaError("ERR_SHAPE", "attention: context too long for one launch");
   const int splits = int(splits64);
   const int64_t D = kv.head_dim;
+  const size_t smem = size_t(group) * chunk * sizeof(float) + size_t(chunk) * sizeof(int64_t) +
+                      size_t(group) * 2 * sizeof(float);
+  if (smem > 48 * 1024) throw CudaError("ERR_SHAPE", "attention: too many query heads per KV head for one block");
   float* ws = nullptr;
   const size_t ws_floats = size_t(heads) * splits * (D + 2);
   check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&ws), ws_floats * sizeof(float), s), "attention workspace");
   float* ws_o = ws;
   float* ws_ml = ws + size_t(heads) * splits * D;
-  const size_t smem = size_t(group) * chunk * sizeof(float) + size_t(chunk) * sizeof(int64_t) +
-                      size_t(group) * 2 * sizeof(float);
   const Slots slots{sel.kind == SelectionKind::Indices ? SelectionKind::Pages : sel.kind, sel.offsets, sel.items,
                     page, kv.length};
   const auto* kc = static_cast<const __half*>(kv.k);
