@@ -40,6 +40,25 @@ export type { SamplingOptions } from './generate/sampler';
 export type { Tokenizer, EncodeOptions } from './generate/tokenizer';
 export { perplexity } from './eval/perplexity';
 export type { PerplexityOptions, PerplexityResult } from './eval/perplexity';
+// attention: BEGIN (issue 6: sparse-attention kernels and policies)
+export * as attention from './attention/index';
+export {
+  createAttentionPolicy,
+  FullPolicy,
+  StreamingPolicy,
+  QuestPolicy,
+  DoubleSparsityPolicy,
+  TidalPolicy,
+  MoaPolicy,
+  MixedPolicy,
+  planBlockSparse,
+  runBlockSparse,
+  runBlockSparseAsync,
+  calibrateDoubleSparsity,
+  calibrateMoa,
+} from './attention/index';
+export type { AttentionOption, AttentionSpec, AttentionMapSpec, SparseAttentionPolicy, KvCacheView, KvSelection } from './attention/index';
+// attention: END
 // prune: BEGIN (issue 5: pruners, calibration, pruneModel)
 export * as prune from './prune/index';
 export { pruneModel } from './prune/prune_model';

@@ -6,6 +6,7 @@
  * or a policy object itself.
  */
 import { SparsennError } from '../errors';
+import type { AttentionPolicy } from '../nn/attention';
 import { checkOptions } from '../options';
 import { DoubleSparsityPolicy, type DoubleSparsityOptions } from './double_sparsity';
 import { FullPolicy } from './full';
@@ -69,4 +70,22 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
         `attention: unknown policy '${String((s as { policy?: unknown }).policy)}' (full, streaming, quest, doubleSparsity, tidal, moa)`,
       );
   }
+}
+
+/** What an `attention` option accepts: a policy object (anything with selectKeys), a spec, or a map. */
+export type AttentionOption = AttentionSpec | AttentionMapSpec | AttentionPolicy;
+
+/**
+ * Resolves an `attention` option (generate, perplexity, logits) to a policy: undefined stays
+ * undefined (dense), an object with selectKeys is used as is, a spec or map is built here.
+ */
+export function resolveAttentionPolicy(option: unknown, fn: string): AttentionPolicy | undefined {
+  if (option === undefined) return undefined;
+  if (typeof (option as AttentionPolicy | null)?.selectKeys === 'function') return option as AttentionPolicy;
+  if (typeof option === 'object' && option !== null && ('policy' in option || 'default' in option))
+    return createAttentionPolicy(option as AttentionSpec | AttentionMapSpec);
+  throw new SparsennError(
+    'ERR_ARG',
+    `${fn}: attention must be a policy spec such as { policy: 'quest', budget: 1024 }, a per-layer map { default, layers, heads }, or an object with a selectKeys(selection) method`,
+  );
 }

@@ -8,7 +8,7 @@ import { checkBackendChoice } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { Model } from '../models/model';
-import type { AttentionPolicy } from '../nn/attention';
+import { resolveAttentionPolicy, type AttentionOption } from '../attention/create';
 import { checkOptions } from '../options';
 
 export interface PerplexityOptions {
@@ -19,7 +19,8 @@ export interface PerplexityOptions {
   /** Score at most this many tokens of the text. */
   maxTokens?: number;
   backend?: BackendChoice;
-  attention?: AttentionPolicy;
+  /** Sparse attention: a spec such as { policy: 'quest', budget: 128 }, a per-layer map, or a policy object. */
+  attention?: AttentionOption;
   signal?: AbortSignal;
 }
 
@@ -41,6 +42,7 @@ function posInt(v: unknown, name: string): number | undefined {
 export async function perplexity(model: Model, text: string | readonly number[], opts?: PerplexityOptions): Promise<PerplexityResult> {
   const o = checkOptions<PerplexityOptions>(opts, ['window', 'stride', 'maxTokens', 'backend', 'attention', 'signal'], 'perplexity');
   const backend = checkBackendChoice(o.backend);
+  const attention = resolveAttentionPolicy(o.attention, 'perplexity');
   const ctx = model.config.maxSeqLen;
   const window = Math.min(posInt(o.window, 'window') ?? ctx, ctx);
   if (window < 2) throw new SparsennError('ERR_ARG', 'perplexity: window must be at least 2 tokens');
@@ -56,7 +58,7 @@ export async function perplexity(model: Model, text: string | readonly number[],
   let done = 0;
   for (let begin = 0; done < ids.length - 1; begin += stride) {
     const end = Math.min(begin + window, ids.length);
-    const logits = (await model.logits(ids.slice(begin, end), { backend, attention: o.attention, signal: o.signal })).data as Float32Array;
+    const logits = (await model.logits(ids.slice(begin, end), { backend, attention, signal: o.signal })).data as Float32Array;
     // Position p of the window predicts token begin + p + 1.
     for (let t = done + 1; t < end; t++) {
       const p = t - 1 - begin;

@@ -8,6 +8,7 @@ import { checkBackendChoice } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { Network } from '../models/types';
+import { resolveAttentionPolicy, type AttentionOption } from '../attention/create';
 import type { AttentionPolicy } from '../nn/attention';
 import { checkOptions } from '../options';
 import type { KvCache } from './kv_cache';
@@ -23,8 +24,11 @@ export interface GenerateOptions extends SamplingOptions {
   /** Cancels generation: the generator rejects with signal.reason. */
   signal?: AbortSignal;
   backend?: BackendChoice;
-  /** Which cached keys each head reads (sparse attention); default full attention. */
-  attention?: AttentionPolicy;
+  /**
+   * Which cached keys each head reads (sparse attention); default full attention. A spec such as
+   * { policy: 'quest', budget: 1024, pageSize: 16 }, a per-layer / per-head map, or a policy object.
+   */
+  attention?: AttentionOption;
 }
 
 export interface GeneratedChunk {
@@ -79,8 +83,7 @@ export function checkGenerateOptions(opts: unknown, fn: string): CheckedGenerate
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
     throw new SparsennError('ERR_ARG', `${fn}: signal must be an AbortSignal`);
-  if (o.attention !== undefined && typeof (o.attention as AttentionPolicy)?.selectKeys !== 'function')
-    throw new SparsennError('ERR_ARG', `${fn}: attention must be an object with a selectKeys(selection) method`);
+  const attention = resolveAttentionPolicy(o.attention, fn);
   const sampling: SamplingOptions = {
     temperature: o.temperature,
     topK: o.topK,
@@ -90,7 +93,7 @@ export function checkGenerateOptions(opts: unknown, fn: string): CheckedGenerate
     seed: o.seed,
   };
   new Sampler(sampling); // validates the sampling options now, not at the first token
-  return { maxTokens, stopIds, stopStrings, signal: o.signal, backend: checkBackendChoice(o.backend), attention: o.attention, sampling };
+  return { maxTokens, stopIds, stopStrings, signal: o.signal, backend: checkBackendChoice(o.backend), attention, sampling };
 }
 
 export function promptIds(tokenizer: Tokenizer, prompt: Prompt, vocabSize: number, fn: string): number[] {

@@ -1,0 +1,24 @@
+/** Sparse attention: the kernel contract, the kernels, the policies and their calibration. */
+export type { BlockMask, DecodeAttentionArgs, GroupScoresArgs, KvCacheView, KvSelection, PrefillAttentionArgs } from './contract';
+export { attentionDecode, attentionDecodeAsync, attentionGroupScores, attentionPrefill, attentionPrefillAsync } from './ops';
+export type { AttentionKernelOptions } from './ops';
+export { planBlockSparse, runBlockSparse, runBlockSparseAsync } from './block_sparse';
+export type { BlockPattern, BlockSparsePlan, BlockSparsePlanOptions, BlockSparseRun } from './block_sparse';
+export { SparsePolicy, kvViewOfCache, packSelections, selectionTokens } from './policy';
+export type { HeadRequest, HeadSelection, SparseAttentionPolicy } from './policy';
+export { FullPolicy } from './full';
+export { StreamingPolicy, evictStreaming } from './streaming';
+export type { StreamingOptions } from './streaming';
+export { QuestPolicy } from './quest';
+export type { QuestOptions } from './quest';
+export { DoubleSparsityPolicy, calibrateLabelChannels } from './double_sparsity';
+export type { DoubleSparsityOptions } from './double_sparsity';
+export { TidalPolicy } from './tidal';
+export type { TidalOptions } from './tidal';
+export { MoaPolicy, attentionDistanceProfile, fitMoaSpans } from './moa';
+export type { MoaFitOptions, MoaOptions, MoaSpan } from './moa';
+export { MixedPolicy } from './mixed';
+export type { PolicyMap } from './mixed';
+export { createAttentionPolicy, resolveAttentionPolicy } from './create';
+export type { AttentionMapSpec, AttentionOption, AttentionSpec } from './create';
+export { attentionProfiles, calibrateDoubleSparsity, calibrateMoa } from './calibrate';
