@@ -1,7 +1,125 @@
-// CSR kernels, AVX2 variant: the generic code compiled with AVX2/FMA flags (the
-// packed prefill form auto-vectorises along M).
+// CSR kernels, AVX2 variant. The gather form (decode) is hand-written: 8 nonzeros
+// per step, indices compared with K and out-of-range lanes masked out of
+// vgatherdps (so corrupted indices are never dereferenced), bf16/f16 widened in
+// register. The packed prefill form is the generic code, which auto-vectorises
+// along M with these flags.
 #include "isa.h"
 #if SPARSENN_X86
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "sparsenn/convert.h"
+#include "sparsenn/views.h"
+#include "spmm_csr_kernels.h"
+
 #define SPARSENN_VARIANT avx2
+#define SPARSENN_CSR_OWN_GATHER 1
 #include "spmm_csr_generic.inc"
+
+namespace sparsenn {
+namespace avx2 {
+
+namespace {
+
+template <DType DT>
+inline __m256 load8_values(const void* v, int64_t j) {
+  if constexpr (DT == DType::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(v) + j);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(v) + j));
+    if constexpr (DT == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+  }
+}
+
+template <typename IT>
+inline __m256i load8_indices(const IT* idx, int64_t j) {
+  if constexpr (sizeof(IT) == 2) return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + j)));
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j));
+}
+
+template <DType DT>
+inline float scalar_value(const void* v, int64_t j) {
+  if constexpr (DT == DType::F32) return static_cast<const float*>(v)[j];
+  if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(v)[j]);
+  return _cvtsh_ss(static_cast<const uint16_t*>(v)[j]);
+}
+
+template <DType DT, typename IT, int MR>
+bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t nb, int64_t ne) {
+  const IT* idx = static_cast<const IT*>(w.col_idx);
+  const uint64_t K = uint64_t(w.cols);
+  // Indices as signed 32-bit: u32 indices >= 2^31 read negative, so also fail the test.
+  const __m256i vK = _mm256_set1_epi32(int32_t(w.cols));
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i bad = _mm256_setzero_si256();
+  bool ok = true;
+  for (int64_t n = nb; n < ne; ++n) {
+    __m256 acc0[MR], acc1[MR];
+    for (int m = 0; m < MR; ++m) acc0[m] = acc1[m] = _mm256_setzero_ps();
+    int64_t j = w.row_ptr[n];
+    const int64_t e = w.row_ptr[n + 1];
+    for (; j + 16 <= e; j += 16) {
+      const __m256i i0 = load8_indices(idx, j), i1 = load8_indices(idx, j + 8);
+      const __m256i in0 = _mm256_and_si256(_mm256_cmpgt_epi32(vK, i0), _mm256_cmpgt_epi32(_mm256_add_epi32(i0, _mm256_set1_epi32(1)), zero));
+      const __m256i in1 = _mm256_and_si256(_mm256_cmpgt_epi32(vK, i1), _mm256_cmpgt_epi32(_mm256_add_epi32(i1, _mm256_set1_epi32(1)), zero));
+      bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(in0, in1), _mm256_set1_epi32(-1)));
+      const __m256 v0 = load8_values<DT>(w.values, j), v1 = load8_values<DT>(w.values, j + 8);
+      for (int m = 0; m < MR; ++m) {
+        const __m256 g0 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x + m * ldx, i0, _mm256_castsi256_ps(in0), 4);
+        const __m256 g1 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x + m * ldx, i1, _mm256_castsi256_ps(in1), 4);
+        acc0[m] = _mm256_fmadd_ps(v0, g0, acc0[m]);
+        acc1[m] = _mm256_fmadd_ps(v1, g1, acc1[m]);
+      }
+    }
+    float tail[MR] = {};
+    for (; j < e; ++j) {
+      const uint64_t c = idx[j];
+      if (c >= K) { ok = false; continue; }
+      const float v = scalar_value<DT>(w.values, j);
+      for (int m = 0; m < MR; ++m) tail[m] += v * x[m * ldx + c];
+    }
+    for (int m = 0; m < MR; ++m) {
+      const __m256 a = _mm256_add_ps(acc0[m], acc1[m]);
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_add_ss(h, _mm_movehdup_ps(h));
+      y[m * ldy + n] = _mm_cvtss_f32(h) + tail[m];
+    }
+  }
+  return ok && _mm256_testz_si256(bad, bad);
+}
+
+template <DType DT, typename IT>
+bool gather_for(const CsrView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb, int64_t ne) {
+  switch (mr) {
+    case 1: return gather8_rows<DT, IT, 1>(w, x, ldx, y, ldy, nb, ne);
+    case 2: return gather8_rows<DT, IT, 2>(w, x, ldx, y, ldy, nb, ne);
+    case 3: return gather8_rows<DT, IT, 3>(w, x, ldx, y, ldy, nb, ne);
+    case 4: return gather8_rows<DT, IT, 4>(w, x, ldx, y, ldy, nb, ne);
+    case 5: return gather8_rows<DT, IT, 5>(w, x, ldx, y, ldy, nb, ne);
+    case 6: return gather8_rows<DT, IT, 6>(w, x, ldx, y, ldy, nb, ne);
+    case 7: return gather8_rows<DT, IT, 7>(w, x, ldx, y, ldy, nb, ne);
+    default: return gather8_rows<DT, IT, 8>(w, x, ldx, y, ldy, nb, ne);
+  }
+}
+
+}  // namespace
+
+bool csr_gather_rows(const CsrView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
+                     int64_t ne) {
+  const bool u16 = w.index_bits == 16;
+  switch (w.dtype) {
+    case DType::F32: return u16 ? gather_for<DType::F32, uint16_t>(w, x, ldx, mr, y, ldy, nb, ne)
+                                : gather_for<DType::F32, uint32_t>(w, x, ldx, mr, y, ldy, nb, ne);
+    case DType::BF16: return u16 ? gather_for<DType::BF16, uint16_t>(w, x, ldx, mr, y, ldy, nb, ne)
+                                 : gather_for<DType::BF16, uint32_t>(w, x, ldx, mr, y, ldy, nb, ne);
+    default: return u16 ? gather_for<DType::F16, uint16_t>(w, x, ldx, mr, y, ldy, nb, ne)
+                        : gather_for<DType::F16, uint32_t>(w, x, ldx, mr, y, ldy, nb, ne);
+  }
+}
+
+}  // namespace avx2
+}  // namespace sparsenn
 #endif

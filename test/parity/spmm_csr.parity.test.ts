@@ -109,6 +109,27 @@ describeNative('CSR native function refuses corrupted arrays', () => {
     );
   });
 
+  test('column index >= K inside a full SIMD step of a long row, u16 and u32 indices', () => {
+    for (const big of [false, true]) {
+      const Kl = big ? 70000 : 300;
+      const w = toCsr(sparseWeight(3, Kl, 0.5, 12));
+      expect(w.colIdx instanceof Uint32Array).toBe(big);
+      const x = new Float32Array(Kl).fill(1);
+      for (const at of [3, 20, 40]) {
+        const col = w.colIdx.slice();
+        col[at] = big ? 0xffffffff : 65535;
+        const y = new Float32Array(3);
+        let code: string | undefined;
+        try {
+          nativeBinding()!.matmulCsr(x, 1, Kl, w.rowPtr, col, w.values as Float32Array, 0, 3, y);
+        } catch (e) {
+          code = (e as { code?: string }).code;
+        }
+        expect(code).toBe('ERR_FORMAT');
+      }
+    }
+  });
+
   test('row pointers out of order, not starting at 0, or not ending at nnz', () => {
     const w = good();
     const rp = w.rowPtr.slice();
