@@ -1,6 +1,6 @@
 // Y[M,N] = X[M,K] · W with W stored transposed (Wt [K,N]) and X mostly zeros:
-// each X row's nonzeros are listed once, then threads split the output columns
-// and stream only the selected rows of Wt. Bytes read scale with X's density.
+// each X row's nonzeros are listed once, then threads split them and stream only
+// the selected rows of Wt, whole. Bytes read scale with X's density.
 #include <algorithm>
 #include <vector>
 
@@ -30,15 +30,24 @@ void matmul_input_sparse(const F32View& x, const DenseView& wt, const MutF32View
       }
     offsets[size_t(m + 1)] = int64_t(rows.size());
   }
-  // Column slices small enough to give every thread several, large enough to stream.
-  constexpr int64_t kSlice = 512;
-  const int64_t slices = (N + kSlice - 1) / kSlice;
-  parallel_for(M * slices, [&](int64_t task) {
-    const int64_t m = task / slices, s = task % slices;
-    const int64_t c0 = s * kSlice, c1 = std::min(N, c0 + kSlice);
-    const int64_t b = offsets[size_t(m)];
-    kernel(rows.data() + b, vals.data() + b, offsets[size_t(m + 1)] - b, wt, y.data + m * N, c0, c1);
+  // Each X row's nonzeros are split into `parts` runs; a task streams its run of Wt rows
+  // over all N columns into its own partial sum, and the partials are added at the end.
+  // (Splitting columns instead would read every Wt row in short pieces.)
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(thread_count(), int64_t(rows.size()) / (M * 8) + 1));
+  std::vector<float> partial(size_t(M * parts * N));
+  parallel_for(M * parts, [&](int64_t task) {
+    const int64_t m = task / parts, p = task % parts;
+    const int64_t b = offsets[size_t(m)], count = offsets[size_t(m + 1)] - b;
+    const int64_t j0 = b + count * p / parts, j1 = b + count * (p + 1) / parts;
+    kernel(rows.data() + j0, vals.data() + j0, j1 - j0, wt, partial.data() + task * N, 0, N);
   });
+  for (int64_t m = 0; m < M; ++m) {
+    float* yr = y.data + m * N;
+    const float* p0 = partial.data() + m * parts * N;
+    std::copy(p0, p0 + N, yr);
+    for (int64_t p = 1; p < parts; ++p)
+      for (int64_t c = 0; c < N; ++c) yr[c] += p0[p * N + c];
+  }
 }
 
 }  // namespace sparsenn
