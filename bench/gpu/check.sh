@@ -6,7 +6,10 @@
 #      cuBLAS and cuSPARSELt (found in PyTorch's nvidia/* Python packages; the check program is
 #      rebuilt for this card when cuSPARSELt's header is there) and prints a summary table last.
 # Logs go to $OUT (or ./gpu-check-out). Usage: bench/gpu/check.sh [--quick] [--parity-only]
-# Device call:  run(command="bash bench/gpu/check.sh", carry=["build-cuda"], timeout_s=540)
+# Prepare here: npm run build:cuda && npm run build:ts && ./scripts/dev-build.sh && ../shared/device/prepare-node.sh
+# Device call:  run(command="bash bench/gpu/check.sh", timeout_s=540, carry=["build-cuda/Release",
+#   "build-cuda/sparsenn_cuda_check", "build/Release", "dist", "node_modules/node-gyp-build", ".devnode"])
+# (about 35 MB; carry only ["build-cuda/sparsenn_cuda_check"] for the C++ check alone).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-$PWD/gpu-check-out}"
@@ -71,4 +74,21 @@ echo "== $BIN $*"
 "$BIN" "$@"
 rc=$?
 echo "== check program exit status $rc (0 = every parity case passed)"
+
+# The Node half: the package's own loading path (driver check, child self-test, addon) and the
+# cuda backend against js. Needs Node (carried as .devnode/node.xz), dist/ (npm run build:ts),
+# build/Release (the CPU addon) and node_modules/node-gyp-build.
+if ! command -v node > /dev/null 2>&1 && [ -s .devnode/node.xz ]; then
+  xz -dc .devnode/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node
+fi
+if command -v node > /dev/null 2>&1 && [ -f dist/bench/gpu/node_parity.js ] && [ -f build-cuda/Release/sparsenn_cuda.node ]; then
+  echo "== node $(node --version) dist/bench/gpu/node_parity.js"
+  node dist/bench/gpu/node_parity.js > "$OUT/node_parity.log" 2>&1
+  nrc=$?
+  grep -v '^ok' "$OUT/node_parity.log" | tail -20
+  echo "== node parity exit status $nrc (0 = passed, 2 = CUDA not available); full log $OUT/node_parity.log"
+  [ $nrc -ne 0 ] && [ $rc -eq 0 ] && rc=$nrc
+else
+  echo "== node parity skipped (needs node or .devnode/node.xz, dist/bench/gpu/node_parity.js and build-cuda/Release)"
+fi
 exit $rc
