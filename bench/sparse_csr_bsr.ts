@@ -145,6 +145,37 @@ async function benchShape(
   return rows;
 }
 
+/**
+ * The sparsity where a format starts beating the best dense baseline, by linear
+ * interpolation of the measured ratios (rows sorted by sparsity); undefined when it
+ * never crosses 1 in the measured range.
+ */
+export function crossover(points: readonly { sparsity: number; ratio: number }[]): number | undefined {
+  const p = [...points].sort((a, b) => a.sparsity - b.sparsity);
+  if (p.length && p[0]!.ratio >= 1) return p[0]!.sparsity;
+  for (let i = 1; i < p.length; i++) {
+    const a = p[i - 1]!;
+    const b = p[i]!;
+    if (a.ratio < 1 && b.ratio >= 1) return a.sparsity + ((1 - a.ratio) / (b.ratio - a.ratio)) * (b.sparsity - a.sparsity);
+  }
+  return undefined;
+}
+
+/** One summary line per sweep: speedup against sparsity as a text bar chart, and the crossover point. */
+function sweepLines(title: string, rows: readonly BenchRow[]): string[] {
+  const pts = rows
+    .filter((r) => r.backend === 'csr' && r.dtype === 'f32' && r.sparsity !== undefined && r.ratioVsBestDense !== undefined)
+    .map((r) => ({ sparsity: r.sparsity!, ratio: r.ratioVsBestDense! }))
+    .sort((a, b) => a.sparsity - b.sparsity);
+  if (!pts.length) return [];
+  const x = crossover(pts);
+  const bars = pts.map((p) => `${(p.sparsity * 100).toFixed(0)}% ${'#'.repeat(Math.max(1, Math.round(p.ratio * 4)))} ${p.ratio.toFixed(2)}x`);
+  return [
+    `${title} CSR f32 sweep (speedup vs best dense, # = 0.25x): ${bars.join(' | ')}; ` +
+      (x === undefined ? 'never faster than dense in this range' : `crossover at ~${(x * 100).toFixed(0)}% sparsity`),
+  ];
+}
+
 async function run(ctx: SuiteContext) {
   const native = nativeBinding();
   if (!native) return { rows: [], summary: ['native addon not loaded: nothing run'] };
@@ -162,7 +193,7 @@ async function run(ctx: SuiteContext) {
     ceiling = r.gbps;
   }
 
-  const decodeSparsities = ctx.quick ? [0.7, 0.9] : [0.5, 0.7, 0.8, 0.9, 0.95];
+  const decodeSparsities = ctx.quick ? [0.7, 0.9] : [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
   const decodeShapes: [number, number][] = ctx.quick ? [[4096, 4096]] : [[4096, 4096], [11008, 4096]];
   const decodeTiming: TimeOptions = ctx.quick ? { warmup: 3, minRuns: 10, minTimeMs: 300 } : { warmup: 5, minRuns: 25, minTimeMs: 1500 };
   for (const [N, K] of decodeShapes) {
@@ -184,6 +215,7 @@ async function run(ctx: SuiteContext) {
       }
     const r = addRatios(await benchShape(ctx, 1, N, K, cands, decodeTiming, ceiling));
     rows.push(...r);
+    summary.push(...sweepLines(`decode M=1 N=${N} K=${K}:`, r));
     for (const row of r.filter((x) => x.sparsity !== undefined && x.dtype === 'f32'))
       summary.push(
         `decode N=${N} K=${K} ${row.backend} ${(row.sparsity! * 100).toFixed(0)}%: ${row.ratioVsBestDense!.toFixed(2)}x best dense, ` +
@@ -192,7 +224,7 @@ async function run(ctx: SuiteContext) {
   }
 
   const prefillTiming: TimeOptions = ctx.quick ? { warmup: 1, minRuns: 3, minTimeMs: 0 } : { warmup: 2, minRuns: 7, minTimeMs: 2000 };
-  const prefillSparsities = ctx.quick ? [0.9] : [0.5, 0.7, 0.9, 0.95];
+  const prefillSparsities = ctx.quick ? [0.9] : [0.5, 0.7, 0.8, 0.9, 0.95];
   const prefillShapes: [number, number][] = ctx.quick ? [[4096, 4096]] : [[4096, 4096], [11008, 4096]];
   for (const [N, K] of prefillShapes) {
     const cands: Candidate[] = [];
@@ -206,6 +238,7 @@ async function run(ctx: SuiteContext) {
     }
     const r = addRatios(await benchShape(ctx, 256, N, K, cands, prefillTiming, undefined));
     rows.push(...r);
+    summary.push(...sweepLines(`prefill M=256 N=${N} K=${K}:`, r));
     for (const row of r.filter((x) => x.sparsity !== undefined))
       summary.push(
         `prefill M=256 N=${N} K=${K} ${row.backend} ${(row.sparsity! * 100).toFixed(0)}%: ${row.ratioVsBestDense!.toFixed(2)}x best dense, ` +
