@@ -14,6 +14,7 @@ import { loadOrt, transpose } from '../bench/baselines/ort';
 import { machineInfo } from '../bench/machine';
 import { readResults, renderReport, writeResult, type ResultDoc } from '../bench/report';
 import { parseArgs } from '../bench/run';
+import { nativeBinding } from '../lib/backend/native';
 import { backendInfo, matmul, Tensor } from '../lib/index';
 import { relError } from './helpers';
 
@@ -94,6 +95,36 @@ describe('run.ts arguments', () => {
 });
 
 const describeNative = backendInfo().backend !== 'js' ? describe : describe.skip;
+
+describeNative('benchStreamRead (the bandwidth baseline)', () => {
+  const b = nativeBinding()!;
+  test('returns the exact sum for any length and thread count', () => {
+    for (const n of [0, 1, 15, 16, 63, 64, 65, 1000, 100003]) {
+      const a = new Float32Array(n);
+      for (let i = 0; i < n; i++) a[i] = (i % 17) - 8; // small integers: every partial sum is exact
+      const want = a.reduce((s, v) => s + v, 0);
+      for (const t of [1, 2, 3, 64]) expect(b.benchStreamRead(a, t)).toBe(want);
+    }
+  });
+
+  test('bad arguments throw coded errors', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    const call = b.benchStreamRead as unknown as (...a: unknown[]) => number;
+    expect(code(() => call(new Float64Array(4), 1))).toBe('ERR_DTYPE');
+    expect(code(() => call([1, 2, 3], 1))).toBe('ERR_DTYPE');
+    expect(code(() => call(new Float32Array(4), 0))).toBe('ERR_ARG');
+    expect(code(() => call(new Float32Array(4), -1))).toBe('ERR_SHAPE');
+    expect(code(() => call(new Float32Array(4), 'x'))).toBe('ERR_ARG');
+    expect(code(() => call(new Float32Array(4)))).toBe('ERR_ARG');
+  });
+});
 
 describeNative('dense suite, tiny run', () => {
   test('produces rows with positive times and throughputs, and a report', async () => {
