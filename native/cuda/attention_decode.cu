@@ -105,6 +105,7 @@ __global__ void __launch_bounds__(kThreads)
     const int h = int(idx / D);
     const int64_t d = idx % D;
     float acc = 0.0f;
+#pragma unroll 8
     for (int s = 0; s < here; ++s) {
       const int64_t t = tok[s];
       if (t >= 0) acc += p[h * chunk + s] * __half2float(vh[t * token_stride + d]);
