@@ -169,7 +169,7 @@ export function nmPositions(w: NmMatrix): Uint8Array {
 }
 
 /** An N:M weight the sparse tensor cores cannot take (f32 values, or a pattern that is not 2:4) as CSR arrays. */
-function nmAsCsr(w: NmMatrix): { rowPtr: Uint32Array; colIdx: Uint16Array | Uint32Array; values: Float32Array | Uint16Array } {
+export function nmAsCsr(w: NmMatrix): { rowPtr: Uint32Array; colIdx: Uint16Array | Uint32Array; values: Float32Array | Uint16Array } {
   const [N, K] = w.shape;
   const perRow = w.groups * w.n;
   const isZero = w.dtype === 'f32' ? (v: number) => v === 0 : (v: number) => (v & 0x7fff) === 0;
