@@ -91,13 +91,11 @@ export function checkWeight(w: unknown, pattern: Pattern, fn: string): { rows: n
   return { rows, cols, values };
 }
 
-/** Throws ERR_PATTERN when a [rows, cols] weight cannot hold the pattern exactly. */
+/**
+ * Throws ERR_PATTERN when a [rows, cols] weight cannot hold the pattern: blocks must
+ * tile it. N:M fits any width: a last partial group prunes proportionally (nmPruneCount).
+ */
 export function checkFits(rows: number, cols: number, pattern: Pattern, fn: string): void {
-  if (pattern.kind === 'nm' && cols % pattern.m !== 0)
-    throw new SparsennError(
-      'ERR_PATTERN',
-      `${fn}: ${pattern.n}:${pattern.m} groups run along in_features, which must be a multiple of ${pattern.m} (got ${cols})`,
-    );
   if (pattern.kind === 'block' && (rows % pattern.rows !== 0 || cols % pattern.cols !== 0))
     throw new SparsennError(
       'ERR_PATTERN',

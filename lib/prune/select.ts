@@ -48,10 +48,22 @@ export function pruneCount(sparsity: number, total: number): number {
   return Math.min(total, Math.round(sparsity * total));
 }
 
+/**
+ * How many of a group's w inputs N:M prunes: m − n for a whole group; a last,
+ * partial group (in_features not a multiple of m) prunes ⌊(m − n)·w/m⌋, never a
+ * larger fraction than the pattern. The N:M format pads such a group.
+ */
+export function nmPruneCount(n: number, m: number, w: number): number {
+  return w === m ? m - n : Math.floor(((m - n) * w) / m);
+}
+
 /** In each group of m consecutive inputs of a row, prunes the m − n lowest scores. */
 export function selectNm(scores: Float64Array, mask: Uint8Array, rows: number, cols: number, n: number, m: number): void {
   for (let r = 0; r < rows; r++)
-    for (let g = 0; g < cols; g += m) pruneLowestSmall(scores, mask, r * cols + g, m, m - n);
+    for (let g = 0; g < cols; g += m) {
+      const w = Math.min(m, cols - g);
+      pruneLowestSmall(scores, mask, r * cols + g, w, nmPruneCount(n, m, w));
+    }
 }
 
 /** pruneLowest for a handful of entries (an N:M group): repeated minimum, no allocation. */

@@ -83,8 +83,8 @@ SweepArgs parse_sweep(const Napi::CallbackInfo& info) {
   const int64_t m = arg_size(info, 6, "m", 255);
   const int64_t block = arg_size(info, 7, "block", int64_t(1) << 24);
   if (m > 0 && (n >= m)) throw_coded(env, "ERR_ARG", "N:M needs N < M");
-  if (block < 1 || (m > 0 && (block % m != 0 || a.cols % m != 0)))
-    throw_coded(env, "ERR_ARG", "block must be positive, and with N:M both block and cols must be multiples of M");
+  if (block < 1 || (m > 0 && block % m != 0))
+    throw_coded(env, "ERR_ARG", "block must be positive, and a multiple of M with N:M");
   const int64_t blocks = a.cols == 0 ? 0 : (a.cols + block - 1) / block;
   const int64_t wn = checked_mul(env, a.rows, a.cols);
   ArrayArg w = arg_array(info, 0, "w", DType::F32, wn);

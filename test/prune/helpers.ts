@@ -52,13 +52,15 @@ export function zeros(mask: Uint8Array): number {
   return z;
 }
 
-/** Throws unless every group of m consecutive inputs of every row keeps exactly n. */
+/** Throws unless every group of m consecutive inputs of every row keeps exactly n (a last partial group of w: w − ⌊(m − n)·w/m⌋). */
 export function expectNm(mask: Uint8Array, rows: number, cols: number, n: number, m: number): void {
   for (let r = 0; r < rows; r++)
     for (let g = 0; g < cols; g += m) {
+      const w = Math.min(m, cols - g);
+      const want = w === m ? n : w - Math.floor(((m - n) * w) / m);
       let kept = 0;
-      for (let c = g; c < g + m; c++) kept += mask[r * cols + c]!;
-      if (kept !== n) throw new Error(`row ${r}, group at ${g}: ${kept} kept, want ${n} of ${m}`);
+      for (let c = g; c < g + w; c++) kept += mask[r * cols + c]!;
+      if (kept !== want) throw new Error(`row ${r}, group at ${g}: ${kept} kept, want ${want} of ${w}`);
     }
 }
 

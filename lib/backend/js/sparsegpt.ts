@@ -10,7 +10,7 @@
  *
  * Masks: unstructured → per block, the plan.pruneCounts[b] lowest w²/U_cc² of the
  * whole block (all rows), chosen when the block starts; N:M → in each group of m
- * columns of a row, the m − n lowest, chosen from the updated weights when the
+ * columns of a row (a last partial group of w columns prunes ⌊(m − n)·w/m⌋), the m − n lowest, chosen from the updated weights when the
  * sweep reaches the group. Ties go to the lower index. Weights are f32 and every
  * stored value is rounded to f32, as the native kernel does.
  */
@@ -29,7 +29,7 @@ export function sparsegptSweep(w: Float32Array, rows: number, cols: number, u: F
       const row = r * cols;
       for (let c = 0; c < width; c++) {
         const ii = i1 + c;
-        if (plan.m > 0 && c % plan.m === 0) selectGroup(w, cols, u, mask, row, ii, plan.n, plan.m);
+        if (plan.m > 0 && c % plan.m === 0) selectGroup(w, cols, u, mask, row, ii, plan.n, plan.m, Math.min(plan.m, cols - ii));
         const q = mask[row + ii] ? w[row + ii]! : 0;
         const e = f((w[row + ii]! - q) / u[ii * cols + ii]!);
         err[c] = e;
@@ -65,12 +65,16 @@ function selectBlock(w: Float32Array, rows: number, cols: number, u: Float32Arra
   }
 }
 
-/** N:M: in the group of m columns starting at ii of one row, prunes the m − n lowest w²/U_cc². */
-function selectGroup(w: Float32Array, cols: number, u: Float32Array, mask: Uint8Array, row: number, ii: number, n: number, m: number): void {
-  for (let drop = 0; drop < m - n; drop++) {
+/**
+ * N:M: in the group of `width` columns starting at ii of one row (m, or fewer for a
+ * last partial group), prunes the m − n (⌊(m − n)·width/m⌋) lowest w²/U_cc².
+ */
+function selectGroup(w: Float32Array, cols: number, u: Float32Array, mask: Uint8Array, row: number, ii: number, n: number, m: number, width: number): void {
+  const drops = width === m ? m - n : Math.floor(((m - n) * width) / m);
+  for (let drop = 0; drop < drops; drop++) {
     let best = -1;
     let bestScore = 0;
-    for (let g = 0; g < m; g++) {
+    for (let g = 0; g < width; g++) {
       if (!mask[row + ii + g]) continue;
       const wv = w[row + ii + g]!;
       const d = u[(ii + g) * cols + ii + g]!;

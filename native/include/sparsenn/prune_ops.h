@@ -16,7 +16,7 @@ int64_t cholesky_inverse_upper(const double* h, int64_t k, double* u);
 // row-major f32 weight w [rows, cols], with u the upper Cholesky factor of H⁻¹ [cols, cols].
 // For each block of `block` columns: choose the block's mask (m == 0: the
 // prune_counts[b] lowest w²/U_cc² of the whole block; m > 0: in every group of m
-// columns of each row, the m − n lowest, chosen from the updated weights when the
+// columns of each row (a last partial group of w columns: ⌊(m − n)·w/m⌋), the m − n lowest, chosen from the updated weights when the
 // sweep reaches the group), then column by column zero the pruned weight and spread
 // its error over the row's later columns of the block through U's row, and finally
 // apply the block's accumulated error to all later columns at once.
