@@ -65,9 +65,12 @@ struct Simd {
   }
 };
 
-// GEMV: 4 W rows x 2 X rows = 8 accumulators + 4 W vectors + 1 X vector of 16 ymm.
+// GEMV: 4 W rows x 2 X rows = 8 accumulators + 4 W vectors + 1 X vector of 16 ymm;
+// for M = 1, 8 W rows (8 accumulators; each W vector is used as soon as it is loaded).
 constexpr int kGemvRows = 4;
 constexpr int kGemvXRows = 2;
+constexpr int kGemvNarrowRows = 8;
+constexpr int kGemvNarrowXRows = 1;
 // Single-thread, N = K = 4096 on Zen 4 (AVX2 forced): GEMV path wins up to M = 16, blocked from M = 32.
 constexpr int64_t kGemvMaxRows = 16;
 // GEMM microkernel: 6 rows x 2 vectors (the classic 6x16), or 8 x 1 for narrow M.

@@ -55,9 +55,12 @@ struct Simd {
   }
 };
 
-// GEMV: 4 W rows x 4 X rows = 16 accumulators + 4 widened W vectors + 1 X vector of 32 zmm.
+// GEMV: 4 W rows x 4 X rows = 16 accumulators + 4 widened W vectors + 1 X vector of 32 zmm;
+// for M <= 2, 8 W rows x 2 X rows (16 accumulators + 8 W vectors).
 constexpr int kGemvRows = 4;
 constexpr int kGemvXRows = 4;
+constexpr int kGemvNarrowRows = 8;
+constexpr int kGemvNarrowXRows = 2;
 // Single-thread, N = K = 4096 on Zen 4: GEMV path 8.5 ms vs blocked 12.5 ms at M = 16, even at M = 32-64.
 constexpr int64_t kGemvMaxRows = 32;
 // GEMM microkernel: R rows of W x VN vectors (16 X rows each); R*VN accumulators <= 24.
