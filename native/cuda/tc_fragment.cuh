@@ -81,8 +81,14 @@ __global__ void __launch_bounds__(WARPS * 32)
           a1[u][r] = __ldg(wv + tile * 64 + lane * 2 + 1);
         }
       }
+      // Decode: lanes whose token is padding (7 of every 8 at M = 1) skip the load, or every
+      // block would re-read X from L2, as many bytes as the weight itself.
 #pragma unroll
-      for (int s = 0; s < NT; ++s) b[u][s] = __ldg(xb + ((tm0 + s) * tiles_k + tk) * 32 + lane);
+      for (int s = 0; s < NT; ++s) {
+        const uint4* p = xb + ((tm0 + s) * tiles_k + tk) * 32 + lane;
+        if constexpr (NT <= 2) b[u][s] = (tm0 + s) * 8 + g < M ? __ldg(p) : make_uint4(0, 0, 0, 0);
+        else b[u][s] = __ldg(p);
+      }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
