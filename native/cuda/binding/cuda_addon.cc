@@ -62,6 +62,10 @@ class CudaWeight : public Napi::ObjectWrap<CudaWeight> {
   }
 
   explicit CudaWeight(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaWeight>(info) {}
+  // Collected without dispose(): give the memory back to the device and to V8's accounting.
+  void Finalize(Napi::Env env) override {
+    if (!disposed_ && w_.bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -w_.bytes);
+  }
   ~CudaWeight() override { cuda::free_weight(w_); }
 
   const DeviceWeight& weight(Napi::Env env) const {
