@@ -219,7 +219,11 @@ void parity_attention(bool quick) {
   if (!quick) cases.push_back({32, 8, 128, 20000, SelectionKind::Pages, 16});
   for (const AttnCase& c : cases) {
     const int64_t D = c.D, L = c.length, H = c.heads, KH = c.kv_heads, G = H / KH;
-    // Token-major cache [L, KH, D] so the strides are exercised: head_stride D, token_stride KH*D.
+    // Token-major cache [L, KH, D] (head_stride D, token_stride KH*D) for odd-numbered cases,
+    // head-major [KH, L, D] (head_stride L*D, token_stride D) for the others.
+    const bool head_major = (&c - cases.data()) % 2 == 0;
+    const int64_t hs = head_major ? L * D : D, ts = head_major ? D : KH * D;
+    auto at = [&](int64_t t, int64_t kvh, int64_t d) { return size_t(kvh * hs + t * ts + d); };
     std::vector<uint16_t> k16(size_t(L * KH * D)), v16(k16.size());
     std::vector<float> kf(k16.size()), vf(k16.size()), q(size_t(H * D));
     for (size_t i = 0; i < k16.size(); ++i) {
@@ -261,14 +265,14 @@ void parity_attention(bool quick) {
       double mx = -INFINITY;
       for (size_t i = 0; i < toks.size(); ++i) {
         double acc = 0;
-        for (int64_t d = 0; d < D; ++d) acc += double(q[size_t(h * D + d)]) * kf[size_t((toks[i] * KH + kvh) * D + d)];
+        for (int64_t d = 0; d < D; ++d) acc += double(q[size_t(h * D + d)]) * kf[at(toks[i], kvh, d)];
         s[i] = acc * scale;
         mx = std::max(mx, s[i]);
       }
       double sum = 0;
       for (auto& v : s) sum += (v = std::exp(v - mx));
       for (size_t i = 0; i < toks.size(); ++i)
-        for (int64_t d = 0; d < D; ++d) want[size_t(h * D + d)] += s[i] / sum * vf[size_t((toks[i] * KH + kvh) * D + d)];
+        for (int64_t d = 0; d < D; ++d) want[size_t(h * D + d)] += s[i] / sum * vf[at(toks[i], kvh, d)];
     }
     uint16_t* dk = to_device(k16);
     uint16_t* dv = to_device(v16);
@@ -277,7 +281,7 @@ void parity_attention(bool quick) {
     int32_t* ditems = to_device(items.empty() ? std::vector<int32_t>{0} : items);
     float* dout = nullptr;
     ck(cudaMalloc(&dout, size_t(H * D) * 4), "cudaMalloc");
-    const KvView kv{dk, dv, DType::F16, KH, L, D, D, KH * D};
+    const KvView kv{dk, dv, DType::F16, KH, L, D, hs, ts};
     const SelectionView sel{c.kind, doff, ditems, page};
     attention_decode_device(dq, H, kv, sel, entries_max, scale, dout, nullptr);
     ck(cudaDeviceSynchronize(), "attention");
@@ -285,7 +289,7 @@ void parity_attention(bool quick) {
     ck(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost), "D2H");
     for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)doff, (void*)ditems, (void*)dout}) cudaFree(p);
     const char* kn = c.kind == SelectionKind::All ? "all" : c.kind == SelectionKind::Pages ? "pages" : "indices";
-    report("attention decode " + std::string(kn) + " H=" + std::to_string(H) + " KVH=" + std::to_string(KH) +
+    report("attention decode " + std::string(kn) + (head_major ? " head-major" : " token-major") + " H=" + std::to_string(H) + " KVH=" + std::to_string(KH) +
                " D=" + std::to_string(D) + " L=" + std::to_string(L),
            rel_err(got, want), 1e-2);
   }
