@@ -36,25 +36,11 @@ struct Slots {
   }
 };
 
-template <bool kVec>
-__device__ __forceinline__ float dot_q_k(const float* __restrict__ q, const __half* __restrict__ k, int64_t D) {
-  float acc = 0.0f;
-  if constexpr (kVec) {
-    for (int64_t d = 0; d < D; d += 8) {
-      const uint4 raw = *reinterpret_cast<const uint4*>(k + d);
-      const __half2* h2 = reinterpret_cast<const __half2*>(&raw);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const float2 f = __half22float2(h2[i]);
-        acc += __ldg(q + d + 2 * i) * f.x + __ldg(q + d + 2 * i + 1) * f.y;
-      }
-    }
-  } else {
-    for (int64_t d = 0; d < D; ++d) acc += __ldg(q + d) * __half2float(k[d]);
-  }
-  return acc;
-}
+constexpr int kHeadBatch = 8;  // query heads of a GQA group handled per pass over K / V rows
 
+// Pass 1 of flash-decoding for one (KV head, split): scores, softmax statistics and the
+// unnormalised partial output of every query head of the group. K and V rows are read once per
+// batch of up to 8 query heads (so once for the usual GQA groups of <= 8).
 template <bool kVec>
 __global__ void __launch_bounds__(kThreads)
     decode_partial_kernel(const float* __restrict__ q, const __half* __restrict__ kc, const __half* __restrict__ vc,
@@ -64,21 +50,63 @@ __global__ void __launch_bounds__(kThreads)
   float* p = smem;                                               // [group][chunk] scores, then weights
   int64_t* tok = reinterpret_cast<int64_t*>(p + group * chunk);  // [chunk] token of each slot, -1 if none
   float* stat = reinterpret_cast<float*>(tok + chunk);           // [group][2] max, sum
+  float* red = stat + 2 * group;                                 // [parts - 1][kHeadBatch][D] partial sums
   const int64_t kvh = blockIdx.x;
   const int split = blockIdx.y;
   const int64_t s0 = int64_t(split) * chunk;
   const int64_t n = slots.count(kvh);
-  const int64_t here = n > s0 ? (n - s0 < chunk ? n - s0 : chunk) : 0;
+  const int here = int(n > s0 ? (n - s0 < chunk ? n - s0 : chunk) : 0);
 
   for (int s = threadIdx.x; s < chunk; s += kThreads) tok[s] = s < here ? slots.token(kvh, s0 + s) : -1;
   __syncthreads();
 
   const __half* kh = kc + kvh * head_stride;
   const __half* vh = vc + kvh * head_stride;
-  for (int idx = threadIdx.x; idx < group * chunk; idx += kThreads) {
-    const int h = idx / chunk, s = idx % chunk;
+  const float* qg = q + kvh * group * D;  // the group's query heads, [group][D]
+
+  // Scores: a thread per slot; its K row is read once per head batch.
+  for (int s = threadIdx.x; s < chunk; s += kThreads) {
     const int64_t t = tok[s];
-    p[idx] = t < 0 ? -INFINITY : scale * dot_q_k<kVec>(q + (kvh * group + h) * D, kh + t * token_stride, D);
+    for (int hb = 0; hb < group; hb += kHeadBatch) {
+      float acc[kHeadBatch];
+#pragma unroll
+      for (int j = 0; j < kHeadBatch; ++j) acc[j] = 0.0f;
+      if (t >= 0) {
+        const __half* kr = kh + t * token_stride;
+        if constexpr (kVec) {
+          for (int64_t d = 0; d < D; d += 8) {
+            const uint4 raw = *reinterpret_cast<const uint4*>(kr + d);
+            const __half2* h2 = reinterpret_cast<const __half2*>(&raw);
+            float kf[8];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const float2 f = __half22float2(h2[i]);
+              kf[2 * i] = f.x;
+              kf[2 * i + 1] = f.y;
+            }
+#pragma unroll
+            for (int j = 0; j < kHeadBatch; ++j) {
+              if (hb + j >= group) break;
+              const float* qj = qg + (hb + j) * D + d;  // same address across the warp: a broadcast
+#pragma unroll
+              for (int i = 0; i < 8; ++i) acc[j] += __ldg(qj + i) * kf[i];
+            }
+          }
+        } else {
+          for (int64_t d = 0; d < D; ++d) {
+            const float kf = __half2float(kr[d]);
+#pragma unroll
+            for (int j = 0; j < kHeadBatch; ++j) {
+              if (hb + j >= group) break;
+              acc[j] += __ldg(qg + (hb + j) * D + d) * kf;
+            }
+          }
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < kHeadBatch; ++j)
+        if (hb + j < group) p[(hb + j) * chunk + s] = t < 0 ? -INFINITY : scale * acc[j];
+    }
   }
   __syncthreads();
 
@@ -101,17 +129,70 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
 
-  for (int64_t idx = threadIdx.x; idx < group * D; idx += kThreads) {
-    const int h = int(idx / D);
-    const int64_t d = idx % D;
-    float acc = 0.0f;
-#pragma unroll 8
-    for (int s = 0; s < here; ++s) {
+  // Output: a thread per pair of dims (half2 loads of V, read once per head batch); when there
+  // are fewer pairs than threads, `parts` threads share a pair, taking every parts-th slot, and
+  // add up through shared memory.
+  const int pairs = int((D + 1) / 2);
+  const int parts = pairs >= kThreads ? 1 : kThreads / pairs;
+  // acc[j] += sum over this thread's slots of weight(head hb + j, slot) * V[slot][d, d + 1]
+  auto accumulate = [&](int hb, int64_t d, int first, int step, float (&acc)[kHeadBatch][2]) {
+#pragma unroll
+    for (int j = 0; j < kHeadBatch; ++j) acc[j][0] = acc[j][1] = 0.0f;
+    for (int s = first; s < here; s += step) {
       const int64_t t = tok[s];
-      if (t >= 0) acc += p[h * chunk + s] * __half2float(vh[t * token_stride + d]);
+      if (t < 0) continue;
+      const __half* vr = vh + t * token_stride + d;
+      float2 v;
+      if constexpr (kVec) v = __half22float2(*reinterpret_cast<const __half2*>(vr));
+      else v = make_float2(__half2float(vr[0]), d + 1 < D ? __half2float(vr[1]) : 0.0f);
+#pragma unroll
+      for (int j = 0; j < kHeadBatch; ++j) {
+        if (hb + j >= group) break;
+        const float w = p[(hb + j) * chunk + s];
+        acc[j][0] += w * v.x;
+        acc[j][1] += w * v.y;
+      }
     }
-    const int64_t qh = kvh * group + h;
-    ws_o[(qh * splits + split) * D + d] = acc;
+  };
+  auto store = [&](int hb, int64_t d, int j, int e, float v) {
+    const int64_t qh = kvh * group + hb + j;
+    if (hb + j < group && d + e < D) ws_o[(qh * splits + split) * D + d + e] = v;
+  };
+  for (int hb = 0; hb < group; hb += kHeadBatch) {
+    float acc[kHeadBatch][2];
+    if (parts == 1) {
+      for (int pr = threadIdx.x; pr < pairs; pr += kThreads) {
+        accumulate(hb, 2 * int64_t(pr), 0, 1, acc);
+#pragma unroll
+        for (int j = 0; j < kHeadBatch; ++j) {
+          store(hb, 2 * int64_t(pr), j, 0, acc[j][0]);
+          store(hb, 2 * int64_t(pr), j, 1, acc[j][1]);
+        }
+      }
+    } else {
+      // Fewer pairs than threads: `parts` threads share a pair, each taking every parts-th slot,
+      // and add up through shared memory. Every thread reaches both barriers.
+      const int part = threadIdx.x / pairs, pr = threadIdx.x % pairs;
+      const int64_t d = 2 * int64_t(pr);
+      const bool active = part < parts;
+      if (active) accumulate(hb, d, part, parts, acc);
+      if (active && part > 0)
+#pragma unroll
+        for (int j = 0; j < kHeadBatch; ++j) {
+          red[((part - 1) * kHeadBatch + j) * 2 * pairs + d] = acc[j][0];
+          red[((part - 1) * kHeadBatch + j) * 2 * pairs + d + 1] = acc[j][1];
+        }
+      __syncthreads();
+      if (active && part == 0)
+#pragma unroll
+        for (int j = 0; j < kHeadBatch; ++j)
+          for (int e = 0; e < 2; ++e) {
+            float v = acc[j][e];
+            for (int other = 1; other < parts; ++other) v += red[((other - 1) * kHeadBatch + j) * 2 * pairs + d + e];
+            store(hb, d, j, e, v);
+          }
+      __syncthreads();
+    }
   }
   for (int h = threadIdx.x; h < group; h += kThreads) {
     const int64_t qh = kvh * group + h;
@@ -159,8 +240,9 @@ void launch_attention_decode(const float* q, int64_t heads, const KvView& kv, co
   if (splits64 > 65535) throw CudaError("ERR_SHAPE", "attention: context too long for one launch");
   const int splits = int(splits64);
   const int64_t D = kv.head_dim;
+  const int64_t pairs = (kv.head_dim + 1) / 2, parts = pairs >= kThreads ? 1 : kThreads / pairs;
   const size_t smem = size_t(group) * chunk * sizeof(float) + size_t(chunk) * sizeof(int64_t) +
-                      size_t(group) * 2 * sizeof(float);
+                      size_t(group) * 2 * sizeof(float) + size_t(parts - 1) * kHeadBatch * 2 * pairs * sizeof(float);
   if (smem > 48 * 1024) throw CudaError("ERR_SHAPE", "attention: too many query heads per KV head for one block");
   float* ws = nullptr;
   const size_t ws_floats = size_t(heads) * splits * (D + 2);
@@ -172,7 +254,7 @@ void launch_attention_decode(const float* q, int64_t heads, const KvView& kv, co
   const auto* kc = static_cast<const __half*>(kv.k);
   const auto* vc = static_cast<const __half*>(kv.v);
   const bool vec = D % 8 == 0 && kv.token_stride % 8 == 0 && kv.head_stride % 8 == 0 &&
-                   reinterpret_cast<uintptr_t>(kc) % 16 == 0;
+                   reinterpret_cast<uintptr_t>(kc) % 16 == 0 && reinterpret_cast<uintptr_t>(vc) % 16 == 0;
   const dim3 grid(unsigned(kv.kv_heads), unsigned(splits));
   if (vec)
     decode_partial_kernel<true><<<grid, kThreads, smem, s>>>(q, kc, vc, D, kv.head_stride, kv.token_stride, slots,
