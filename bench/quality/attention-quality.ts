@@ -12,9 +12,11 @@ import type { SparseAttentionPolicy } from '../../lib/attention/policy';
 import { perplexity } from '../../lib/eval/perplexity';
 import { loadModel } from '../../lib/models/load';
 import type { BenchRow, Suite, SuiteContext } from '../harness';
+import { PACKAGE_ROOT } from '../report';
 import { CALIBRATION_STORIES, EVALUATION_STORIES } from './texts';
 
-const STORIES_DIR = process.env.SPARSENN_STORIES_DIR ?? resolve(__dirname, '../../../shared/models/stories260K');
+// The shared model folder sits beside the package root (bench/quality/ under ts-jest, dist/bench/quality/ compiled).
+const STORIES_DIR = process.env.SPARSENN_STORIES_DIR ?? resolve(PACKAGE_ROOT, '../shared/models/stories260K');
 
 async function run(ctx: SuiteContext) {
   const bin = resolve(STORIES_DIR, 'stories260K.bin');

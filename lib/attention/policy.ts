@@ -6,6 +6,7 @@
  * Policies implement `selectHead`; `SparsePolicy` adapts it to the model's `AttentionPolicy`
  * (lib/nn/attention.ts: expanded key positions) and to the kernel's per-layer KvSelection.
  */
+import { bf16ToF32, f16ToF32 } from '../dtype';
 import type { KvCache } from '../generate/kv_cache';
 import type { AttentionPolicy, KeySelection as ModelKeyRequest } from '../nn/attention';
 import type { KvCacheView, KvSelection } from './contract';
@@ -135,27 +136,10 @@ export function readRow(kv: KvCacheView, which: 'k' | 'v', h: number, t: number,
   const D = kv.headDim;
   if (kv.dtype === 'f32') for (let d = 0; d < D; d++) out[d] = src[o + d]!;
   else {
-    const u = src as Uint16Array;
-    const f32 = new Float32Array(1);
-    const bits = new Uint32Array(f32.buffer);
-    for (let d = 0; d < D; d++) {
-      const h16 = u[o + d]!;
-      if (kv.dtype === 'bf16') {
-        bits[0] = h16 << 16;
-        out[d] = f32[0]!;
-      } else out[d] = halfToFloat(h16);
-    }
+    const widen = kv.dtype === 'bf16' ? bf16ToF32 : f16ToF32;
+    for (let d = 0; d < D; d++) out[d] = widen(src[o + d]!);
   }
   return out;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** Indices of the k largest scores (ties broken by lower index), ascending. O(n) on average. */
@@ -163,7 +147,8 @@ export function topK(scores: ArrayLike<number>, k: number): Uint32Array {
   const n = scores.length;
   if (k >= n) return Uint32Array.from({ length: n }, (_, i) => i);
   if (k <= 0) return new Uint32Array(0);
-  const threshold = kthLargest(Float64Array.from(scores), k);
+  // Scores are f32 (kernel output) or exact small integers, so an f32 copy selects the same threshold.
+  const threshold = kthLargest(scores instanceof Float32Array ? scores.slice() : Float64Array.from(scores), k);
   let above = 0;
   for (let i = 0; i < n; i++) if (scores[i]! > threshold) above++;
   let ties = k - above;
@@ -177,7 +162,7 @@ export function topK(scores: ArrayLike<number>, k: number): Uint32Array {
 }
 
 /** The k-th largest value (1-based) by quickselect; reorders `a`. */
-function kthLargest(a: Float64Array, k: number): number {
+function kthLargest(a: Float32Array | Float64Array, k: number): number {
   const target = a.length - k; // index of the answer in ascending order
   let lo = 0;
   let hi = a.length - 1;

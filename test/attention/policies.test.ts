@@ -104,6 +104,15 @@ describe('selections follow the papers', () => {
     expect(pages.slice(0, -1)).toEqual(Array.from(topK(scores, 5)));
   });
 
+  test.each(['f16', 'bf16'] as const)('Quest and Double Sparsity read %s caches as their f32 values', (dtype) => {
+    const half = randomKv(2, 777, 16, dtype, 12);
+    const wide = { ...half, dtype: 'f32' as const, k: new Tensor(half.k as Uint16Array, [half.k.length], dtype).toFloat32(), v: new Tensor(half.v as Uint16Array, [half.v.length], dtype).toFloat32() };
+    const q8 = Tensor.random([8 * 16], 13).data as Float32Array;
+    for (const make of [() => new QuestPolicy({ budget: 100, pageSize: 16 }), () => new DoubleSparsityPolicy({ budget: 50, labelChannels: 4 })]) {
+      expect(make().selectLayer(0, q8, 8, half, 776)).toEqual(make().selectLayer(0, q8, 8, wide, 776));
+    }
+  });
+
   test('Double Sparsity calibration picks the channels that carry q·k', () => {
     const D = 8;
     const r = rng(1);
