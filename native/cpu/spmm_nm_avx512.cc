@@ -86,6 +86,10 @@ void block24(const float* x, int64_t M, int64_t xs, const NmView& w, float* y, i
   const int64_t full = per_row / 16;  // words holding 16 values; a last partial word is the tail
   const int64_t jf = j1 < full ? j1 : full;
   int64_t n = n_begin;
+  // Decode (fewer than 4 X rows): 8 W rows per tile keep more independent loads in flight
+  // (measured ~10% more bandwidth than 4); with 4 X rows, 4 x 8 accumulators would spill.
+  if (M < 4)
+    for (; n + 8 <= n_end; n += 8) rows24<DT, 8>(x, M, xs, w, y, ys, n, j0, jf, accumulate);
   for (; n + 4 <= n_end; n += 4) rows24<DT, 4>(x, M, xs, w, y, ys, n, j0, jf, accumulate);
   for (; n < n_end; ++n) rows24<DT, 1>(x, M, xs, w, y, ys, n, j0, jf, accumulate);
   if (j1 > full && per_row > full * 16) {
