@@ -3,8 +3,8 @@
  * causal plan equals row-by-row decode attention; bad inputs are coded errors on every backend,
  * including direct calls into the addon.
  */
-import { planBlockSparse, runBlockSparse } from '../../lib/attention/block_sparse';
-import { attentionDecode, attentionPrefill } from '../../lib/attention/ops';
+import { planBlockSparse, runBlockSparse, runBlockSparseAsync } from '../../lib/attention/block_sparse';
+import { attentionDecode, attentionDecodeAsync, attentionPrefill } from '../../lib/attention/ops';
 import { nativeBinding } from '../../lib/backend/native';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
@@ -42,6 +42,37 @@ describe('block-sparse prefill plans', () => {
       );
       expect(relError(out.subarray(i * heads * D, (i + 1) * heads * D), row)).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('edge cases and async forms', () => {
+  test.each(backends)('an empty selection or an empty cache gives zeros (%s)', (backend) => {
+    const kv = randomKv(2, 30, 8, 'bf16', 3);
+    const q = Tensor.random([4 * 8], 4).data as Float32Array;
+    const out = new Float32Array(32).fill(7);
+    const selection = { kind: 'ranges' as const, offsets: Uint32Array.of(0, 0, 1), items: Uint32Array.of(3, 9) };
+    attentionDecode({ q, heads: 4, kv, selection, scale: 0.3, out }, { backend });
+    expect(Array.from(out.subarray(0, 16))).toEqual(new Array(16).fill(0));
+    expect(out.subarray(16).some((x) => x !== 0)).toBe(true);
+    out.fill(7);
+    attentionDecode({ q, heads: 4, kv: { ...kv, length: 0 }, selection: { kind: 'all' }, scale: 0.3, out }, { backend });
+    expect(Array.from(out)).toEqual(new Array(32).fill(0));
+  });
+
+  test.each(backends)('async forms equal the sync ones (%s)', async (backend) => {
+    const kv = randomKv(2, 300, 16, 'f16', 8, 'token');
+    const q = Tensor.random([8 * 16], 9).data as Float32Array;
+    const selection = { kind: 'pages' as const, offsets: Uint32Array.of(0, 2, 3), items: Uint32Array.of(0, 18, 5), pageSize: 16 };
+    const a = new Float32Array(128);
+    const b = new Float32Array(128);
+    attentionDecode({ q, heads: 8, kv, selection, scale: 0.25, out: a }, { backend });
+    await attentionDecodeAsync({ q, heads: 8, kv, selection, scale: 0.25, out: b }, { backend });
+    expect(Array.from(b)).toEqual(Array.from(a));
+    const plan = planBlockSparse({ T: 40, pos0: 260, heads: 8, blockSize: 16, pattern: { kind: 'local+sink', sinkBlocks: 1, localBlocks: 2 } });
+    const qp = Tensor.random([40 * 8 * 16], 10).data as Float32Array;
+    const sync = runBlockSparse(plan, { q: qp, kv }, { backend });
+    const async = await runBlockSparseAsync(plan, { q: qp, kv }, { backend });
+    expect(Array.from(async)).toEqual(Array.from(sync));
   });
 });
 
