@@ -1,6 +1,7 @@
 // CSR Y[M,N] = X[M,K] · Wᵀ: picks the ISA variant once, splits W's rows into
 // parts of equal cost (nonzeros plus a small per-row overhead, not equal row
-// counts, since pruned rows differ a lot), and runs one part per thread.
+// counts, since pruned rows differ a lot), a few parts per thread. Small M runs
+// the gather form (decode); larger M packs X k-major and runs the packed form.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -23,6 +24,7 @@ constexpr int64_t kPackedMinRows = 16;
 // Rows per cache block in the gather form: a block's W entries stay in L2 while every
 // chunk of up to 8 X rows passes over them.
 constexpr int64_t kGatherRowBlock = 64;
+// Parts per thread, handed out dynamically by the pool.
 constexpr int64_t kPartsPerThread = 4;
 
 // Row boundaries b[0..parts] so that each [b[t], b[t+1]) holds about the same cost.
