@@ -8,7 +8,8 @@ export interface BackendInfo {
   backend: BackendName;
   simd: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'none';
   threads: number;
-  cuda: { available: boolean; reason?: string };
+  /** Whether the CUDA backend is usable; `device` names the GPU when it is, `reason` says why not otherwise. */
+  cuda: { available: boolean; reason?: string; device?: string };
   /** Why the native CPU addon is not used, when it is not. */
   nativeError?: string;
 }
