@@ -13,8 +13,9 @@ namespace portable { double stream_sum(const float* data, int64_t n); }
 namespace avx2 { double stream_sum(const float* data, int64_t n); }
 namespace avx512 { double stream_sum(const float* data, int64_t n); }
 
-// Sums data[0, n) with at most `threads` workers of the pool, each reading one
-// contiguous part, so the hardware prefetchers see one stream per core.
+// Sums data[0, n) with at most `threads` workers of the pool. Each part is one contiguous
+// stream (what the hardware prefetchers like best); with the whole pool there are a few
+// parts per worker, scheduled dynamically like the kernels' slices.
 double stream_read_sum(const float* data, int64_t n, int threads);
 
 }  // namespace sparsenn

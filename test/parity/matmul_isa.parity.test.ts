@@ -1,6 +1,6 @@
 /**
  * Parity of every compiled SIMD variant of the dense matmul (avx512, avx2, portable)
- * against the js reference. The variant is chosen once per process from the CPU
+ * against the js reference (and of the streaming-read baseline against an exact sum). The variant is chosen once per process from the CPU
  * (SPARSENN_SIMD may only lower it), so each variant runs in a child process that
  * loads the addon with SPARSENN_SIMD set and computes the cases written to a temp
  * file; this process compares its answers with the js backend.
@@ -58,7 +58,13 @@ for (const c of cases) {
   outs.push(Buffer.from(y.buffer));
 }
 fs.writeFileSync(dir + '/output.bin', Buffer.concat(outs));
-process.stdout.write(b.info().simd);
+// The streaming-read baseline of the same variant, on small integers (every partial sum exact).
+const sums = [0, 1, 5, 64, 65, 1003, 100003].map((n) => {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (i % 17) - 8;
+  return [1, 2, 5].map((t) => b.benchStreamRead(a, t) - a.reduce((s, v) => s + v, 0));
+});
+process.stdout.write(JSON.stringify({ simd: b.info().simd, sums }));
 `;
 
 interface Case {
@@ -112,7 +118,9 @@ describeNative('dense matmul: every SIMD variant vs js', () => {
     const env = { ...process.env, SPARSENN_SIMD: simd };
     const r = spawnSync(process.execPath, ['-e', CHILD, ROOT, dir], { env, encoding: 'utf8', timeout: 120000 });
     if (r.status !== 0) throw new Error(`child for ${simd} failed (${r.status ?? r.signal}): ${r.stderr}`);
-    expect(r.stdout).toBe(simd); // the variant really was the one asked for
+    const reply = JSON.parse(r.stdout) as { simd: string; sums: number[][] };
+    expect(reply.simd).toBe(simd); // the variant really was the one asked for
+    expect(reply.sums.flat().every((d) => d === 0)).toBe(true);
     const out = fs.readFileSync(path.join(dir, 'output.bin'));
     let off = 0;
     const bad: string[] = [];
