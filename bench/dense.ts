@@ -1,7 +1,8 @@
 /**
  * The dense suite: the baselines every sparse claim is measured against.
- *  - streamRead: a plain native streaming read of a buffer far larger than L3, the
- *    bandwidth this machine reaches right now (the ceiling for decode). It is timed in
+ *  - streamRead: a plain native streaming read (a sum) of a buffer far larger than L3,
+ *    each worker reading its part as four side-by-side streams: the bandwidth this
+ *    machine reaches right now (the ceiling for decode). It is timed in
  *    the same interleaved rounds as each GEMV shape, so kernel and ceiling see the
  *    same background load.
  *  - GEMV (M=1, decode) on Llama-7B-shaped weights, f32 / bf16 / f16: GB/s of weight
