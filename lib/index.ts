@@ -22,6 +22,8 @@ export type { BackendChoice, BackendName } from './backend/types';
 // Models, generation and evaluation (issue 4).
 export { loadModel } from './models/load';
 export type { LoadModelOptions } from './models/load';
+export { saveModel } from './models/save';
+export type { SaveModelOptions } from './models/save';
 export { Model } from './models/model';
 export type { LogitsOptions } from './models/model';
 export type { ModelConfig } from './models/types';

@@ -51,6 +51,8 @@ export interface BpeTokenizerSpec {
   bosId: number | null;
   eosId: number | null;
   addBos: boolean;
+  /** The tokenizer.json this was built from (kept so saveModel can write it back unchanged). */
+  source?: Record<string, unknown>;
 }
 
 /**
@@ -230,7 +232,13 @@ export class BpeTokenizer implements Tokenizer {
       bosId,
       eosId: check(ids.eosId),
       addBos: bosPiece !== undefined && bosPiece !== null && post.includes(JSON.stringify(bosPiece)),
+      source: json,
     });
+  }
+
+  /** The tokenizer.json it was read from, or null when it was built from a spec directly. */
+  toJson(): Record<string, unknown> | null {
+    return this.spec.source ?? null;
   }
 
   isSpecial(id: number): boolean {

@@ -14,7 +14,8 @@ import { Tensor } from '../tensor';
 import { Gpt2Network, type Gpt2Layer, type Norm } from './gpt2';
 import { LlamaNetwork, type LlamaLayer } from './llama';
 import { modelFileError } from './model_file';
-import { SafetensorsFile } from './safetensors';
+import { SafetensorsFile, type RawArray, type SafetensorsEntry } from './safetensors';
+import { castSparse, readSparseWeight, type SparseSource } from './sparse_safetensors';
 import type { ModelConfig, Network } from './types';
 
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
@@ -37,12 +38,34 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
   return v as Record<string, unknown>;
 }
 
-/** The safetensors shards of a folder, looked up by tensor name. */
-class WeightSource {
+/** The safetensors shards of a folder, looked up by tensor name (sparse weights: see sparse_safetensors.ts). */
+class WeightSource implements SparseSource {
+  private readonly meta = new Map<string, string>();
+
   private constructor(
     private readonly byName: Map<string, SafetensorsFile>,
     private readonly files: SafetensorsFile[],
-  ) {}
+  ) {
+    for (const f of files) for (const [k, v] of f.metadata) if (!this.meta.has(k)) this.meta.set(k, v);
+  }
+
+  get path(): string {
+    return this.files[0]?.path ?? '';
+  }
+
+  metadata(key: string): string | undefined {
+    return this.meta.get(key);
+  }
+
+  entry(name: string): SafetensorsEntry | undefined {
+    return this.byName.get(name)?.entries.get(name);
+  }
+
+  readRaw(name: string): Promise<RawArray> {
+    const f = this.byName.get(name);
+    if (!f) throw modelFileError(this.path, `tensor ${JSON.stringify(name)} is missing`);
+    return f.readRaw(name);
+  }
 
   static async open(dir: string): Promise<WeightSource> {
     const single = join(dir, 'model.safetensors');
@@ -154,12 +177,15 @@ async function loadLlama(cfg: Record<string, unknown>, file: string, ws: WeightS
   const eps = cfg.rms_norm_eps ?? 1e-6;
   if (typeof theta !== 'number' || !(theta > 0)) throw modelFileError(file, 'rope_theta must be a positive number');
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw modelFileError(file, 'rms_norm_eps must be in (0, 1)');
-  const tied = cfg.tie_word_embeddings === true || (cfg.tie_word_embeddings === undefined && !ws.has('lm_head.weight'));
+  const hasHead = ws.has('lm_head.weight') || ws.metadata('sparsenn.sparse.lm_head.weight') !== undefined;
+  const tied = cfg.tie_word_embeddings === true || (cfg.tie_word_embeddings === undefined && !hasHead);
   const kvDim = kvHeads * headDim;
 
   const lin = async (name: string, n: number, k: number, bias = false) => {
-    const w = await ws.read(`${name}.weight`, [n, k]);
     const b = bias && ws.has(`${name}.bias`) ? (await ws.read(`${name}.bias`, [n])).toFloat32() : null;
+    const sparse = await readSparseWeight(ws, `${name}.weight`, [n, k]);
+    if (sparse) return new Linear(dtype ? castSparse(sparse, dtype) : sparse, b);
+    const w = await ws.read(`${name}.weight`, [n, k]);
     return new Linear(dtype ? w.to(dtype) : w, b);
   };
   const vec = async (name: string, n: number) => (await ws.read(name, [n])).toFloat32();
@@ -219,8 +245,12 @@ async function loadGpt2(cfg: Record<string, unknown>, file: string, ws: WeightSo
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw modelFileError(file, 'layer_norm_epsilon must be in (0, 1)');
   const pre = ws.has('transformer.wte.weight') ? 'transformer.' : '';
   const conv = async (name: string, k: number, n: number) => {
+    const b = (await ws.read(`${pre}${name}.bias`, [n])).toFloat32();
+    // A sparse weight is stored in the Linear layout [out, in] already (sparse_safetensors.ts).
+    const sparse = await readSparseWeight(ws, `${pre}${name}.weight`, [n, k]);
+    if (sparse) return new Linear(dtype ? castSparse(sparse, dtype) : sparse, b);
     const w = transpose(await ws.read(`${pre}${name}.weight`, [k, n]));
-    return new Linear(dtype ? w.to(dtype) : w, (await ws.read(`${pre}${name}.bias`, [n])).toFloat32());
+    return new Linear(dtype ? w.to(dtype) : w, b);
   };
   const norm = async (name: string): Promise<Norm> => ({
     weight: (await ws.read(`${pre}${name}.weight`, [dim])).toFloat32(),

@@ -4,7 +4,7 @@
  * The JSON is untrusted: every entry's dtype, shape, byte count and offsets are checked
  * against each other and the file size before a tensor is read.
  */
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { ModelFile, modelFileError } from './model_file';
@@ -27,7 +27,25 @@ export interface SafetensorsEntry {
   end: number;
 }
 
-export function parseSafetensorsHeader(json: Uint8Array, dataStart: number, fileSize: number, file: string): Map<string, SafetensorsEntry> {
+/** Element arrays of the integer dtypes sparse weights use (see sparse_safetensors.ts). */
+export type RawArrayDType = 'F32' | 'F16' | 'BF16' | 'U8' | 'U16' | 'U32';
+export interface RawArray {
+  dtype: RawArrayDType;
+  shape: number[];
+  data: Float32Array | Uint16Array | Uint8Array | Uint32Array;
+}
+
+/**
+ * Parses the header JSON. When `metadata` is given, the string pairs of "__metadata__" are
+ * copied into it (the safetensors spec allows only strings there; anything else is refused).
+ */
+export function parseSafetensorsHeader(
+  json: Uint8Array,
+  dataStart: number,
+  fileSize: number,
+  file: string,
+  metadata?: Map<string, string>,
+): Map<string, SafetensorsEntry> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
@@ -39,7 +57,14 @@ export function parseSafetensorsHeader(json: Uint8Array, dataStart: number, file
   const dataSize = fileSize - dataStart;
   const entries = new Map<string, SafetensorsEntry>();
   for (const [name, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (name === '__metadata__') continue;
+    if (name === '__metadata__') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw modelFileError(file, '__metadata__ must be an object of strings');
+      for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof val !== 'string') throw modelFileError(file, `__metadata__ entry ${JSON.stringify(k)} must be a string`);
+        metadata?.set(k, val);
+      }
+      continue;
+    }
     const bad = (problem: string) => modelFileError(file, `tensor ${JSON.stringify(name)}: ${problem}`);
     if (typeof v !== 'object' || v === null) throw bad('entry must be an object');
     const { dtype, shape, data_offsets: offs } = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -71,6 +96,8 @@ export class SafetensorsFile {
   private constructor(
     private readonly f: ModelFile,
     readonly entries: Map<string, SafetensorsEntry>,
+    /** The header's "__metadata__" string pairs. */
+    readonly metadata: ReadonlyMap<string, string>,
   ) {}
 
   get path(): string {
@@ -87,7 +114,9 @@ export class SafetensorsFile {
         throw modelFileError(path, `safetensors header claims ${n} bytes; the file has ${f.size} (limit ${MAX_HEADER_BYTES})`);
       const len = Number(n);
       const json = await f.readBytes(8, len, 'header');
-      return new SafetensorsFile(f, parseSafetensorsHeader(json, 8 + len, f.size, path));
+      const metadata = new Map<string, string>();
+      const entries = parseSafetensorsHeader(json, 8 + len, f.size, path, metadata);
+      return new SafetensorsFile(f, entries, metadata);
     } catch (e) {
       await f.close();
       throw e;
@@ -108,6 +137,25 @@ export class SafetensorsFile {
     return new Tensor(data, e.shape, dt.dtype);
   }
 
+  /**
+   * Reads a tensor of any dtype in RawArrayDType as its raw elements (no shape check: the
+   * caller checks the entry's dtype and shape first; the byte count was checked against the
+   * file when the header was parsed, so the allocation is bounded by the file size).
+   */
+  async readRaw(name: string): Promise<RawArray> {
+    const e = this.entries.get(name);
+    if (!e) throw modelFileError(this.f.path, `tensor ${JSON.stringify(name)} is missing`);
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    let data: RawArray['data'];
+    if (e.dtype === 'F32') data = new Float32Array(count);
+    else if (e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'U16') data = new Uint16Array(count);
+    else if (e.dtype === 'U8') data = new Uint8Array(count);
+    else if (e.dtype === 'U32') data = new Uint32Array(count);
+    else throw modelFileError(this.f.path, `tensor ${JSON.stringify(name)}: dtype ${e.dtype} is not supported here`);
+    await this.f.readInto(data, e.begin, `tensor ${JSON.stringify(name)}`);
+    return { dtype: e.dtype, shape: [...e.shape], data };
+  }
+
   async close(): Promise<void> {
     await this.f.close();
   }
@@ -115,28 +163,41 @@ export class SafetensorsFile {
 
 const WRITE_DTYPE: Record<DType, string> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
 
-/** Writes tensors to a safetensors file (header padded to 8 bytes, as the reference writer does). */
-export async function writeSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+/**
+ * Writes tensors to a safetensors file (header padded to 8 bytes, as the reference writer does).
+ * A tensor is a Tensor, or a RawArray for the integer arrays of sparse weights. The data is
+ * written tensor by tensor, so no copy of the whole model is built in memory.
+ */
+export async function writeSafetensors(path: string, tensors: Record<string, Tensor | RawArray>, metadata?: Record<string, string>): Promise<void> {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
   const names = Object.keys(tensors);
+  const bytesOf = (t: Tensor | RawArray) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   for (const name of names) {
     const t = tensors[name]!;
-    header[name] = { dtype: WRITE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [off, off + t.bytes] };
-    off += t.bytes;
+    const n = t.data.byteLength;
+    header[name] = { dtype: t instanceof Tensor ? WRITE_DTYPE[t.dtype] : t.dtype, shape: [...t.shape], data_offsets: [off, off + n] };
+    off += n;
   }
   let json = JSON.stringify(header);
   while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
   const jsonBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + jsonBytes.length + off);
-  out.writeBigUInt64LE(BigInt(jsonBytes.length), 0);
-  jsonBytes.copy(out, 8);
-  let o = 8 + jsonBytes.length;
-  for (const name of names) {
-    const t = tensors[name]!;
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.bytes), o);
-    o += t.bytes;
+  const head = Buffer.alloc(8 + jsonBytes.length);
+  head.writeBigUInt64LE(BigInt(jsonBytes.length), 0);
+  jsonBytes.copy(head, 8);
+  const fh = await open(path, 'w');
+  try {
+    await fh.write(head);
+    for (const name of names) {
+      const b = bytesOf(tensors[name]!);
+      // FileHandle.write may write less than asked (and caps one call at 2 GiB): loop.
+      for (let done = 0; done < b.length; ) {
+        const { bytesWritten } = await fh.write(b, done, Math.min(b.length - done, 1 << 30));
+        done += bytesWritten;
+      }
+    }
+  } finally {
+    await fh.close();
   }
-  await writeFile(path, out);
 }
