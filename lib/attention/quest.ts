@@ -6,13 +6,14 @@
  * worth `budget` tokens, always including the current (newest, possibly partial) page.
  *
  * The bound is one dot product: Σ_d max(q_d·lo_d, q_d·hi_d) = [q⁺, q⁻] · [hi, lo] with
- * q⁺ = max(q, 0), q⁻ = min(q, 0), so pages are stored as rows [hi, lo] and scored by the same
- * native group-score kernel as the keys themselves.
+ * q⁺ = max(q, 0), q⁻ = min(q, 0), so pages are stored as rows [hi, lo] (bf16, rounded outward) and
+ * scored by the same native group-score kernel as the keys themselves.
  *
  * GQA: the group's query heads share one selection, scored by the largest bound over the group
  * (a page is read if any head of the group may need it).
  */
 import type { BackendChoice } from '../backend/types';
+import { bf16ToF32 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { attentionGroupScores } from './ops';
@@ -27,9 +28,28 @@ export interface QuestOptions {
   backend?: BackendChoice;
 }
 
-/** Page bounds of every KV head of one layer, rows [hi(D), lo(D)] per complete page, built incrementally. */
+/** x as bf16 bits rounded toward +∞ (up) or −∞ (down), so stored bounds stay bounds. */
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+function bf16Directed(x: number, up: boolean): number {
+  f32buf[0] = x;
+  const bits = u32buf[0]!;
+  let h = bits >>> 16;
+  if ((bits & 0xffff) !== 0 && (bits & 0x7f800000) !== 0x7f800000) {
+    // Truncation moved toward zero: step one ulp away from zero when that is the wanted direction.
+    const negative = (bits & 0x80000000) !== 0;
+    if (up !== negative) h += 1;
+  }
+  return h & 0xffff;
+}
+
+/**
+ * Page bounds of every KV head of one layer, rows [hi(D), lo(D)] per complete page in bf16 (hi
+ * rounded up, lo rounded down, so they still bound every key; half the bytes of f32 for the
+ * selection pass to read), built incrementally as pages fill.
+ */
 export class PageBounds {
-  rows = new Float32Array(0);
+  rows = new Uint16Array(0);
   /** Pages each head has room for. */
   capacity = 0;
   /** Pages whose bounds are final. */
@@ -49,24 +69,30 @@ export class PageBounds {
     const W = 2 * D;
     if (full > this.capacity) {
       const cap = Math.max(full, 2 * this.capacity, 64);
-      const rows = new Float32Array(this.kvHeads * cap * W);
+      const rows = new Uint16Array(this.kvHeads * cap * W);
       for (let h = 0; h < this.kvHeads; h++)
         rows.set(this.rows.subarray(h * this.capacity * W, (h * this.capacity + this.complete) * W), h * cap * W);
       this.rows = rows;
       this.capacity = cap;
     }
     const row = new Float32Array(D);
+    const hi = new Float32Array(D);
+    const lo = new Float32Array(D);
     for (let h = 0; h < this.kvHeads; h++)
       for (let p = this.complete; p < full; p++) {
-        const o = (h * this.capacity + p) * W;
-        const hi = this.rows.subarray(o, o + D).fill(-Infinity);
-        const lo = this.rows.subarray(o + D, o + W).fill(Infinity);
+        hi.fill(-Infinity);
+        lo.fill(Infinity);
         for (let t = p * this.pageSize; t < (p + 1) * this.pageSize; t++) {
           readRow(kv, 'k', h, t, row);
           for (let d = 0; d < D; d++) {
             if (row[d]! > hi[d]!) hi[d] = row[d]!;
             if (row[d]! < lo[d]!) lo[d] = row[d]!;
           }
+        }
+        const o = (h * this.capacity + p) * W;
+        for (let d = 0; d < D; d++) {
+          this.rows[o + d] = bf16Directed(hi[d]!, true);
+          this.rows[o + D + d] = bf16Directed(lo[d]!, false);
         }
       }
     this.complete = full;
@@ -77,14 +103,17 @@ export class PageBounds {
     const D = this.headDim;
     const o = (h * this.capacity + p) * 2 * D;
     let s = 0;
-    for (let d = 0; d < D; d++) s += Math.max(q[qOffset + d]! * this.rows[o + D + d]!, q[qOffset + d]! * this.rows[o + d]!);
+    for (let d = 0; d < D; d++) {
+      const qd = q[qOffset + d]!;
+      s += Math.max(qd * bf16ToF32(this.rows[o + D + d]!), qd * bf16ToF32(this.rows[o + d]!));
+    }
     return s;
   }
 
   /** The first `pages` page rows as a cache view, for the group-score kernel. */
   view(pages: number): KvCacheView {
     const W = 2 * this.headDim;
-    return { k: this.rows, v: this.rows, dtype: 'f32', kvHeads: this.kvHeads, length: pages, headDim: W, headStride: this.capacity * W, tokenStride: W };
+    return { k: this.rows, v: this.rows, dtype: 'bf16', kvHeads: this.kvHeads, length: pages, headDim: W, headStride: this.capacity * W, tokenStride: W };
   }
 }
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "sparsenn/views.h"
+
 namespace {
 inline void widen_f16_avx512(const uint16_t* src, float* dst, int64_t n) {
   int64_t i = 0;
@@ -59,15 +61,19 @@ inline __m128 extract_lane(__m512 v, int lane) {
   }
 }
 
-template <bool Half>
+// Loads 16 elements of a cached row as f32: f32 as is, f16 through F16C, bf16 by a shift.
+template <sparsenn::DType T>
 inline __m512 load_row(const void* row, int64_t d, __mmask16 m) {
-  if (Half) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + d));
+  if (T == sparsenn::DType::F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + d));
+  if (T == sparsenn::DType::BF16)
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + d)), 16));
   return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + d);
 }
 
 // Scores of a 4-query x 4-key tile: each key chunk is loaded (and widened) once for four
 // queries and each query chunk once for four keys; sixteen independent FMA chains.
-template <bool Half>
+template <sparsenn::DType T>
 void scores_tiled(const float* q, int64_t q_stride, int64_t rows, const void* const* krows, int64_t n, int64_t D,
                   float* out, int64_t out_stride) {
   int64_t r = 0;
@@ -80,7 +86,7 @@ void scores_tiled(const float* q, int64_t q_stride, int64_t rows, const void* co
       for (int64_t d = 0; d < D; d += 16) {
         const __mmask16 m = tail_mask(D - d);
         __m512 k[4];
-        for (int y = 0; y < 4; ++y) k[y] = load_row<Half>(krows[j + y], d, m);
+        for (int y = 0; y < 4; ++y) k[y] = load_row<T>(krows[j + y], d, m);
         for (int x = 0; x < 4; ++x) {
           const __m512 qv = _mm512_maskz_loadu_ps(m, q + (r + x) * q_stride + d);
           for (int y = 0; y < 4; ++y) a[x][y] = _mm512_fmadd_ps(qv, k[y], a[x][y]);
@@ -94,7 +100,7 @@ void scores_tiled(const float* q, int64_t q_stride, int64_t rows, const void* co
         __m512 a = _mm512_setzero_ps();
         for (int64_t d = 0; d < D; d += 16) {
           const __mmask16 m = tail_mask(D - d);
-          a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + (r + x) * q_stride + d), load_row<Half>(krows[j], d, m), a);
+          a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + (r + x) * q_stride + d), load_row<T>(krows[j], d, m), a);
         }
         out[(r + x) * out_stride + j] = _mm512_reduce_add_ps(a);
       }
@@ -107,23 +113,25 @@ void scores_tiled(const float* q, int64_t q_stride, int64_t rows, const void* co
       for (int64_t d = 0; d < D; d += 16) {
         const __mmask16 m = tail_mask(D - d);
         const __m512 qv = _mm512_maskz_loadu_ps(m, q + r * q_stride + d);
-        for (int64_t y = 0; y < kn; ++y) a[y] = _mm512_fmadd_ps(qv, load_row<Half>(krows[j + y], d, m), a[y]);
+        for (int64_t y = 0; y < kn; ++y) a[y] = _mm512_fmadd_ps(qv, load_row<T>(krows[j + y], d, m), a[y]);
       }
       for (int64_t y = 0; y < kn; ++y) out[r * out_stride + j + y] = _mm512_reduce_add_ps(a[y]);
     }
   }
 }
 
-void scores_avx512(const float* q, int64_t q_stride, int64_t rows, const void* const* krows, bool half, int64_t n,
+void scores_avx512(const float* q, int64_t q_stride, int64_t rows, const void* const* krows, sparsenn::DType t, int64_t n,
                    int64_t D, float* out, int64_t out_stride) {
-  if (half) scores_tiled<true>(q, q_stride, rows, krows, n, D, out, out_stride);
-  else scores_tiled<false>(q, q_stride, rows, krows, n, D, out, out_stride);
+  using sparsenn::DType;
+  if (t == DType::F16) scores_tiled<DType::F16>(q, q_stride, rows, krows, n, D, out, out_stride);
+  else if (t == DType::BF16) scores_tiled<DType::BF16>(q, q_stride, rows, krows, n, D, out, out_stride);
+  else scores_tiled<DType::F32>(q, q_stride, rows, krows, n, D, out, out_stride);
 }
 
 // acc_r += Σ_j p_r[j] v_j for R queries (R a compile-time constant, so the accumulators stay in
 // registers; with a runtime count the compiler spills them and every FMA waits on a store), over
 // 32 dims per pass: each value chunk is loaded (and widened) once for all R queries.
-template <int R, bool Half>
+template <int R, sparsenn::DType T>
 void accumulate_rows_fixed(float* acc, const float* p, int64_t p_stride, const void* const* vrows, int64_t n, int64_t D) {
   for (int64_t d = 0; d < D; d += 32) {
     const __mmask16 m0 = tail_mask(D - d), m1 = tail_mask(D - d - 16);
@@ -133,8 +141,8 @@ void accumulate_rows_fixed(float* acc, const float* p, int64_t p_stride, const v
       a1[x] = _mm512_maskz_loadu_ps(m1, acc + x * D + d + 16);
     }
     for (int64_t j = 0; j < n; ++j) {
-      const __m512 v0 = load_row<Half>(vrows[j], d, m0);
-      const __m512 v1 = load_row<Half>(vrows[j], d + 16, m1);
+      const __m512 v0 = load_row<T>(vrows[j], d, m0);
+      const __m512 v1 = load_row<T>(vrows[j], d + 16, m1);
       for (int x = 0; x < R; ++x) {
         const __m512 pj = _mm512_set1_ps(p[x * p_stride + j]);
         a0[x] = _mm512_fmadd_ps(pj, v0, a0[x]);
@@ -148,23 +156,25 @@ void accumulate_rows_fixed(float* acc, const float* p, int64_t p_stride, const v
   }
 }
 
-template <bool Half>
+template <sparsenn::DType T>
 void accumulate_tiled(float* acc, int64_t rows, const float* p, int64_t p_stride, const void* const* vrows, int64_t n,
                       int64_t D) {
   int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) accumulate_rows_fixed<4, Half>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D);
+  for (; r + 4 <= rows; r += 4) accumulate_rows_fixed<4, T>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D);
   switch (rows - r) {
-    case 3: accumulate_rows_fixed<3, Half>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D); break;
-    case 2: accumulate_rows_fixed<2, Half>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D); break;
-    case 1: accumulate_rows_fixed<1, Half>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D); break;
+    case 3: accumulate_rows_fixed<3, T>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D); break;
+    case 2: accumulate_rows_fixed<2, T>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D); break;
+    case 1: accumulate_rows_fixed<1, T>(acc + r * D, p + r * p_stride, p_stride, vrows, n, D); break;
     default: break;
   }
 }
 
-void accumulate_avx512(float* acc, int64_t rows, const float* p, int64_t p_stride, const void* const* vrows, bool half,
-                       int64_t n, int64_t D, float*) {
-  if (half) accumulate_tiled<true>(acc, rows, p, p_stride, vrows, n, D);
-  else accumulate_tiled<false>(acc, rows, p, p_stride, vrows, n, D);
+void accumulate_avx512(float* acc, int64_t rows, const float* p, int64_t p_stride, const void* const* vrows,
+                       sparsenn::DType t, int64_t n, int64_t D, float*) {
+  using sparsenn::DType;
+  if (t == DType::F16) accumulate_tiled<DType::F16>(acc, rows, p, p_stride, vrows, n, D);
+  else if (t == DType::BF16) accumulate_tiled<DType::BF16>(acc, rows, p, p_stride, vrows, n, D);
+  else accumulate_tiled<DType::F32>(acc, rows, p, p_stride, vrows, n, D);
 }
 }  // namespace
 
@@ -172,7 +182,7 @@ void accumulate_avx512(float* acc, int64_t rows, const float* p, int64_t p_strid
 #define SPARSENN_DOT(a, b, n) dot_avx512(a, b, n)
 #define SPARSENN_SCORES_ROWS scores_avx512
 #define SPARSENN_ACCUMULATE_ROWS accumulate_avx512
-#define SPARSENN_DIRECT_F16 1
+#define SPARSENN_DIRECT_HALF 1
 #define SPARSENN_VARIANT avx512
 #include "attention_generic.inc"
 #endif
