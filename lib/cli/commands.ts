@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { Command } from 'commander';
 import { convertLlama2cToSafetensors } from '../models/convert';
+import { saveModel } from '../models/save';
 import { perplexity } from '../eval/perplexity';
 import { readFile } from 'fs/promises';
 import { SparsennError } from '../errors';
@@ -107,19 +108,29 @@ export function evalCommand(): Command {
 }
 
 export function pruneCommand(): Command {
-  const cmd = new Command('prune').description('prune a model and report per-layer sparsity, format, bytes and error (and perplexity with --text)');
-  addModelOptions(cmd).option('--text <file>', 'evaluation text: report perplexity before and after').option('--json', 'machine-readable output');
+  const cmd = new Command('prune').description(
+    'prune a model, report per-layer sparsity, format, bytes and error (and perplexity with --text), and save it with --out\n' +
+      'example: sparsenn prune --model IN --out OUT --method wanda --sparsity 0.5 --pattern 2:4 --calibration calib.txt',
+  );
+  addModelOptions(cmd)
+    .option('--out <dir>', 'write the pruned model to this folder (config.json, tokenizer.json, model.safetensors; loadModel / --model read it)')
+    .option('--text <file>', 'evaluation text: report perplexity before and after')
+    .option('--json', 'machine-readable output');
   addPruneOptions(cmd, true);
-  return cmd.action(async (a: ModelArgs & PruneArgs & { text?: string; json?: boolean }) => {
+  return cmd.action(async (a: ModelArgs & PruneArgs & { out?: string; text?: string; json?: boolean }) => {
+    if (!a.method && !a.prune) throw new SparsennError('ERR_ARG', "prune needs --method METHOD ('magnitude', 'random', 'wanda' or 'sparsegpt')");
     const model = await openModel(a);
     const text = a.text ? await readFile(a.text, 'utf8') : undefined;
     const before = text ? await perplexity(model, text) : undefined;
     const report = (await applyPrune(model, a, !!a.json))!;
     const after = text ? await perplexity(model, text) : undefined;
-    if (a.json) console.log(JSON.stringify({ prune: report, ...(before ? { densePerplexity: before, perplexity: after } : {}) }, null, 2));
+    if (a.out) await saveModel(model, a.out);
+    if (a.json)
+      console.log(JSON.stringify({ prune: report, ...(before ? { densePerplexity: before, perplexity: after } : {}), ...(a.out ? { out: a.out } : {}) }, null, 2));
     else {
       console.log(formatPruneReport(report));
       if (before && after) console.log(`perplexity: dense ${before.perplexity.toFixed(3)} -> pruned ${after.perplexity.toFixed(3)} (${after.tokens} tokens)`);
+      if (a.out) console.log(`wrote ${a.out}`);
     }
   });
 }

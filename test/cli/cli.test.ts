@@ -3,6 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CALIBRATION_STORIES } from '../../bench/quality/texts';
 
 const root = path.resolve(__dirname, '../..');
 const cli = path.join(root, 'dist/lib/cli/main.js');
@@ -50,6 +51,12 @@ describeBuilt('sparsenn command', () => {
     const p = run(['prune', '--prune', 'wanda', '--sparsity', '0.5']);
     expect(p.code).toBe(1);
     expect(p.err).toMatch(/calibration/i);
+    const q = run(['prune', '--method', 'sparsegpt', '--pattern', '2:4']);
+    expect(q.code).toBe(1);
+    expect(q.err).toMatch(/needs --calibration FILE/);
+    const n = run(['prune', '--sparsity', '0.5']);
+    expect(n.code).toBe(1);
+    expect(n.err).toMatch(/prune needs --method/);
   });
 
   test('generate runs on the built-in synthetic model and reports tokens/s', () => {
@@ -76,6 +83,35 @@ describeBuilt('sparsenn command', () => {
     expect(j.prune.layers.length).toBe(35); // 5 layers x 7 linears
     for (const l of j.prune.layers) expect(l.sparsity).toBeCloseTo(0.5, 5);
     expect(j.perplexity.perplexity).toBeGreaterThan(j.densePerplexity.perplexity);
+  });
+
+  testModel('prune --out (the issue\'s spelling, wanda 2:4) writes a folder that generate --model reads, in the same sparse format', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sparsenn-prune-out-'));
+    try {
+      const calib = path.join(dir, 'calib.txt');
+      fs.writeFileSync(calib, CALIBRATION_STORIES.join('\n\n'));
+      const out = path.join(dir, 'pruned');
+      const args = ['--model', bin, '--tokenizer', tok, '--method', 'wanda', '--sparsity', '0.5', '--pattern', '2:4', '--calibration', calib];
+      const p = run(['prune', ...args, '--out', out, '--storage', 'sparse']);
+      expect(p.code).toBe(0);
+      expect(p.out).toMatch(/pruned 35 layers with wanda \(2:4\)/);
+      expect(p.out).toContain(`wrote ${out}`);
+      for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+      // The N:M components are in the file, not a dense copy.
+      const st = fs.readFileSync(path.join(out, 'model.safetensors'));
+      const header = st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString('utf8');
+      expect(header).toContain('model.layers.0.mlp.up_proj.weight.nm.meta');
+      expect(header).not.toContain('"model.layers.0.mlp.up_proj.weight"');
+      // Generating from the saved folder gives the text the pruned model gives in memory.
+      const inMemory = run(['generate', ...args.map((x) => (x === '--method' ? '--prune' : x)), '--storage', 'sparse', '--max-tokens', '20', '--temperature', '0']);
+      const saved = run(['generate', '--model', out, '--max-tokens', '20', '--temperature', '0']);
+      expect(saved.code).toBe(0);
+      expect(inMemory.code).toBe(0);
+      expect(saved.out).toBe(inMemory.out);
+      expect(saved.out.length).toBeGreaterThan(20);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   testModel('convert writes a Hugging Face folder that generates the same text', () => {
