@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { tableCells, type BenchRow } from './harness';
 import type { MachineInfo } from './machine';
+import { pruneQualitySection } from './quality/report';
 
 /** Package root: this file is bench/report.ts (ts-jest) or dist/bench/report.js. */
 export const PACKAGE_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..');
@@ -66,8 +67,8 @@ function machineLine(m: MachineInfo, threads: number): string {
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, simd ${m.simd}, ${threads} threads, node ${m.node}, ${m.platform}, commit ${m.commit}${load}`;
 }
 
-/** The text of RESULTS.md for the given results. */
-export function renderReport(results: readonly { file: string; doc: ResultDoc }[]): string {
+/** The text of RESULTS.md for the given results; `extraSections` (markdown lines, e.g. the pruning-quality table) go before the run list. */
+export function renderReport(results: readonly { file: string; doc: ResultDoc }[], extraSections: readonly string[] = []): string {
   const out: string[] = [
     '# Benchmark results',
     '',
@@ -91,6 +92,7 @@ export function renderReport(results: readonly { file: string; doc: ResultDoc }[
     if (doc.summary.length) out.push(...doc.summary.map((s) => `- ${s}`), '');
     out.push(markdownTable(doc.rows), '');
   }
+  out.push(...extraSections);
   if (results.length) {
     out.push('## All runs', '');
     for (const { file, doc } of results) out.push(`- \`${file}\`: ${doc.suite}, ${doc.date}, ${doc.machine.cpu}, ${doc.threads} threads`);
@@ -101,7 +103,7 @@ export function renderReport(results: readonly { file: string; doc: ResultDoc }[
 
 export function regenerateReport(root = PACKAGE_ROOT): string {
   const file = path.join(root, 'bench', 'RESULTS.md');
-  fs.writeFileSync(file, renderReport(readResults(root)));
+  fs.writeFileSync(file, renderReport(readResults(root), pruneQualitySection(root)));
   return file;
 }
 
