@@ -1,4 +1,5 @@
 /** Model: a network plus its tokenizer, with the API a server calls (logits, generate, complete). */
+import { resolveAttentionPolicy, type AttentionOption } from '../attention/create';
 import { checkBackendChoice } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
@@ -13,7 +14,6 @@ import {
   type Prompt,
 } from '../generate/generate';
 import type { Tokenizer } from '../generate/tokenizer';
-import type { AttentionPolicy } from '../nn/attention';
 import type { Linear } from '../nn/linear';
 import { checkOptions } from '../options';
 import { Tensor } from '../tensor';
@@ -21,7 +21,8 @@ import type { ModelConfig, Network } from './types';
 
 export interface LogitsOptions {
   backend?: BackendChoice;
-  attention?: AttentionPolicy;
+  /** As in generate: a policy object, a spec ({ policy: 'streaming', ... }) or a per-layer/head map. */
+  attention?: AttentionOption;
   signal?: AbortSignal;
 }
 
@@ -50,7 +51,7 @@ export class Model {
     const cache = net.newCache(toks.length);
     const out = await net.forward([{ ids: toks, cache }], {
       backend: checkBackendChoice(o.backend),
-      attention: o.attention,
+      attention: resolveAttentionPolicy(o.attention, 'logits'),
       signal: o.signal,
       allLogits: true,
     });

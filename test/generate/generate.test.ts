@@ -131,6 +131,11 @@ describeWithStories('generate (stories260K)', () => {
       expect(relError(viaPolicy, full)).toBeLessThanOrEqual(1e-5);
     }
     const streaming = createAttentionPolicy({ policy: 'streaming', sinks: 1, window: 4 });
+    // logits takes the same spec form as generate.
+    expect(Array.from((await m.logits(ids, { attention: { policy: 'streaming', sinks: 1, window: 4 } })).data)).toEqual(
+      Array.from((await m.logits(ids, { attention: streaming })).data),
+    );
+    await expect(m.logits(ids, { attention: { policy: 'nope' } as never })).rejects.toMatchObject({ code: 'ERR_ARG' });
     const s = (await m.logits(ids, { attention: streaming })).data;
     expect(relError(s, full)).toBeGreaterThan(1e-3);
     // Same selection through the kernel path and through the model's selectKeys path.
