@@ -90,6 +90,16 @@ export interface GroupScoresArgs {
   readonly out: Float32Array;
 }
 
+/** Per row of `rows` rows of n scores, the indices of the k largest, ascending (ties to the lower index). */
+export interface TopKArgs {
+  readonly scores: Float32Array;
+  readonly rows: number;
+  readonly n: number;
+  readonly k: number;
+  /** [rows, k] indices. */
+  readonly out: Uint32Array;
+}
+
 /** Entry i of head h's selection as a token range [begin, end) (clipped to the cache). */
 export function selectionEntries(sel: KvSelection, h: number, length: number): Array<[number, number]> {
   if (sel.kind === 'all') return [[0, length]];

@@ -10,7 +10,7 @@
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
-import { attentionGroupScores } from './ops';
+import { attentionGroupScores, topKRows } from './ops';
 import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
 
 export interface DoubleSparsityOptions {
@@ -149,9 +149,10 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     const rows: KvCacheView = kvHeads === all.kvHeads ? all : { ...all, k: cache.labels.subarray(firstHead * all.headStride), kvHeads };
     const scores = new Float32Array(kvHeads * n);
     attentionGroupScores({ q: qLabel, heads, rows, out: scores }, { backend: this.backend });
+    const best = topKRows(scores, kvHeads, n, this.budget - 1, { backend: this.backend });
     const out: Uint32Array[] = [];
     for (let h = 0; h < kvHeads; h++) {
-      const chosen = topK(scores.subarray(h * n, (h + 1) * n), this.budget - 1);
+      const chosen = best[h]!;
       const tokens = new Uint32Array(chosen.length + 1);
       tokens.set(chosen);
       tokens[chosen.length] = n;

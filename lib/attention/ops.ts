@@ -6,8 +6,8 @@
 import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { checkOptions } from '../options';
-import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs } from './contract';
-import { checkDecodeArgs, checkGroupScoresArgs, checkPrefillArgs } from './validate';
+import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs, TopKArgs } from './contract';
+import { checkDecodeArgs, checkGroupScoresArgs, checkPrefillArgs, checkTopKArgs } from './validate';
 
 export interface AttentionKernelOptions {
   backend?: BackendChoice;
@@ -51,4 +51,19 @@ export function attentionGroupScores(a: GroupScoresArgs, opts?: AttentionKernelO
   const backend = backendFor(opts, 'attentionGroupScores');
   checkGroupScoresArgs(a);
   if (a.rows.length > 0) backend.attentionGroupScores(a);
+}
+
+/** Row-wise top-k (see TopKArgs): the token or page choice of Double Sparsity, TidalDecode and Quest. */
+export function attentionTopK(a: TopKArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'attentionTopK');
+  checkTopKArgs(a);
+  if (a.rows > 0 && a.k > 0) backend.attentionTopK(a);
+}
+
+/** Top-k indices of each row, one Uint32Array per row. */
+export function topKRows(scores: Float32Array, rows: number, n: number, k: number, opts?: AttentionKernelOptions): Uint32Array[] {
+  const kk = Math.min(k, n);
+  const out = new Uint32Array(rows * kk);
+  attentionTopK({ scores, rows, n, k: kk, out }, opts);
+  return Array.from({ length: rows }, (_, r) => out.subarray(r * kk, (r + 1) * kk));
 }

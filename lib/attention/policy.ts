@@ -142,48 +142,4 @@ export function readRow(kv: KvCacheView, which: 'k' | 'v', h: number, t: number,
   return out;
 }
 
-/** Indices of the k largest scores (ties broken by lower index), ascending. O(n) on average. */
-export function topK(scores: ArrayLike<number>, k: number): Uint32Array {
-  const n = scores.length;
-  if (k >= n) return Uint32Array.from({ length: n }, (_, i) => i);
-  if (k <= 0) return new Uint32Array(0);
-  // Scores are f32 (kernel output) or exact small integers, so an f32 copy selects the same threshold.
-  const threshold = kthLargest(scores instanceof Float32Array ? scores.slice() : Float64Array.from(scores), k);
-  let above = 0;
-  for (let i = 0; i < n; i++) if (scores[i]! > threshold) above++;
-  let ties = k - above;
-  const out = new Uint32Array(k);
-  let j = 0;
-  for (let i = 0; i < n && j < k; i++) {
-    const s = scores[i]!;
-    if (s > threshold || (s === threshold && ties-- > 0)) out[j++] = i;
-  }
-  return out;
-}
-
-/** The k-th largest value (1-based) by quickselect; reorders `a`. */
-function kthLargest(a: Float32Array | Float64Array, k: number): number {
-  const target = a.length - k; // index of the answer in ascending order
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target]!;
-  }
-  return a[target]!;
-}
+export { topK } from './top_k';

@@ -16,8 +16,8 @@ import type { BackendChoice } from '../backend/types';
 import { bf16ToF32 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
-import { attentionGroupScores } from './ops';
-import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
+import { attentionGroupScores, topKRows } from './ops';
+import { readRow, SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
 
 export interface QuestOptions {
   /** Tokens read per head per step, current page included. */
@@ -167,9 +167,10 @@ export class QuestPolicy extends SparsePolicy {
   private choose(q: Float32Array, heads: number, bounds: PageBounds, rows: KvCacheView, current: number, keep: number): Uint32Array[] {
     const scores = new Float32Array(rows.kvHeads * current);
     attentionGroupScores({ q: splitSigns(q, heads, bounds.headDim), heads, rows: { ...rows, length: current }, out: scores }, { backend: this.backend });
+    const best = topKRows(scores, rows.kvHeads, current, keep, { backend: this.backend });
     const out: Uint32Array[] = [];
     for (let h = 0; h < rows.kvHeads; h++) {
-      const chosen = topK(scores.subarray(h * current, (h + 1) * current), keep);
+      const chosen = best[h]!;
       const pages = new Uint32Array(chosen.length + 1);
       pages.set(chosen);
       pages[chosen.length] = current;

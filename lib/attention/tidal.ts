@@ -9,8 +9,8 @@
  */
 import { SparsennError } from '../errors';
 import type { BackendChoice } from '../backend/types';
-import { attentionGroupScores } from './ops';
-import { SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
+import { attentionGroupScores, topKRows } from './ops';
+import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
 
 export interface TidalOptions {
   /** Tokens read per head per step in the reusing layers. */
@@ -62,7 +62,7 @@ export class TidalPolicy extends SparsePolicy {
     // Exact q·k of every older key (max over the group), on the native score kernel.
     const rows = { ...kv, k: kv.k.subarray(req.kvHead * kv.headStride), v: kv.k.subarray(req.kvHead * kv.headStride), kvHeads: 1, length: length - 1 };
     attentionGroupScores({ q: req.queries, heads: req.queries.length / kv.headDim, rows, out: scores }, { backend: this.backend });
-    const top = topK(scores, this.budget - 1);
+    const top = topKRows(scores, 1, length - 1, this.budget - 1, { backend: this.backend })[0]!;
     const tokens = new Uint32Array(top.length + 1);
     tokens.set(top);
     tokens[top.length] = length - 1; // the newest token is always read

@@ -4,7 +4,7 @@
  */
 import { checkDType } from '../dtype';
 import { SparsennError } from '../errors';
-import type { BlockMask, DecodeAttentionArgs, GroupScoresArgs, KvSelection, KvCacheView, PrefillAttentionArgs } from './contract';
+import type { BlockMask, DecodeAttentionArgs, GroupScoresArgs, KvSelection, KvCacheView, PrefillAttentionArgs, TopKArgs } from './contract';
 
 function int(x: unknown, what: string, min = 0): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min)
@@ -120,4 +120,14 @@ export function checkGroupScoresArgs(a: GroupScoresArgs): void {
   checkKv({ ...a.rows, v: a.rows.k }, heads);
   checkF32(a.q, 'q', heads * a.rows.headDim);
   checkF32(a.out, 'out', a.rows.kvHeads * a.rows.length);
+}
+
+export function checkTopKArgs(a: TopKArgs): void {
+  const rows = int(a.rows, 'rows');
+  const n = int(a.n, 'n');
+  const k = int(a.k, 'k');
+  if (k > n) throw new SparsennError('ERR_ARG', `attention: top-k needs k <= n, got k=${k}, n=${n}`);
+  checkF32(a.scores, 'scores', rows * n);
+  const out = u32(a.out, 'out');
+  if (out.length < rows * k) throw new SparsennError('ERR_SHAPE', `attention: top-k out needs ${rows * k} entries, has ${out.length}`);
 }

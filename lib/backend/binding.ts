@@ -98,6 +98,8 @@ export interface NativeBinding {
     rowStride: number,
     out: Float32Array,
   ): void;
+  /** attentionTopK(scores, rows, n, k, out) */
+  attentionTopK(scores: Float32Array, rows: number, n: number, k: number, out: Uint32Array): void;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] N:M sparse (lib/formats/nm.ts layout); checks n, m and every length. */
   matmulNm(
     x: Float32Array,

@@ -117,6 +117,9 @@ export function createCpuBackend(b: NativeBinding): Backend {
         throw fromNativeError(e);
       }
     },
+    attentionTopK(a) {
+      wrap(() => b.attentionTopK(a.scores, a.rows, a.n, a.k, a.out));
+    },
     attentionGroupScores(a) {
       wrap(() => b.attentionGroupScores(...groupScoresArgs(a)));
     },

@@ -214,12 +214,26 @@ Napi::Value AttentionGroupScores(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// attentionTopK(scores, rows, n, k, out)
+Napi::Value AttentionTopK(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = arg_size(info, 1, "rows");
+  const int64_t n = arg_size(info, 2, "n", kMaxTokens);
+  const int64_t k = arg_size(info, 3, "k", kMaxTokens);
+  if (k > n) throw_coded(env, "ERR_ARG", "k (" + std::to_string(k) + ") must not exceed n (" + std::to_string(n) + ")");
+  ArrayArg scores = arg_array(info, 0, "scores", DType::F32, checked_mul(env, rows, n));
+  ArrayArg out = arg_index_array(info, 4, "out", napi_uint32_array, checked_mul(env, rows, k));
+  run_sync(env, [&] { attention_top_k(static_cast<const float*>(scores.data), rows, n, k, static_cast<uint32_t*>(out.data)); });
+  return env.Undefined();
+}
+
 }  // namespace
 
 void register_attention(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionDecode", Napi::Function::New(env, AttentionDecode, "attentionDecode"));
   exports.Set("attentionDecodeAsync", Napi::Function::New(env, AttentionDecodeAsync, "attentionDecodeAsync"));
   exports.Set("attentionGroupScores", Napi::Function::New(env, AttentionGroupScores, "attentionGroupScores"));
+  exports.Set("attentionTopK", Napi::Function::New(env, AttentionTopK, "attentionTopK"));
   exports.Set("attentionPrefill", Napi::Function::New(env, AttentionPrefill, "attentionPrefill"));
   exports.Set("attentionPrefillAsync", Napi::Function::New(env, AttentionPrefillAsync, "attentionPrefillAsync"));
 }

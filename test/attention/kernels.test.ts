@@ -4,7 +4,7 @@
  * including direct calls into the addon.
  */
 import { planBlockSparse, runBlockSparse, runBlockSparseAsync } from '../../lib/attention/block_sparse';
-import { attentionDecode, attentionDecodeAsync, attentionPrefill } from '../../lib/attention/ops';
+import { attentionDecode, attentionDecodeAsync, attentionPrefill, attentionTopK } from '../../lib/attention/ops';
 import { nativeBinding } from '../../lib/backend/native';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
@@ -100,6 +100,16 @@ describe('bad input is a coded error', () => {
       expect.objectContaining({ code: 'ERR_ARG' }),
     );
   });
+  test.each(backends)('top-k on %s', (backend) => {
+    const scores = Float32Array.of(1, 2, 3, 4, 5, 6);
+    expect(() => attentionTopK({ scores, rows: 2, n: 3, k: 4, out: new Uint32Array(8) }, { backend })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => attentionTopK({ scores, rows: 3, n: 3, k: 1, out: new Uint32Array(3) }, { backend })).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => attentionTopK({ scores, rows: 2, n: 3, k: 2, out: new Uint32Array(3) }, { backend })).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    const out = new Uint32Array(4);
+    attentionTopK({ scores: Float32Array.of(5, 1, 5, 9, 0, 0), rows: 2, n: 3, k: 2, out }, { backend });
+    expect(Array.from(out)).toEqual([0, 2, 0, 1]);
+  });
+
   test.each(backends)('prefill on %s', (backend) => {
     const plan = planBlockSparse({ T: 4, pos0: 36, heads: 4, blockSize: 8, pattern: { kind: 'causal' } });
     const a = { q: new Float32Array(4 * 32).fill(1), T: 4, heads: 4, kv, mask: plan.mask, pos0: 36, scale: 0.3, out: new Float32Array(128) };
@@ -117,6 +127,8 @@ describe('bad input is a coded error', () => {
     expect(call(1000, Uint32Array.of(0, 1))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
     expect(call(5, Uint32Array.of(0, 7))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(call(5, Uint32Array.of(0), 1)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b!.attentionTopK(new Float32Array(6), 2, 3, 4, new Uint32Array(100))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b!.attentionTopK(new Float32Array(5), 2, 3, 1, new Uint32Array(2))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
     expect(() => b!.attentionDecode(q, 4, 8, k, k, 0, 2, 5, 40, 8, 2, Uint32Array.of(0, 5, 2), Uint32Array.of(1, 1), 16, 0.3, out)).toThrow(
       expect.objectContaining({ code: 'ERR_ARG' }),
     );

@@ -4,7 +4,7 @@
  * block-sparse causal prefill with random masks. Random data, never zeros.
  */
 import type { BlockMask } from '../../lib/attention/contract';
-import { attentionDecode, attentionGroupScores, attentionPrefill } from '../../lib/attention/ops';
+import { attentionDecode, attentionGroupScores, attentionPrefill, attentionTopK } from '../../lib/attention/ops';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
 import { randomKv, randomSelection } from '../attention/make';
@@ -106,6 +106,27 @@ describeNative('selection group scores: cpu vs js', () => {
       attentionGroupScores({ q, heads, rows, out: got }, { backend: 'cpu' });
       const err = relError(got, ref);
       if (!(err <= tolerance('f32'))) throw new Error(`scores ${dtype} G=${group} kvh=${kvHeads} D=${D} n=${n}: rel error ${err}`);
+    }
+  });
+});
+
+describeNative('selection top-k: cpu vs js', () => {
+  test('exact same indices, with ties, NaN and -Infinity', () => {
+    const r = rng(77);
+    for (let rep = 0; rep < 40; rep++) {
+      const rows = randInt(r, 1, 9);
+      const n = [1, 2, 17, 64, 100, 1000, 4099][randInt(r, 0, 6)]!;
+      const k = randInt(r, 0, n);
+      const levels = [3, 50, 1e9][rep % 3]!; // few levels = many ties
+      const scores = Float32Array.from({ length: rows * n }, () => {
+        const u = r();
+        return u < 0.02 ? NaN : u < 0.04 ? -Infinity : Math.floor(r() * levels) - levels / 2;
+      });
+      const ref = new Uint32Array(rows * k);
+      const got = new Uint32Array(rows * k).fill(0xffffffff);
+      attentionTopK({ scores, rows, n, k, out: ref }, { backend: 'js' });
+      attentionTopK({ scores, rows, n, k, out: got }, { backend: 'cpu' });
+      expect(Array.from(got)).toEqual(Array.from(ref));
     }
   });
 });

@@ -2,7 +2,8 @@
  * Reference attention kernels: plain loops in double precision, two-pass softmax, written to be
  * read. Native kernels (native/cpu/attention_*.cc) must match these.
  */
-import type { DecodeAttentionArgs, GroupScoresArgs, KvCacheView, PrefillAttentionArgs } from '../../attention/contract';
+import type { DecodeAttentionArgs, GroupScoresArgs, KvCacheView, PrefillAttentionArgs, TopKArgs } from '../../attention/contract';
+import { topK } from '../../attention/top_k';
 import { selectionEntries } from '../../attention/contract';
 import { elementReader } from '../../dtype';
 
@@ -84,4 +85,8 @@ export function attentionGroupScoresRef(a: GroupScoresArgs): void {
       }
       out[h * n + t] = best;
     }
+}
+
+export function attentionTopKRef(a: TopKArgs): void {
+  for (let r = 0; r < a.rows; r++) a.out.set(topK(a.scores.subarray(r * a.n, (r + 1) * a.n), a.k), r * a.k);
 }

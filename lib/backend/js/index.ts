@@ -1,6 +1,6 @@
 /** The pure-TypeScript backend: the readable reference for every op, and the fallback when no native binary loads. */
 import type { Backend } from '../types';
-import { attentionDecodeRef, attentionGroupScoresRef, attentionPrefillRef } from './attention';
+import { attentionDecodeRef, attentionGroupScoresRef, attentionPrefillRef, attentionTopKRef } from './attention';
 import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
 import { matmulInputSparseRange } from './matmul_input_sparse';
@@ -44,6 +44,9 @@ export const jsBackend: Backend = {
   },
   attentionDecodeAsync(a) {
     return runInSlices(a.heads, a.kv.length * a.kv.headDim * 2, (b, e) => attentionDecodeRef(a, b, e));
+  },
+  attentionTopK(a) {
+    attentionTopKRef(a);
   },
   attentionGroupScores(a) {
     attentionGroupScoresRef(a);

@@ -50,4 +50,8 @@ bool matmul_bsr(const F32View& x, const BsrView& w, const MutF32View& y);
 //   out[h * rows.length + t] = max over the query heads g of h's group of q[g] · row(h, t).
 // q is [heads, rows.head_dim]. Threads over heads and row blocks.
 void attention_group_scores(const F32View& q, const KvView& rows, const MutF32View& out);
+
+// For each of `rows` rows of n scores: the indices of the k largest (k <= n), ascending, ties to
+// the lower index, NaN ranked below everything: out[r*k .. r*k+k). Threads over rows.
+void attention_top_k(const float* scores, int64_t rows, int64_t n, int64_t k, uint32_t* out);
 }  // namespace sparsenn
