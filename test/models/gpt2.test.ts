@@ -3,7 +3,7 @@
  * here, loaded back, and checked against an independent straightforward forward pass
  * (written below on the raw Conv1D [in, out] weights, sharing no code with lib/).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuBackend } from '../../lib/backend/select';
@@ -189,6 +189,22 @@ describe('GPT-2 from a safetensors folder', () => {
     expect(ids).toContain(258); // "Ġthe"
     for (const s of ['hello the world', 'naïve 日本語 🙂\n\ttabs  and  spaces', ' the']) expect(t.decode(t.encode(s))).toBe(s);
     expect(t.encode('hi')).toEqual([104, 105]); // GPT-2 adds no BOS
+  });
+
+  test('f16 safetensors (Conv1D transposed in 16-bit) stays within 1e-2 of the reference', async () => {
+    const d2 = mkdtempSync(join(tmpdir(), 'sparsenn-gpt2-f16-'));
+    try {
+      const tensors: Record<string, Tensor> = {};
+      for (const [n, t] of Object.entries(raw)) tensors[n] = new Tensor(t.data, t.shape).to('f16');
+      await writeSafetensors(join(d2, 'model.safetensors'), tensors);
+      for (const f of ['tokenizer.json', 'config.json']) writeFileSync(join(d2, f), readFileSync(join(dir, f)));
+      const m = await loadModel(d2);
+      expect(m.config.weightDType).toBe('f16');
+      const ids = [5, 260, 99, 7];
+      expect(relError((await m.logits(ids)).data as Float32Array, referenceLogits(raw, ids, V))).toBeLessThanOrEqual(1e-2);
+    } finally {
+      rmSync(d2, { recursive: true, force: true });
+    }
   });
 
   test('positions beyond n_positions are refused', async () => {
