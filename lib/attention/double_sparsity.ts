@@ -8,6 +8,7 @@
  * GQA: the group shares one selection, ranked by the largest approximate score over the group.
  */
 import type { BackendChoice } from '../backend/types';
+import { f32ToBf16 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { attentionGroupScores, topKRows } from './ops';
@@ -46,9 +47,12 @@ export function calibrateLabelChannels(queries: Float32Array, keys: Float32Array
   return topK(importance, Math.min(r, D));
 }
 
-/** The label cache of one layer: [kvHeads, capacity, r], built incrementally as tokens arrive. */
+/**
+ * The label cache of one layer: [kvHeads, capacity, r] in bf16 (the scores it feeds are approximate
+ * by design; half the bytes of f32 to read each step), built incrementally as tokens arrive.
+ */
 class LabelCache {
-  labels = new Float32Array(0);
+  labels = new Uint16Array(0);
   capacity = 0;
   filled = 0;
   constructor(
@@ -65,7 +69,7 @@ class LabelCache {
     const r = this.width;
     if (length > this.capacity) {
       const cap = Math.max(length, 2 * this.capacity, 256);
-      const b = new Float32Array(this.kvHeads * cap * r);
+      const b = new Uint16Array(this.kvHeads * cap * r);
       for (let h = 0; h < this.kvHeads; h++) b.set(this.labels.subarray(h * this.capacity * r, (h * this.capacity + this.filled) * r), h * cap * r);
       this.labels = b;
       this.capacity = cap;
@@ -75,7 +79,7 @@ class LabelCache {
       const ch = this.channels[h]!;
       for (let t = this.filled; t < length; t++) {
         readRow(kv, 'k', h, t, row);
-        for (let c = 0; c < r; c++) this.labels[(h * this.capacity + t) * r + c] = row[ch[c]!]!;
+        for (let c = 0; c < r; c++) this.labels[(h * this.capacity + t) * r + c] = f32ToBf16(row[ch[c]!]!);
       }
     }
     this.filled = length;
@@ -83,7 +87,7 @@ class LabelCache {
 
   view(length: number): KvCacheView {
     const r = this.width;
-    return { k: this.labels, v: this.labels, dtype: 'f32', kvHeads: this.kvHeads, length, headDim: r, headStride: this.capacity * r, tokenStride: r };
+    return { k: this.labels, v: this.labels, dtype: 'bf16', kvHeads: this.kvHeads, length, headDim: r, headStride: this.capacity * r, tokenStride: r };
   }
 }
 

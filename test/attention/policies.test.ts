@@ -13,6 +13,7 @@ import { selectionTokens, SparsePolicy, topK, type SparseAttentionPolicy } from 
 import { PageBounds, QuestPolicy } from '../../lib/attention/quest';
 import { evictStreaming, StreamingPolicy } from '../../lib/attention/streaming';
 import { TidalPolicy } from '../../lib/attention/tidal';
+import { bf16ToF32, f32ToBf16 } from '../../lib/dtype';
 import { SparsennError } from '../../lib/errors';
 import { KvCache } from '../../lib/generate/kv_cache';
 import { Tensor } from '../../lib/tensor';
@@ -128,7 +129,9 @@ describe('selections follow the papers', () => {
     const approx = new Float32Array(999);
     for (let t = 0; t < 999; t++) {
       let best = -Infinity;
-      for (let g = 0; g < 4; g++) best = Math.max(best, q[g * 16]! * (kv.k as Float32Array)[t * 16]! + q[g * 16 + 5]! * (kv.k as Float32Array)[t * 16 + 5]!);
+      // The label cache holds bf16 copies of the label channels.
+      const label = (c: number) => bf16ToF32(f32ToBf16((kv.k as Float32Array)[t * 16 + c]!));
+      for (let g = 0; g < 4; g++) best = Math.max(best, Math.fround(q[g * 16]! * label(0) + q[g * 16 + 5]! * label(5)));
       approx[t] = best;
     }
     expect(Array.from(s.tokens)).toEqual([...Array.from(topK(approx, 9)), 999]);
