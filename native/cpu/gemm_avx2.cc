@@ -44,6 +44,11 @@ struct Simd {
     if (t == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     return _mm256_cvtph_ps(h);
   }
+  // No bf16 pair path here (AVX2 has no two-source lane permute to split X cheaply).
+  static constexpr bool kBf16Pairs = false;
+  static inline void load_bf16_pairs(const void*, int64_t, V&, V&) {}
+  static inline void load_x_pairs(const float*, V&, V&) {}
+
   template <DType T>
   static inline V load_w(const void* row, int64_t k) {
     if constexpr (T == DType::F32) {

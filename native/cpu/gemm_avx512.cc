@@ -36,6 +36,22 @@ struct Simd {
     if (t == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     return _mm512_cvtph_ps(h);
   }
+  // bf16 pairs: 32 bf16 of W in one 64-byte load split into even and odd elements with a
+  // shift and a mask (no cross-lane widening), and the matching 32 X floats split alike.
+  static constexpr bool kBf16Pairs = true;
+  static inline void load_bf16_pairs(const void* row, int64_t k, V& even, V& odd) {
+    const __m512i v = _mm512_loadu_si512(static_cast<const uint16_t*>(row) + k);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(int(0xffff0000u))));
+  }
+  static inline void load_x_pairs(const float* x, V& even, V& odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const V x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    even = _mm512_permutex2var_ps(x0, ie, x1);
+    odd = _mm512_permutex2var_ps(x0, io, x1);
+  }
+
   template <DType T>
   static inline V load_w(const void* row, int64_t k) {
     if constexpr (T == DType::F32) {
