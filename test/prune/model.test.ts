@@ -16,6 +16,10 @@ import { describeWithStories, STORIES_BIN, STORIES_TOK } from '../models/stories
 import { expectNm, zeros } from './helpers';
 
 const calibration = { text: CALIBRATION_STORIES as string[], tokens: 768, seqLen: 128 };
+// Magnitude and random need no calibration; giving it to them would only add the per-layer
+// error to the report (unused here) at the cost of a calibration pass each, so runs that do
+// not assert on the error skip it (about half of this file's time on 2 cores).
+const needsCalibration = (method: PruneMethod, extra: Partial<PruneModelOptions>) => method === 'wanda' || method === 'sparsegpt' || extra.refine !== undefined;
 const evalText = EVALUATION_STORIES.join('\n');
 const fresh = (): Promise<Model> => loadModel(STORIES_BIN, { tokenizer: STORIES_TOK });
 const ppl = async (m: Model): Promise<number> => (await perplexity(m, evalText, { maxTokens: 400 })).perplexity;
@@ -35,7 +39,7 @@ describeWithStories('pruneModel on stories260K', () => {
       method,
       pattern,
       ...(pattern === 'unstructured' ? { sparsity: 0.5 } : {}),
-      calibration,
+      ...(needsCalibration(method, extra) ? { calibration } : {}),
       storage: 'dense',
       ...extra,
     });
@@ -58,8 +62,10 @@ describeWithStories('pruneModel on stories260K', () => {
         const [rows, cols] = layer.shape;
         const mask = Uint8Array.from(w.toFloat32(), (v) => (v !== 0 ? 1 : 0));
         if (pattern === '2:4') {
-          // At most 2 nonzeros per group (a kept weight may itself be 0).
-          for (let g = 0; g < mask.length; g += 4) expect(mask[g]! + mask[g + 1]! + mask[g + 2]! + mask[g + 3]!).toBeLessThanOrEqual(2);
+          // At most 2 nonzeros per group (a kept weight may itself be 0); counted, then one expect (fast).
+          let over = 0;
+          for (let g = 0; g < mask.length; g += 4) if (mask[g]! + mask[g + 1]! + mask[g + 2]! + mask[g + 3]! > 2) over++;
+          expect([layer.name, over]).toEqual([layer.name, 0]);
         } else expect(zeros(mask)).toBeGreaterThanOrEqual((rows * cols) / 2);
       }
     }
@@ -107,28 +113,36 @@ describeWithStories('pruneModel on stories260K', () => {
     }
   }, 300000);
 
-  test('DSnoT never increases a layer’s error and keeps 2:4', async () => {
-    const { m, report, ppl: p } = await run('wanda', '2:4', { refine: 'dsnot' });
+  test.each([
+    ['wanda', '2:4'],
+    ['sparsegpt', 'unstructured'],
+  ] as const)('DSnoT after %s (%s) never increases a layer’s error and keeps the pattern', async (method, pattern) => {
+    const { m, report, ppl: p } = await run(method, pattern, { refine: 'dsnot' });
     for (const layer of report.layers) {
       expect(layer.error).toBeDefined();
       expect(layer.error!).toBeLessThanOrEqual(layer.errorBeforeRefine! * (1 + 1e-9));
       expect(layer.sparsity).toBe(0.5);
       const w = denseOf(m, layer.name).toFloat32();
-      for (let g = 0; g < w.length; g += 4)
-        expect((w[g] !== 0 ? 1 : 0) + (w[g + 1] !== 0 ? 1 : 0) + (w[g + 2] !== 0 ? 1 : 0) + (w[g + 3] !== 0 ? 1 : 0)).toBeLessThanOrEqual(2);
+      if (pattern === '2:4') {
+        let over = 0;
+        for (let g = 0; g < w.length; g += 4)
+          if ((w[g] !== 0 ? 1 : 0) + (w[g + 1] !== 0 ? 1 : 0) + (w[g + 2] !== 0 ? 1 : 0) + (w[g + 3] !== 0 ? 1 : 0) > 2) over++;
+        expect([layer.name, over]).toEqual([layer.name, 0]);
+      } else expect(w.reduce((a, v) => a + (v === 0 ? 1 : 0), 0)).toBeGreaterThanOrEqual(w.length / 2);
     }
     expect(report.layers.reduce((a, l) => a + l.swaps!, 0)).toBeGreaterThan(0);
-    console.log(`stories260K wanda 2:4 + DSnoT: ${p.toFixed(2)}`);
+    console.log(`stories260K ${method} ${pattern} + DSnoT: ${p.toFixed(2)}`);
   }, 300000);
 
   test('sparse storage gives the same perplexity as dense storage of the same pruned weights', async () => {
     const progress: number[] = [];
     const a = await run('magnitude', '2:4', { storage: 'sparse', onProgress: (q) => q.phase === 'store' && progress.push(q.index) });
-    const b = await run('magnitude', '2:4');
+    // The dense-storage run of the same pruning comes from the ordering test when it ran first.
+    const bPpl = results.get('magnitude 2:4')?.ppl ?? (await run('magnitude', '2:4')).ppl;
     expect(a.report.layers.every((l) => l.format === 'nm')).toBe(true);
     expect(a.report.bytes).toBeLessThan(a.report.denseBytes);
     expect(progress).toEqual([...Array(35).keys()]);
-    expect(Math.abs(a.ppl - b.ppl) / b.ppl).toBeLessThan(1e-3);
+    expect(Math.abs(a.ppl - bPpl) / bPpl).toBeLessThan(1e-3);
     const c = await run('magnitude', 'unstructured', { storage: 'sparse' });
     expect(c.report.layers.every((l) => l.format === 'csr')).toBe(true);
   }, 300000);
