@@ -1,6 +1,7 @@
 /**
  * loadModel: detects the format of `path` and loads it.
- * - a directory with config.json: a Hugging Face folder (safetensors weights, tokenizer.json);
+ * - a directory with config.json: a Hugging Face folder (safetensors weights, tokenizer.json), including
+ *   one written by saveModel, whose sparse Linear weights load back in their format (sparse_safetensors.ts);
  * - a file: a llama2.c checkpoint, with its tokenizer given as { tokenizer: path }.
  */
 import { readFile, stat } from 'node:fs/promises';

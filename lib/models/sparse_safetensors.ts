@@ -139,6 +139,9 @@ export async function readSparseWeight(src: SparseSource, weight: string, shape:
   if (text === undefined) return undefined;
   const bad = (problem: string) => modelFileError(src.path, `sparse weight ${JSON.stringify(weight)}: ${problem}`);
   if (src.entry(weight)) throw bad('is stored both dense and sparse');
+  const version = src.metadata(SPARSE_VERSION_KEY);
+  if (version !== SPARSE_LAYOUT_VERSION)
+    throw bad(`was written with sparse layout version ${JSON.stringify(version ?? null)}; this build reads version ${SPARSE_LAYOUT_VERSION} (a newer sparsenn may read it)`);
   const spec = parseSpec(text, shape, bad);
   const [N, K] = shape;
   const valueDType = VALUE_DTYPE[spec.dtype];

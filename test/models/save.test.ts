@@ -326,6 +326,9 @@ describe('corrupted sparse entries are refused with ERR_MODEL_FILE naming the we
     await expectRefused((t) => ((t[`${NM}.nm.meta`]!.data as Uint32Array)[0] = 0), NM, /twice/);
     await expectRefused((t) => ((t[`${BSR}.bsr.block_col`]!.data as Uint16Array)[0] = 9), BSR);
   });
+  test('an unknown layout version', async () => {
+    await expectRefused((_, m) => (m['sparsenn.version'] = '2'), W, /layout version "2"/);
+  });
   test('a weight stored both dense and sparse', async () => {
     await expectRefused((t) => (t[W] = { dtype: 'F32', shape: [32, 32], data: new Float32Array(32 * 32) }), W, /both/);
   });
