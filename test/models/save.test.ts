@@ -3,7 +3,7 @@
  * the same format with every array equal, and the model computes the same logits and greedy
  * text. Corrupted sparse entries are refused with ERR_MODEL_FILE naming the weight.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BsrMatrix } from '../../lib/formats/bsr';
@@ -244,6 +244,21 @@ describeWithStories('saveModel / loadModel round trip: stories260K', () => {
     const back = await loadModel(dir);
     expectSameLinears(back, m, ropeOrder(m));
     await expectSameOutputs(back, m, m.tokenizer.encode(OPENING), false);
+  });
+});
+
+describe('saveModel bad input', () => {
+  test('not a model, no folder, unknown options, a disposed model, a path that is a file: coded errors', async () => {
+    const m = syntheticModel({ dim: 16, layers: 1, heads: 2, hiddenDim: 16, maxSeqLen: 16 });
+    const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: { code?: string }) => e.code);
+    expect(await code(saveModel({} as Model, tempDir()))).toBe('ERR_ARG');
+    expect(await code(saveModel(m, ''))).toBe('ERR_ARG');
+    expect(await code(saveModel(m, tempDir(), { shards: 2 } as object))).toBe('ERR_ARG');
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, 'x');
+    expect(await code(saveModel(m, join(file, 'sub')))).toBe('ERR_MODEL_FILE');
+    m.dispose();
+    expect(await code(saveModel(m, tempDir()))).toBe('ERR_ARG');
   });
 });
 
