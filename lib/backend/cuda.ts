@@ -1,6 +1,6 @@
 /**
  * The optional CUDA backend. The CUDA addon (sparsenn_cuda.node, built by `npm run build:cuda`
- * into build-cuda/Release/, or shipped in prebuilds/<platform>-<arch>/) is a separate file so
+ * into build-cuda/Release/, or shipped in prebuilds/cuda/<platform>-<arch>/) is a separate file so
  * the CPU addon always loads. It is tried only when an NVIDIA driver is present, and trusted
  * only after a CHILD process has loaded it and run its self-test (every kernel against a CPU
  * result on a tiny random case): a broken build, a driver mismatch or a crashing kernel kills
@@ -47,7 +47,7 @@ export function defaultProbeEnv(): CudaProbeEnv {
   const candidates = [
     process.env.SPARSENN_CUDA_ADDON,
     path.join(PACKAGE_ROOT, 'build-cuda', 'Release', 'sparsenn_cuda.node'),
-    path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'sparsenn_cuda.node'),
+    path.join(PACKAGE_ROOT, 'prebuilds', 'cuda', `${process.platform}-${process.arch}`, 'sparsenn_cuda.node'),
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
   return { platform: process.platform, env: process.env, exists: (p) => fs.existsSync(p), addonCandidates: candidates, timeoutMs: 60_000 };
 }

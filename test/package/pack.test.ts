@@ -27,6 +27,10 @@ run(
       expect(files.some((f) => /^prebuilds\/linux-x64\/.*\.node$/.test(f))).toBe(process.platform === 'linux' && process.arch === 'x64');
       expect(files).toContain('dist/lib/index.js');
       expect(files).toContain('dist/lib/index.mjs');
+      // Where the CUDA addon was built (nvcc present, as in CI), the tarball carries it beside, not among, the CPU prebuilds.
+      if (fs.existsSync(path.join(root, 'prebuilds/cuda', `${process.platform}-${process.arch}`, 'sparsenn_cuda.node')))
+        expect(files).toContain(`prebuilds/cuda/${process.platform}-${process.arch}/sparsenn_cuda.node`);
+      expect(files.filter((f) => /^prebuilds\/[^/]+\/sparsenn_cuda/.test(f))).toEqual([]);
       expect(files.filter((f) => f.startsWith('test/') || f.startsWith('bench/results/') || f.startsWith('build/'))).toEqual([]);
 
       // A PATH holding only node and npm: no cc, c++, make, cmake, python.
