@@ -202,7 +202,7 @@ async function run(ctx: SuiteContext) {
         summary.push(
           `decode limit (N=${N} ${row.backend} ${row.dtype}): streams ${row.gbps.toFixed(1)} GB/s, ${((row.gbps / dense.gbps) * 100).toFixed(0)}% of ` +
             `the ${dense.gbps.toFixed(1)} GB/s our dense kernel reaches; the gap to the byte ceiling is that bandwidth shortfall ` +
-            '(per byte it does ~2.5x the vector work of dense: position decode, permute, widen).',
+            '(per byte its inner loop issues several times the vector instructions of dense: position decode, permute, widen).',
         );
     }
   }
