@@ -56,7 +56,8 @@ inline void tile24(const float* x, int64_t xs, const NmView& w, int64_t n0, int6
     }
     for (int ni = 0; ni < NB; ++ni) {
       const __m512i word = _mm512_set1_epi32(int(meta[ni][j]));
-      const __m512i idx = _mm512_add_epi32(_mm512_and_si512(_mm512_srlv_epi32(word, shifts), three), base);
+      // (field & 3) | base in one vpternlogd: base has its two low bits clear, so | is +.
+      const __m512i idx = _mm512_ternarylogic_epi32(_mm512_srlv_epi32(word, shifts), three, base, 0xEA);
       const __m512 v = load16<DT>(w.values, vrow[ni] + j * 16);
       for (int mi = 0; mi < MB; ++mi)
         acc[mi][ni] = _mm512_fmadd_ps(_mm512_permutex2var_ps(xl[mi], idx, xh[mi]), v, acc[mi][ni]);
