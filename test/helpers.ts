@@ -1,4 +1,5 @@
 /** Shared test utilities: seeded random data, awkward shapes, relative error by norm. */
+import { seededRandom } from '../lib/random';
 import { Tensor } from '../lib/tensor';
 
 /** Relative error ‖a − b‖ / ‖b‖ (b is the reference); 0 when both are empty. */
@@ -15,17 +16,8 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / den);
 }
 
-/** Seeded PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, the library's own) so failures reproduce. */
+export const rng = seededRandom;
 
 /** An integer in [lo, hi]. */
 export function randInt(r: () => number, lo: number, hi: number): number {

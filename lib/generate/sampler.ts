@@ -3,6 +3,7 @@
  * from a seeded PRNG, so the same seed gives the same text. temperature 0 is greedy (argmax).
  */
 import { SparsennError } from '../errors';
+import { seededRandom } from '../random';
 
 export interface SamplingOptions {
   /** 0 = greedy; default 1. */
@@ -23,18 +24,6 @@ function num(v: unknown, name: string, ok: (x: number) => boolean, want: string)
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new SparsennError('ERR_ARG', `${name} must be ${want}, got ${String(v)}`);
   return v;
-}
-
-/** mulberry32: a small, fast, seedable 32-bit PRNG. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class Sampler {

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor';
 import { checkScope } from './magnitude';
 import { checkWeight, maskedWeight, parsePattern, resolveSparsity, type PatternSpec, type PruneResult } from './pattern';
 import { selectMask } from './select';
+import { seededRandom } from '../random';
 
 export interface RandomOptions {
   sparsity?: number;
@@ -12,18 +13,6 @@ export interface RandomOptions {
   scope?: 'layer' | 'row';
   /** Seed of the generator (default 1): the same seed prunes the same weights. */
   seed?: number;
-}
-
-/** mulberry32: small, seeded, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function random(w: Tensor, opts: RandomOptions): PruneResult {
