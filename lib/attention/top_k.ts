@@ -1,4 +1,5 @@
 /** Top-k selection: the readable reference the native attention_top_k kernel matches. */
+import { kthLargestInPlace } from '../kth_largest';
 
 /** Indices of the k largest scores (ties broken by lower index), ascending. O(n) on average. */
 export function topK(scores: ArrayLike<number>, k: number): Uint32Array {
@@ -10,7 +11,7 @@ export function topK(scores: ArrayLike<number>, k: number): Uint32Array {
   const key = (x: number) => (Number.isNaN(x) ? -Infinity : x);
   const copy = scores instanceof Float32Array ? scores.slice() : Float64Array.from(scores);
   for (let i = 0; i < n; i++) copy[i] = key(copy[i]!);
-  const threshold = kthLargest(copy, k);
+  const threshold = kthLargestInPlace(copy, k);
   let above = 0;
   for (let i = 0; i < n; i++) if (key(scores[i]!) > threshold) above++;
   let ties = k - above;
@@ -21,31 +22,4 @@ export function topK(scores: ArrayLike<number>, k: number): Uint32Array {
     if (s > threshold || (s === threshold && ties-- > 0)) out[j++] = i;
   }
   return out;
-}
-
-/** The k-th largest value (1-based) by quickselect; reorders `a`. */
-function kthLargest(a: Float32Array | Float64Array, k: number): number {
-  const target = a.length - k; // index of the answer in ascending order
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target]!;
-  }
-  return a[target]!;
 }

@@ -3,6 +3,7 @@
  * from a seeded PRNG, so the same seed gives the same text. temperature 0 is greedy (argmax).
  */
 import { SparsennError } from '../errors';
+import { kthLargestInPlace } from '../kth_largest';
 import { seededRandom } from '../random';
 
 export interface SamplingOptions {
@@ -77,7 +78,7 @@ export class Sampler {
     // Candidates sorted by probability, most likely first; with topK only the k best are sorted.
     let order: number[];
     if (this.topK > 0 && this.topK < z.length) {
-      const kth = kthLargest(z, this.topK);
+      const kth = kthLargestInPlace(Float64Array.from(z), this.topK);
       order = [];
       for (let i = 0; i < z.length; i++) if (z[i]! > kth) order.push(i);
       for (let i = 0; i < z.length && order.length < this.topK; i++) if (z[i] === kth) order.push(i);
@@ -117,34 +118,6 @@ export class Sampler {
     }
     return order[n - 1]!;
   }
-}
-
-/** The k-th largest value of z (1-based), by quickselect on a copy. */
-function kthLargest(z: Float64Array, k: number): number {
-  const a = Float64Array.from(z);
-  let lo = 0;
-  let hi = a.length - 1;
-  const target = k - 1; // index in descending order
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! > pivot) i++;
-      while (a[j]! < pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target]!;
-  }
-  return a[target]!;
 }
 
 export function argmax(z: ArrayLike<number>): number {
