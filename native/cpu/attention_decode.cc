@@ -97,24 +97,24 @@ void attention_decode(const F32View& q, const KvView& kv, const SelectionView& s
     std::fill(m, m + G, -std::numeric_limits<float>::infinity());
     std::fill(l, l + G + G * D, 0.f);
     const int64_t a = (c - p.chunk0) * chunk, b = std::min(a + chunk, p.before.back());
-    // First entry whose tokens reach past position a.
+    // The chunk's token list, flattened first so each block also knows the tokens that follow it
+    // (the kernel prefetches their rows while it computes). First entry reaching past position a:
     int64_t e = int64_t(std::upper_bound(p.before.begin(), p.before.end(), a) - p.before.begin()) - 1;
     int64_t pos = a;
-    const float* qg = q.data + h * G * q.cols;
-    int32_t tokens[kAttendBlock];
-    int64_t n = 0;
+    thread_local std::vector<int32_t> tokens;
+    tokens.resize(size_t(b - a));
+    int64_t count = 0;
     for (; pos < b && e < p.entries; ++e) {
       int64_t tb, te;
       entry_range(sel, kv.length, p.first_entry + e, &tb, &te);
-      for (int64_t t = tb + (pos - p.before[size_t(e)]); t < te && pos < b; ++t, ++pos) {
-        tokens[n++] = int32_t(t);
-        if (n == kAttendBlock) {
-          attend(qg, q.cols, G, -1, kv, h, tokens, n, scale, m, l, acc);
-          n = 0;
-        }
-      }
+      for (int64_t t = tb + (pos - p.before[size_t(e)]); t < te && pos < b; ++t, ++pos) tokens[size_t(count++)] = int32_t(t);
     }
-    if (n > 0) attend(qg, q.cols, G, -1, kv, h, tokens, n, scale, m, l, acc);
+    const float* qg = q.data + h * G * q.cols;
+    for (int64_t i = 0; i < count; i += kAttendBlock) {
+      const int64_t n = std::min(kAttendBlock, count - i);
+      const int64_t ahead = std::min(kAttendBlock, count - i - n);
+      attend(qg, q.cols, G, -1, kv, h, tokens.data() + i, n, ahead, scale, m, l, acc);
+    }
   });
 
   // Log-sum-exp merge of the chunks of each head.

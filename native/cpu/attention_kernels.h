@@ -16,20 +16,23 @@ constexpr int64_t kAttendBlock = 64;
 // attend_block folds keys `tokens[0..n)` (n <= kAttendBlock) of KV head `h` into that state for
 // queries q + r*q_stride (r < rows). With causal_pos0 >= 0, query r only sees tokens
 // <= causal_pos0 + r (prefill); with causal_pos0 < 0 it sees them all (decode).
+// tokens[n .. n + n_ahead) are the keys the caller reads next (any selection kind): a variant may
+// prefetch their rows while it computes, so memory latency overlaps arithmetic; they are not read.
 using AttendBlockFn = void (*)(const float* q, int64_t q_stride, int64_t rows, int64_t causal_pos0, const KvView& kv,
-                               int64_t h, const int32_t* tokens, int64_t n, float scale, float* m, float* l, float* acc);
+                               int64_t h, const int32_t* tokens, int64_t n, int64_t n_ahead, float scale, float* m,
+                               float* l, float* acc);
 
 namespace portable {
-void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
-                  float*, float*);
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, int64_t, float,
+                  float*, float*, float*);
 }
 namespace avx2 {
-void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
-                  float*, float*);
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, int64_t, float,
+                  float*, float*, float*);
 }
 namespace avx512 {
-void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, float, float*,
-                  float*, float*);
+void attend_block(const float*, int64_t, int64_t, int64_t, const KvView&, int64_t, const int32_t*, int64_t, int64_t, float,
+                  float*, float*, float*);
 }
 
 // Group-max scores of rows[0..n) (n <= kAttendBlock) of head h: out[t] = max_r q_r · row(h, t)

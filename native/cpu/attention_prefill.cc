@@ -36,7 +36,7 @@ void attention_prefill(const F32View& q, int64_t heads, const KvView& kv, const 
       for (int64_t t = k0; t < k1; t += kAttendBlock) {
         const int64_t n = std::min(kAttendBlock, k1 - t);
         for (int64_t j = 0; j < n; ++j) tokens[j] = int32_t(t + j);
-        attend(qt, q.cols, rows, pos0 + r0, kv, h, tokens, n, scale, m, l, acc);
+        attend(qt, q.cols, rows, pos0 + r0, kv, h, tokens, n, 0, scale, m, l, acc);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
