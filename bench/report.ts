@@ -37,14 +37,23 @@ export function writeResult(doc: ResultDoc, root = PACKAGE_ROOT): string {
   return file;
 }
 
-export function readResults(root = PACKAGE_ROOT): { file: string; doc: ResultDoc }[] {
+/** A result file, its document, and the chart drawn from it (a sibling .svg, e.g. the sweep's), if any. */
+export interface ResultFile {
+  file: string;
+  doc: ResultDoc;
+  chart?: string;
+}
+
+export function readResults(root = PACKAGE_ROOT): ResultFile[] {
   const dir = resultsDir(root);
   if (!fs.existsSync(dir)) return [];
-  const out: { file: string; doc: ResultDoc }[] = [];
+  const out: ResultFile[] = [];
   for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
     try {
       const doc = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as ResultDoc;
-      if (typeof doc.suite === 'string' && Array.isArray(doc.rows)) out.push({ file: f, doc });
+      const svg = f.replace(/\.json$/, '.svg');
+      if (typeof doc.suite === 'string' && Array.isArray(doc.rows))
+        out.push(fs.existsSync(path.join(dir, svg)) ? { file: f, doc, chart: svg } : { file: f, doc });
     } catch {
       // a hand-edited or partial file: leave it out of the report rather than fail
     }
@@ -68,7 +77,7 @@ function machineLine(m: MachineInfo, threads: number): string {
 }
 
 /** The text of RESULTS.md for the given results; `extraSections` (markdown lines, e.g. the pruning-quality table) go before the run list. */
-export function renderReport(results: readonly { file: string; doc: ResultDoc }[], extraSections: readonly string[] = []): string {
+export function renderReport(results: readonly ResultFile[], extraSections: readonly string[] = []): string {
   const out: string[] = [
     '# Benchmark results',
     '',
@@ -79,16 +88,17 @@ export function renderReport(results: readonly { file: string; doc: ResultDoc }[
     'streaming-read bandwidth measured in the same run as their ceiling.',
     '',
   ];
-  const latest = new Map<string, { file: string; doc: ResultDoc }>();
+  const latest = new Map<string, ResultFile>();
   for (const r of results) {
     const prev = latest.get(r.doc.suite);
     const better = !prev || (prev.doc.quick && !r.doc.quick) || (prev.doc.quick === r.doc.quick && r.doc.date > prev.doc.date);
     if (better) latest.set(r.doc.suite, r);
   }
   if (latest.size === 0) out.push('No results yet: run `npm run bench`.', '');
-  for (const [suite, { file, doc }] of [...latest].sort((a, b) => a[0].localeCompare(b[0]))) {
+  for (const [suite, { file, doc, chart }] of [...latest].sort((a, b) => a[0].localeCompare(b[0]))) {
     out.push(`## ${suite}${doc.quick ? ' (quick run)' : ''}`, '');
     out.push(`${doc.date} — ${machineLine(doc.machine, doc.threads)} — \`bench/results/${file}\``, '');
+    if (chart) out.push(`![${suite}: speedup against sparsity](results/${chart})`, '');
     if (doc.summary.length) out.push(...doc.summary.map((s) => `- ${s}`), '');
     out.push(markdownTable(doc.rows), '');
   }

@@ -1,14 +1,20 @@
 /**
- * `node dist/bench/run.js [suite...] [--quick] [--json] [--threads N] [--no-save]`
+ * `node dist/bench/run.js [suite...] [--quick] [--json] [--threads N] [--no-save] [--chart FILE.svg]`
  *
  * Runs the named suites (all when none is named), prints a table per suite, writes
- * bench/results/<date>-<suite>.json and regenerates bench/RESULTS.md.
+ * bench/results/<date>-<suite>.json and regenerates bench/RESULTS.md. When the sweep suite
+ * runs, its chart (speedup against sparsity) is written too: next to its JSON when saving,
+ * else to the system temp folder, or to --chart FILE.
  *   --quick    the `npm start` demo: the DEMO_SUITES below, fewer shapes and runs (< 60 s);
  *              results are not saved unless --save is given
+ *   --chart    write the sweep chart (SVG) to FILE; runs the sweep suite if it was not named
  *   --json     also print the result documents as JSON on stdout (progress goes to stderr)
  *   --threads  native thread-pool size for our kernels and every baseline (default: all cores)
  *   --no-save  do not write bench/results or RESULTS.md
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { backendInfo, setThreads } from '../lib/index';
 import { attentionSuite } from './attention';
 import { attentionQualitySuite } from './quality/attention-quality';
@@ -19,6 +25,7 @@ import { sparseCsrBsrSuite } from './sparse_csr_bsr';
 import { sparseNmSuite } from './sparse_nm';
 import { machineInfo } from './machine';
 import { PACKAGE_ROOT, regenerateReport, writeResult, type ResultDoc } from './report';
+import { sweepChartSvg, sweepSuite } from './sweep';
 
 /** Every suite, in run order. A new suite is a bench/<name>.ts exporting a Suite, added here. */
 export const SUITES: readonly Suite[] = [
@@ -28,15 +35,15 @@ export const SUITES: readonly Suite[] = [
   decodeSuite,
   sparseCsrBsrSuite,
   sparseNmSuite,
-  // SPARSE_SUITE_HOOK: the sparse-format suite (bench/sparse.ts: CSR / N:M / BSR vs the dense rows
-  // above, speedup against sparsity) plugs in here once lib/formats is merged.
+  sweepSuite,
 ];
 
 /**
  * What `npm start` runs: a short dense-vs-sparse demo on synthetic Llama-shaped weights.
- * Dense only until the sparse suite exists; add its name here when it is registered above.
+ * The sweep's quick plan puts dense (ours, onnxruntime, bf16), 2:4, CSR 50-95%, BSR and
+ * sparse activations in one table, timed in the same rounds, and draws the chart.
  */
-export const DEMO_SUITES: readonly string[] = ['dense'];
+export const DEMO_SUITES: readonly string[] = ['sweep'];
 
 interface Args {
   names: string[];
@@ -44,11 +51,13 @@ interface Args {
   json: boolean;
   save: boolean;
   threads?: number;
+  /** Where to write the sweep chart (SVG). */
+  chart?: string;
 }
 
 function usage(): string {
   return [
-    'usage: node dist/bench/run.js [suite...] [--quick] [--json] [--threads N] [--no-save | --save]',
+    'usage: node dist/bench/run.js [suite...] [--quick] [--json] [--threads N] [--no-save | --save] [--chart FILE.svg]',
     `suites: ${SUITES.map((s) => `${s.name} (${s.description})`).join('; ')}`,
   ].join('\n');
 }
@@ -66,6 +75,10 @@ export function parseArgs(argv: readonly string[]): Args {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1) throw new Error(`--threads needs a positive integer\n${usage()}`);
       a.threads = n;
+    } else if (v === '--chart') {
+      const f = argv[++i];
+      if (f === undefined || f.startsWith('-') || !f.toLowerCase().endsWith('.svg')) throw new Error(`--chart needs a file name ending in .svg\n${usage()}`);
+      a.chart = f;
     } else if (v === '--help' || v === '-h') throw new Error(usage());
     else if (v.startsWith('-')) throw new Error(`unknown option ${v}\n${usage()}`);
     else a.names.push(v);
@@ -80,7 +93,11 @@ export async function main(argv: readonly string[]): Promise<ResultDoc[]> {
   const args = parseArgs(argv);
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const threads = args.threads !== undefined ? setThreads(args.threads) : backendInfo().threads;
-  const names = args.names.length ? args.names : args.quick ? DEMO_SUITES : SUITES.map((s) => s.name);
+  const names = args.names.length ? [...args.names] : args.quick ? [...DEMO_SUITES] : SUITES.map((s) => s.name);
+  if (args.chart !== undefined && !names.includes(sweepSuite.name)) {
+    log(`--chart: adding the ${sweepSuite.name} suite, which the chart is drawn from`);
+    names.push(sweepSuite.name);
+  }
   const machine = machineInfo(PACKAGE_ROOT);
   log(`sparsenn bench: ${machine.cpu}, ${machine.cores} cores, simd ${machine.simd}, ${threads} threads, node ${machine.node}, commit ${machine.commit}, load average ${machine.loadAverage}`);
   if (args.quick) log('quick run (the demo): fewer shapes and runs; numbers are indicative, `npm run bench` is the full run');
@@ -93,7 +110,16 @@ export async function main(argv: readonly string[]): Promise<ResultDoc[]> {
     const out = args.json ? log : (s: string) => process.stdout.write(`${s}\n`);
     out(`\n== ${suite.name} (${((Date.now() - t0) / 1e3).toFixed(1)} s)\n${formatTable(rows)}\n`);
     for (const s of summary) out(`* ${s}`);
-    if (args.save) log(`wrote ${writeResult(doc)}`);
+    const json = args.save ? writeResult(doc) : undefined;
+    if (json) log(`wrote ${json}`);
+    if (suite === sweepSuite) {
+      const svg = sweepChartSvg(doc);
+      const file = args.chart ?? (json ? json.replace(/\.json$/, '.svg') : path.join(os.tmpdir(), 'sparsenn-speedup-vs-sparsity.svg'));
+      if (svg) {
+        fs.writeFileSync(file, svg);
+        out(`chart of speedup against sparsity: ${path.resolve(file)}`);
+      } else log('sweep: no sparse rows, so no chart');
+    }
   }
   if (args.save && docs.length) log(`wrote ${regenerateReport()}`);
   if (args.json) process.stdout.write(JSON.stringify(docs, null, 2) + '\n');

@@ -150,7 +150,10 @@ export function convertCommand(): Command {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('benchmarks against dense baselines: `sparsenn bench [suite...] [--quick] [--json]` (sparsenn bench --help-suites lists them)')
+    .description(
+      'benchmarks against dense baselines: `sparsenn bench [suite...] [--quick] [--json] [--chart FILE.svg]` ' +
+        '(--chart writes the speedup-against-sparsity chart of the sweep suite; sparsenn bench --help-suites lists the suites)',
+    )
     .allowUnknownOption()
     .argument('[args...]', 'suites and flags passed to the benchmark runner')
     .action(async (args: string[]) => {
