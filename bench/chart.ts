@@ -36,6 +36,7 @@ export interface LineChartOptions {
   yTick?: (y: number) => string;
   /** A dashed horizontal line at this y, labelled (e.g. 1 for "dense"). */
   reference?: { y: number; label: string };
+  /** Width of the plot area plus axes (the legend adds its own width). */
   width?: number;
   height?: number;
 }
@@ -72,9 +73,10 @@ export function log2Ticks(lo: number, hi: number): number[] {
 
 /** The chart as a complete SVG document. Points with a non-finite or (on a log axis) non-positive y are left out. */
 export function lineChartSvg(series: readonly ChartSeries[], o: LineChartOptions): string {
-  const W = o.width ?? 720;
+  // The legend gets the room its longest label needs (about 7 px a character at 12 px sans-serif).
+  const legendW = Math.max(120, 40 + 7 * Math.max(0, ...series.map((s) => s.label.length)));
+  const W = (o.width ?? 540) + legendW;
   const H = o.height ?? 440;
-  const legendW = 190;
   const captionLines = o.caption ? o.caption.split('\n') : [];
   const pad = { left: 64, right: legendW + 16, top: 40, bottom: 56 + 14 * captionLines.length };
   const plotW = W - pad.left - pad.right;
@@ -94,9 +96,8 @@ export function lineChartSvg(series: readonly ChartSeries[], o: LineChartOptions
   let y1 = Math.max(...ys, -Infinity);
   if (!Number.isFinite(y0) || !Number.isFinite(y1)) [y0, y1] = o.logY ? [0.5, 2] : [0, 1];
   if (o.logY) {
-    // A margin of 15% each way in log space, so markers at the extremes are not cut in half.
-    [y0, y1] = [y0 / 1.15, y1 * 1.15];
-    if (y1 / y0 < 2) [y0, y1] = [Math.sqrt(y0 * y1) / Math.SQRT2, Math.sqrt(y0 * y1) * Math.SQRT2];
+    // Out to the powers of two around the data (plus a 10% margin), so both ends carry a tick.
+    [y0, y1] = [2 ** Math.floor(Math.log2(y0 / 1.1)), 2 ** Math.ceil(Math.log2(y1 * 1.1))];
   } else {
     y0 = Math.min(0, y0);
     y1 = y1 > y0 ? y1 * 1.08 : y0 + 1;
@@ -136,7 +137,7 @@ export function lineChartSvg(series: readonly ChartSeries[], o: LineChartOptions
   if (o.reference && (!o.logY || o.reference.y > 0)) {
     const y = num(sy(o.reference.y));
     out.push(`<line class="reference" x1="${pad.left}" y1="${y}" x2="${pad.left + plotW}" y2="${y}" stroke="#333" stroke-width="1.5" stroke-dasharray="4 4"/>`);
-    out.push(`<text x="${pad.left + 6}" y="${num(sy(o.reference.y) - 5)}" fill="#333">${escapeXml(o.reference.label)}</text>`);
+    out.push(`<text x="${pad.left + plotW - 6}" y="${num(sy(o.reference.y) + 15)}" text-anchor="end" fill="#333">${escapeXml(o.reference.label)}</text>`);
   }
 
   // Series, then the legend.
