@@ -113,12 +113,16 @@ export async function main(argv: readonly string[]): Promise<ResultDoc[]> {
     const json = args.save ? writeResult(doc) : undefined;
     if (json) log(`wrote ${json}`);
     if (suite === sweepSuite) {
+      // Saved runs keep their chart beside the JSON (RESULTS.md embeds it); --chart adds a copy where asked.
       const svg = sweepChartSvg(doc);
-      const file = args.chart ?? (json ? json.replace(/\.json$/, '.svg') : path.join(os.tmpdir(), 'sparsenn-speedup-vs-sparsity.svg'));
-      if (svg) {
-        fs.writeFileSync(file, svg);
-        out(`chart of speedup against sparsity: ${path.resolve(file)}`);
-      } else log('sweep: no sparse rows, so no chart');
+      const files = [json?.replace(/\.json$/, '.svg'), args.chart].filter((f): f is string => f !== undefined);
+      if (!files.length) files.push(path.join(os.tmpdir(), 'sparsenn-speedup-vs-sparsity.svg'));
+      if (svg)
+        for (const file of files) {
+          fs.writeFileSync(file, svg);
+          out(`chart of speedup against sparsity: ${path.resolve(file)}`);
+        }
+      else log('sweep: no sparse rows, so no chart');
     }
   }
   if (args.save && docs.length) log(`wrote ${regenerateReport()}`);

@@ -41,7 +41,7 @@ const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
     csrBf16Sparsities: ALL,
     bsrSparsities: ALL,
     nmPatterns: [[2, 4], [4, 8], [1, 4], [2, 8]],
-    timing: { warmup: 3, minRuns: 15, minTimeMs: 3000 },
+    timing: { warmup: 3, minRuns: 30, minTimeMs: 6000 },
     streamMiB: 256,
   },
   quick: {
