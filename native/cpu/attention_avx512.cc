@@ -2,6 +2,11 @@
 // group_scores over 4x4 score tiles with 16-wide f16/bf16 widening.
 #include "isa.h"
 #if SPARSENN_X86
+// GCC 12 flags its own _mm512_cvtepu16_epi32 (`__Y = __Y`) as maybe-uninitialized once inlined
+// into the bf16 row loads.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
@@ -232,23 +237,22 @@ inline __m512 exp_nonpositive16(__m512 x) {
 struct BlockRows {
   const void* k[kAttendBlock];
   const void* v[kAttendBlock];
+  int64_t ahead[kAttendBlock];  // byte offset (from kbase / vbase) of the key `distance` after key j
   const char* kbase;
   const char* vbase;
-  const int32_t* tokens;  // this block's tokens, then the ones after it
-  int64_t n, prefetch_end;  // keys in the block; prefetch keys up to tokens[prefetch_end - 1]
-  int64_t row_bytes, token_bytes, distance;
+  const int32_t* tokens;
+  int64_t n, n_ahead_rows, row_bytes;  // keys in the block; keys j < n_ahead_rows have ahead[j]
 };
 
-// Prefetches K and V of keys [from, to) (clipped to prefetch_end) into L2.
-inline void prefetch_keys(const BlockRows& b, int64_t from, int64_t to) {
-  to = std::min(to, b.prefetch_end);
-  for (int64_t j = from; j < to; ++j) {
-    const int64_t off = int64_t(b.tokens[j]) * b.token_bytes;
+// Prefetches into L2 the K and V rows `distance` after keys [from, to) of the block. (The offsets
+// are computed up front: written as a loop over b.tokens here, GCC 12 deleted it as dead code.)
+inline void prefetch_ahead(const BlockRows& b, int64_t from, int64_t to) {
+  to = std::min(to, b.n_ahead_rows);
+  for (int64_t j = from; j < to; ++j)
     for (int64_t c = 0; c < b.row_bytes; c += 64) {
-      _mm_prefetch(b.kbase + off + c, _MM_HINT_T1);
-      _mm_prefetch(b.vbase + off + c, _MM_HINT_T1);
+      _mm_prefetch(b.kbase + b.ahead[j] + c, _MM_HINT_T1);
+      _mm_prefetch(b.vbase + b.ahead[j] + c, _MM_HINT_T1);
     }
-  }
 }
 
 // sc[x][j] = q_x · k_j for R queries (R <= 4) and the block's n keys, four keys per tile; a tile
@@ -260,7 +264,7 @@ inline void group_block_scores(const float* q, int64_t q_stride, const BlockRows
   const __mmask16 tm = tail_mask(D - full);
   const int64_t n = b.n;
   for (int64_t j = 0; j < n; j += 4) {
-    if (prefetch) prefetch_keys(b, j + b.distance, j + b.distance + 4);
+    if (prefetch) prefetch_ahead(b, j, j + 4);
     const void* kr[4];
     for (int y = 0; y < 4; ++y) kr[y] = b.k[std::min<int64_t>(j + y, n - 1)];
     __m512 a[4][4];
@@ -410,14 +414,15 @@ void attend_block(const float* q, int64_t q_stride, int64_t rows, int64_t causal
   b.tokens = tokens;
   b.n = n;
   b.row_bytes = kv.head_dim * es;
-  b.token_bytes = kv.token_stride * es;
-  b.distance = std::max<int64_t>(4, kPrefetchBytes / std::max<int64_t>(1, b.row_bytes));
-  b.prefetch_end = n + std::max<int64_t>(0, n_ahead);
+  const int64_t token_bytes = kv.token_stride * es;
   for (int64_t j = 0; j < n; ++j) {
-    const int64_t off = int64_t(tokens[j]) * b.token_bytes;
+    const int64_t off = int64_t(tokens[j]) * token_bytes;
     b.k[j] = b.kbase + off;
     b.v[j] = b.vbase + off;
   }
+  const int64_t distance = std::max<int64_t>(4, kPrefetchBytes / std::max<int64_t>(1, b.row_bytes));
+  b.n_ahead_rows = std::max<int64_t>(0, std::min(n, n + std::max<int64_t>(0, n_ahead) - distance));
+  for (int64_t j = 0; j < b.n_ahead_rows; ++j) b.ahead[j] = int64_t(tokens[j + distance]) * token_bytes;
   const int64_t D = kv.head_dim;
   if (kv.dtype == DType::F16) attend_rows<DType::F16>(q, q_stride, rows, causal_pos0, b, D, scale, m, l, acc);
   else if (kv.dtype == DType::BF16) attend_rows<DType::BF16>(q, q_stride, rows, causal_pos0, b, D, scale, m, l, acc);
