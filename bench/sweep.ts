@@ -241,6 +241,19 @@ export function sweepSummary(rows: readonly BenchRow[]): string[] {
     const b = best(op);
     if (b) out.push(`best dense ${op === 'matmul' ? 'f32' : 'bf16'} baseline: ${b.backend} ${b.medianMs.toFixed(3)} ms (${b.gbps?.toFixed(1) ?? '?'} GB/s${b.ceiling ? ` of ${b.ceiling.toFixed(1)} stream` : ''})`);
   }
+  // Flags that say how far to trust this run: a wide spread on the dense baseline (the machine was busy), and
+  // speedups above the byte ceiling (a memory-bound kernel cannot beat it unless the load disturbed the baseline
+  // or the matrix was partly served from cache).
+  for (const r of rows.filter((x) => x.denseBaseline && x.p10Ms > 0 && x.p90Ms / x.p10Ms > 1.5))
+    out.push(`noisy: ${r.backend} ${r.dtype} dense p10-p90 ${r.p10Ms.toFixed(2)}-${r.p90Ms.toFixed(2)} ms (${(r.p90Ms / r.p10Ms).toFixed(1)}x spread); the machine was busy, ratios are indicative`);
+  for (const r of rows) {
+    const ceiling = Number(/byte ceiling ([\d.]+)x/.exec(r.note ?? '')?.[1]);
+    if (r.ratioVsBestDense !== undefined && ceiling > 0 && r.ratioVsBestDense > ceiling * 1.05)
+      out.push(
+        `${r.backend} ${r.dtype} ${((r.sparsity ?? 0) * 100).toFixed(0)}%: ${r.ratioVsBestDense.toFixed(2)}x is above its byte ceiling ${ceiling.toFixed(2)}x ` +
+          '(load slowed the dense baseline, or part of the sparse matrix stayed in cache)',
+      );
+  }
   for (const s of sweepSeries(rows)) {
     const pts = s.points.map((p) => ({ sparsity: p.x, ratio: p.y })).sort((a, b) => a.sparsity - b.sparsity);
     const speedups = s.points

@@ -129,6 +129,13 @@ describe('sweep series and summary', () => {
     expect(text).toMatch(/best dense f32 baseline: cpu 10\.000 ms/);
     expect(text).toMatch(/CSR f32: crossover with the best dense at ~57% sparsity; 50% 0\.50x, 70% 2\.00x/);
     expect(text).toMatch(/N:M f32: 2:4 50% 1\.60x/);
+    expect(text).not.toMatch(/noisy|above its byte ceiling/);
+    const flagged = sweepSummary([
+      row('cpu', 10, { denseBaseline: true, ratioVsBestDense: 1, p10Ms: 5, p90Ms: 20 }),
+      row('nm 2:4', 4, { sparsity: 0.5, ratioVsBestDense: 2.5, note: 'byte ceiling 1.88x' }),
+    ]).join('\n');
+    expect(flagged).toMatch(/noisy: cpu f32 dense p10-p90 5\.00-20\.00 ms \(4\.0x spread\)/);
+    expect(flagged).toMatch(/nm 2:4 f32 50%: 2\.50x is above its byte ceiling 1\.88x/);
   });
 
   test('the chart of a result document carries its machine and date', () => {
