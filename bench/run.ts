@@ -94,6 +94,9 @@ export async function main(argv: readonly string[]): Promise<ResultDoc[]> {
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const threads = args.threads !== undefined ? setThreads(args.threads) : backendInfo().threads;
   const names = args.names.length ? [...args.names] : args.quick ? [...DEMO_SUITES] : SUITES.map((s) => s.name);
+  // Fail before a long run, not after it, when the chart cannot be written where asked.
+  if (args.chart !== undefined && !fs.existsSync(path.dirname(path.resolve(args.chart))))
+    throw new Error(`--chart ${args.chart}: the folder ${path.dirname(path.resolve(args.chart))} does not exist`);
   if (args.chart !== undefined && !names.includes(sweepSuite.name)) {
     log(`--chart: adding the ${sweepSuite.name} suite, which the chart is drawn from`);
     names.push(sweepSuite.name);

@@ -161,6 +161,11 @@ describe('bench arguments', () => {
     expect(() => parseArgs(['--chart', 'out.png'])).toThrow(/\.svg/);
     expect(DEMO_SUITES).toContain(sweepSuite.name);
   });
+
+  test('a --chart folder that does not exist fails before anything runs', async () => {
+    const missing = path.join(os.tmpdir(), `sparsenn-no-such-folder-${process.pid}`, 'c.svg');
+    await expect(main(['--quick', '--chart', missing])).rejects.toThrow(/does not exist/);
+  });
 });
 
 const describeNative = backendInfo().backend !== 'js' ? describe : describe.skip;
