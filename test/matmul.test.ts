@@ -80,3 +80,14 @@ test('backendInfo reports a coherent picture', () => {
   expect(typeof info.cuda.available).toBe('boolean');
   if (!info.cuda.available) expect(info.cuda.reason).toEqual(expect.any(String));
 });
+
+test('the loaded addon exports every function the typed binding declares (else it would be refused at load)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { nativeBinding } = require('../lib/backend/native') as typeof import('../lib/backend/native');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NATIVE_FUNCTIONS } = require('../lib/backend/binding') as typeof import('../lib/backend/binding');
+  const b = nativeBinding();
+  if (!b) return; // js-only environment: nothing to check
+  expect(NATIVE_FUNCTIONS.filter((f) => typeof b[f] !== 'function')).toEqual([]);
+  expect(new Set(NATIVE_FUNCTIONS).size).toBe(NATIVE_FUNCTIONS.length);
+});

@@ -138,6 +138,40 @@ export interface NativeBinding {
   ): Promise<void>;
 }
 
+/**
+ * Every function of NativeBinding, checked at load: an addon that lacks one (a stale or foreign build)
+ * is refused as a whole, so the library falls back to js instead of failing later with "not a function".
+ */
+export const NATIVE_FUNCTIONS = [
+  'info',
+  'setThreads',
+  'choleskyInverseUpper',
+  'choleskyInverseUpperAsync',
+  'sparsegptSweep',
+  'sparsegptSweepAsync',
+  'matmulDense',
+  'matmulDenseAsync',
+  'benchStreamRead',
+  'matmulCsr',
+  'matmulCsrAsync',
+  'matmulBsr',
+  'matmulBsrAsync',
+  'attentionDecode',
+  'attentionDecodeAsync',
+  'attentionPrefill',
+  'attentionPrefillAsync',
+  'attentionGroupScores',
+  'attentionTopK',
+  'matmulNm',
+  'matmulNmAsync',
+  'matmulInputSparse',
+  'matmulInputSparseAsync',
+] as const satisfies readonly (keyof NativeBinding)[];
+
+// Compile-time check that NATIVE_FUNCTIONS names every member of NativeBinding.
+type UncheckedNativeFunction = Exclude<keyof NativeBinding, (typeof NATIVE_FUNCTIONS)[number]>;
+export const NATIVE_FUNCTIONS_COMPLETE: [UncheckedNativeFunction] extends [never] ? true : UncheckedNativeFunction = true;
+
 /** attentionDecode(q, heads, headDim, k, v, kvDtype, kvHeads, length, headStride, tokenStride, selKind, offsets, items, pageSize, scale, out) */
 export type AttentionDecodeArgs = [
   q: Float32Array,

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
 import { decodeArgs, groupScoresArgs, prefillArgs } from './attention_native';
-import type { NativeBinding } from './binding';
+import { NATIVE_FUNCTIONS, type NativeBinding } from './binding';
 import type { Backend } from './types';
 
 /** Package root: this file is dist/lib/backend/native.js (or lib/backend/native.ts under ts-jest). */
@@ -27,7 +27,9 @@ function load(): { binding: NativeBinding } | { error: string } {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
     // SPARSENN_NATIVE_DIR: look for the addon (build/Release or prebuilds/) under another folder.
     const binding = nodeGypBuild(process.env.SPARSENN_NATIVE_DIR || PACKAGE_ROOT) as NativeBinding;
-    if (typeof binding.matmulDense !== 'function') throw new Error('addon is missing matmulDense (stale build?)');
+    const missing = NATIVE_FUNCTIONS.filter((f) => typeof binding[f] !== 'function');
+    if (missing.length > 0)
+      throw new Error(`the addon lacks ${missing.join(', ')} (a stale build? rebuild with npx sparsenn build)`);
     const threads = Number(process.env.SPARSENN_THREADS);
     if (Number.isInteger(threads) && threads >= 1) binding.setThreads(threads);
     loaded = { binding };

@@ -57,6 +57,29 @@ run(
       expect(r.n).toBe(6);
       const esm = execFileSync(path.join(bin, 'node'), ['--input-type=module', '-e', "import { backendInfo } from 'sparsenn'; console.log(backendInfo().backend)"], { cwd: app, env, encoding: 'utf8' });
       expect(esm.trim()).toBe('cpu');
+      // Server code generating text with the installed package (the built-in synthetic model, and the real one when present).
+      const story = path.resolve(root, '../shared/models/stories260K');
+      const gen = execFileSync(
+        path.join(bin, 'node'),
+        [
+          '-e',
+          `const s = require('sparsenn');
+           (async () => {
+             const synth = await s.syntheticModel({ dim: 32, layers: 1 }).complete('hi', { maxTokens: 4, seed: 1, temperature: 1 });
+             const fs = require('fs');
+             let story = null;
+             if (fs.existsSync(${JSON.stringify(story)})) {
+               const m = await s.loadModel(${JSON.stringify(path.join(story, 'stories260K.bin'))}, { tokenizer: ${JSON.stringify(path.join(story, 'tok512.bin'))} });
+               story = await m.complete('', { maxTokens: 12, temperature: 0 });
+             }
+             console.log(JSON.stringify({ synth, story }));
+           })().catch((e) => { console.error(e); process.exit(1); });`,
+        ],
+        { cwd: app, env, encoding: 'utf8' },
+      );
+      const g = JSON.parse(gen) as { synth: string; story: string | null };
+      expect(g.synth.length).toBeGreaterThan(0);
+      if (g.story !== null) expect(g.story).toMatch(/^Once upon a time/);
       const doctor = execFileSync(path.join(app, 'node_modules/.bin/sparsenn'), ['doctor', '--json'], { cwd: app, env, encoding: 'utf8' });
       expect(JSON.parse(doctor)).toMatchObject({ backend: 'cpu' });
     } finally {
