@@ -74,7 +74,7 @@ export function log2Ticks(lo: number, hi: number): number[] {
 /** The chart as a complete SVG document. Points with a non-finite or (on a log axis) non-positive y are left out. */
 export function lineChartSvg(series: readonly ChartSeries[], o: LineChartOptions): string {
   // The legend gets the room its longest label needs (about 7 px a character at 12 px sans-serif).
-  const legendW = Math.max(120, 40 + 7 * Math.max(0, ...series.map((s) => s.label.length)));
+  const legendW = Math.max(120, 40 + 7 * Math.max(0, ...series.map((s) => s.label.length), o.reference?.label.length ?? 0));
   const W = (o.width ?? 540) + legendW;
   const H = o.height ?? 440;
   const captionLines = o.caption ? o.caption.split('\n') : [];
@@ -137,7 +137,6 @@ export function lineChartSvg(series: readonly ChartSeries[], o: LineChartOptions
   if (o.reference && (!o.logY || o.reference.y > 0)) {
     const y = num(sy(o.reference.y));
     out.push(`<line class="reference" x1="${pad.left}" y1="${y}" x2="${pad.left + plotW}" y2="${y}" stroke="#333" stroke-width="1.5" stroke-dasharray="4 4"/>`);
-    out.push(`<text x="${pad.left + plotW - 6}" y="${num(sy(o.reference.y) + 15)}" text-anchor="end" fill="#333">${escapeXml(o.reference.label)}</text>`);
   }
 
   // Series, then the legend.
@@ -174,6 +173,13 @@ export function lineChartSvg(series: readonly ChartSeries[], o: LineChartOptions
     out.push(`<text class="legend" x="${lx + 32}" y="${ly}" dominant-baseline="middle">${escapeXml(s.label)}</text>`);
   });
 
+  // The reference line's label sits in the legend, under the series, where it cannot cover a marker.
+  if (o.reference) {
+    const ly = pad.top + 8 + clean.length * 20;
+    const lx = W - legendW;
+    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 26}" y2="${ly}" stroke="#333" stroke-width="1.5" stroke-dasharray="4 4"/>`);
+    out.push(`<text class="legend" x="${lx + 32}" y="${ly}" dominant-baseline="middle">${escapeXml(o.reference.label)}</text>`);
+  }
   captionLines.forEach((line, i) =>
     out.push(`<text class="caption" x="12" y="${H - 10 - 14 * (captionLines.length - 1 - i)}" font-size="10.5" fill="#555">${escapeXml(line)}</text>`),
   );

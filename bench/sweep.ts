@@ -291,9 +291,9 @@ export function sweepChartSvg(doc: Pick<ResultDoc, 'rows' | 'date' | 'machine' |
     xDomain: [0.45, 1],
     xTick: (x) => `${Math.round(x * 100)}%`,
     yTick: (y) => `${y}x`,
-    reference: { y: 1, label: '1.0x = best dense (ours or onnxruntime)' },
+    reference: { y: 1, label: '1.0x = best dense' },
     caption:
-      `${doc.date.slice(0, 16).replace('T', ' ')} UTC, M=1 (batch-1 decode), medians of interleaved rounds; ${doc.threads} threads\n` +
+      `${doc.date.slice(0, 16).replace('T', ' ')} UTC, M=1 (batch-1 decode), medians of interleaved rounds; ${doc.threads} threads; best dense = faster of ours and onnxruntime-node\n` +
       `${m.cpu}, ${m.cores} cores, simd ${m.simd}, node ${m.node}, commit ${m.commit}` +
       (m.loadAverage !== undefined ? `, load average ${m.loadAverage}` : ''),
   });
