@@ -9,14 +9,13 @@
  *    GFLOP/s (2·M·nnz / time).
  * Each shape's candidates run in interleaved rounds, so background load hits them alike.
  *
- * Run alone: `node dist/bench/sparse_csr_bsr.js [--quick]` (after `npm run build:ts`).
+ * Run alone: `node dist/bench/run.js csr-bsr [--quick]` (after `npm run build:ts`).
  */
 import { nativeBinding } from '../lib/backend/native';
-import { backendInfo, matmul, Tensor, toBsr, toCsr, type SparseMatrix } from '../lib/index';
+import { matmul, Tensor, toBsr, toCsr, type SparseMatrix } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
 import {
   addRatios,
-  formatTable,
   makeRow,
   timeInterleaved,
   type BenchRow,
@@ -297,19 +296,3 @@ export const sparseCsrBsrSuite: Suite = {
   description: 'CSR and BSR decode / prefill vs the best dense baseline (ours, onnxruntime-node)',
   run,
 };
-
-if (require.main === module) {
-  const quick = process.argv.includes('--quick');
-  const threads = backendInfo().threads;
-  const log = (m: string) => process.stderr.write(`${m}\n`);
-  run({ quick, threads, log }).then(
-    ({ rows, summary }) => {
-      process.stdout.write(`${formatTable(rows)}\n`);
-      for (const s of summary) process.stdout.write(`* ${s}\n`);
-    },
-    (e: unknown) => {
-      process.stderr.write(`${String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}

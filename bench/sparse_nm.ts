@@ -11,12 +11,12 @@
  * The sparse-activation inputs rotate over 8 vectors with different nonzeros, so the
  * selected columns are not served from the last-level cache between calls.
  *
- * Run alone: `node dist/bench/sparse_nm.js [--quick]` (after `npm run build:ts`).
+ * Run alone: `node dist/bench/run.js nm [--quick]` (after `npm run build:ts`).
  */
 import { nativeBinding } from '../lib/backend/native';
-import { backendInfo, matmul, prepareInputSparse, Tensor, toNm } from '../lib/index';
+import { matmul, prepareInputSparse, Tensor, toNm } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
-import { addRatios, formatTable, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions } from './harness';
+import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions } from './harness';
 
 /** A random [N, K] weight pruned to n:m by magnitude inside every group (what toNm expects). */
 export function nmWeight(N: number, K: number, n: number, m: number, seed: number): Tensor {
@@ -228,19 +228,3 @@ export const sparseNmSuite: Suite = {
   description: 'N:M (2:4, 1:4, 2:8, 4:8) and sparse-activation decode / prefill vs the best dense baseline',
   run,
 };
-
-if (require.main === module) {
-  const quick = process.argv.includes('--quick');
-  const threads = backendInfo().threads;
-  const log = (m: string) => process.stderr.write(`${m}\n`);
-  run({ quick, threads, log }).then(
-    ({ rows, summary }) => {
-      process.stdout.write(`${formatTable(rows)}\n`);
-      for (const s of summary) process.stdout.write(`* ${s}\n`);
-    },
-    (e: unknown) => {
-      process.stderr.write(`${String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
