@@ -1,4 +1,5 @@
 /** Shared test utilities: seeded random data, awkward shapes, relative error by norm. */
+import { SparsennError } from '../lib/errors';
 import { seededRandom } from '../lib/random';
 import { Tensor } from '../lib/tensor';
 
@@ -34,4 +35,24 @@ export function randomTensor(shape: number[], seed: number, scale = 1): Tensor {
 /** Tolerance by dtype, per DESIGN.md. */
 export function tolerance(dtype: 'f32' | 'bf16' | 'f16'): number {
   return dtype === 'f32' ? 1e-5 : 1e-2;
+}
+
+/** A random [N, K] weight with about `sparsity` of its entries set to exactly zero (seeded). */
+export function pruned(N: number, K: number, sparsity: number, seed: number): Tensor {
+  const w = Tensor.random([N, K], seed);
+  const r = rng(seed);
+  const d = w.data as Float32Array;
+  for (let i = 0; i < d.length; i++) if (r() < sparsity) d[i] = 0;
+  return w;
+}
+
+/** The `code` of the SparsennError that f throws, or undefined when it returns; any other error is rethrown. */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof SparsennError)) throw e;
+    return e.code;
+  }
+  return undefined;
 }

@@ -1,20 +1,10 @@
 /** Sparse activations: the prepared form, the inputSparse option ('auto' rules), errors, never a crash. */
 import { nativeBinding } from '../lib/backend/native';
 import { AUTO_MAX_ROWS, zeroFraction } from '../lib/ops/input_sparse';
-import { backendInfo, InputSparseWeight, matmul, matmulAsync, prepareInputSparse, SparsennError, Tensor } from '../lib/index';
-import { relError } from './helpers';
+import { backendInfo, InputSparseWeight, matmul, matmulAsync, prepareInputSparse, Tensor } from '../lib/index';
+import { codeOf, relError } from './helpers';
 
 const backends: ('js' | 'cpu')[] = ['js', ...(backendInfo().backend !== 'js' ? (['cpu'] as const) : [])];
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SparsennError);
-    return (e as SparsennError).code;
-  }
-  return undefined;
-}
 
 describe.each(backends)('input-sparse matmul on %s', (backend) => {
   test('hand-checked: only the nonzero inputs contribute', () => {

@@ -1,24 +1,6 @@
 /** BSR format: padding rule, round trips, storage size, serialisation, corrupted inputs. */
-import { BsrMatrix, matmul, SparsennError, Tensor, toBsr } from '../../lib/index';
-import { rng } from '../helpers';
-
-function pruned(N: number, K: number, sparsity: number, seed: number): Tensor {
-  const w = Tensor.random([N, K], seed);
-  const r = rng(seed);
-  const d = w.data as Float32Array;
-  for (let i = 0; i < d.length; i++) if (r() < sparsity) d[i] = 0;
-  return w;
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof SparsennError)) throw e;
-    return e.code;
-  }
-  return undefined;
-}
+import { BsrMatrix, matmul, Tensor, toBsr } from '../../lib/index';
+import { codeOf, pruned, rng } from '../helpers';
 
 const BLOCKS: [number, number][] = [
   [1, 4],

@@ -1,24 +1,6 @@
 /** CSR format: round trips, storage size, serialisation, and corrupted inputs that must throw ERR_FORMAT. */
-import { CsrMatrix, isSparseMatrix, matmul, SparsennError, Tensor, toCsr } from '../../lib/index';
-import { rng } from '../helpers';
-
-function pruned(N: number, K: number, sparsity: number, seed: number): Tensor {
-  const w = Tensor.random([N, K], seed);
-  const r = rng(seed);
-  const d = w.data as Float32Array;
-  for (let i = 0; i < d.length; i++) if (r() < sparsity) d[i] = 0;
-  return w;
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof SparsennError)) throw e;
-    return e.code;
-  }
-  return undefined;
-}
+import { CsrMatrix, isSparseMatrix, matmul, Tensor, toCsr } from '../../lib/index';
+import { codeOf, pruned, rng } from '../helpers';
 
 describe('CSR format', () => {
   test.each(['f32', 'bf16', 'f16'] as const)('toDense(fromDense(w)) == w for %s over sparsities', (dtype) => {

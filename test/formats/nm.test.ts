@@ -3,17 +3,7 @@ import { nativeBinding } from '../../lib/backend/native';
 import { NmMatrix, nmGeometry } from '../../lib/formats/nm';
 import { backendInfo, matmul, SparsennError, Tensor, toNm } from '../../lib/index';
 import { randomNmDense } from './nm_random';
-import { relError } from '../helpers';
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SparsennError);
-    return (e as SparsennError).code;
-  }
-  return undefined;
-}
+import { codeOf, relError } from '../helpers';
 
 const PATTERNS: [number, number][] = [
   [1, 4],
