@@ -1,7 +1,7 @@
 /**
  * Turns the user's `attention` option into a policy:
  *   { policy: 'quest', budget: 1024, pageSize: 16 }
- *   { policy: 'streaming', sinks: 4, window: 1020 }
+ *   { policy: 'streaming', sinks: 4, window: 1020 }              (evict: true bounds the cache's memory)
  *   { default: {...}, layers: { 0: {...} }, heads: { '3:1': {...} } }   (a per-layer / per-head map)
  * or a policy object itself.
  */
@@ -50,7 +50,7 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
       checkOptions(s, ['policy'], 'attention full');
       return new FullPolicy();
     case 'streaming':
-      checkOptions(s, ['policy', 'sinks', 'window'], 'attention streaming');
+      checkOptions(s, ['policy', 'sinks', 'window', 'evict', 'evictBatch'], 'attention streaming');
       return new StreamingPolicy(s);
     case 'quest':
       checkOptions(s, ['policy', 'budget', 'pageSize', 'backend'], 'attention quest');

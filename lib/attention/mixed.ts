@@ -2,6 +2,7 @@
  * Mixes policies per layer and per KV head: `heads['layer:kvHead']` wins over `layers[layer]`,
  * which wins over `default` (e.g. streaming heads next to retrieval heads, as in LServe / MoA).
  */
+import { SparsennError } from '../errors';
 import { SparsePolicy, type HeadRequest, type HeadSelection, type SparseAttentionPolicy } from './policy';
 
 export interface PolicyMap {
@@ -14,6 +15,10 @@ export class MixedPolicy extends SparsePolicy {
   readonly name = 'mixed';
   constructor(readonly map: PolicyMap) {
     super();
+    // Eviction reshapes the whole cache (every layer, every head), so it cannot be one layer's choice.
+    const all = [map.default, ...Object.values(map.layers ?? {}), ...Object.values(map.heads ?? {})];
+    if (all.some((p) => p.eviction))
+      throw new SparsennError('ERR_ARG', 'attention map: a policy that evicts from the cache (streaming with evict) must be the only policy, not one entry of a map');
   }
 
   policyFor(layer: number, kvHead: number): SparseAttentionPolicy {

@@ -20,6 +20,11 @@ export interface HeadRequest {
   readonly queries: Float32Array;
   /** This layer's cache. */
   readonly kv: KvCacheView;
+  /**
+   * The sequence's whole cache, when the model is asking: per-sequence policy state lives there
+   * (KvCache.policyState), never in the policy object, which every sequence of a batch shares.
+   */
+  readonly sequence?: KvCache;
 }
 
 /** One head's choice. Ranges are flat [begin, end) pairs; indices ascending; pages ascending. */
@@ -32,8 +37,8 @@ export type HeadSelection =
 export interface SparseAttentionPolicy extends AttentionPolicy {
   readonly name: string;
   selectHead(req: HeadRequest): HeadSelection;
-  /** The selection of every KV head of a layer for one query row, as the kernel takes it. */
-  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection;
+  /** The selection of every KV head of a layer for one query row, as the kernel takes it (sequence: see HeadRequest). */
+  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, sequence?: KvCache): KvSelection;
 }
 
 /** The model's f32 head-major cache seen through the kernel's view, for one layer. */
@@ -115,16 +120,16 @@ export abstract class SparsePolicy implements SparseAttentionPolicy {
   /** The model's seam (lib/nn/attention.ts): key positions to read, or null for all. */
   selectKeys(sel: ModelKeyRequest): ArrayLike<number> | null {
     const kv = kvViewOfCache(sel.cache, sel.layer, sel.pos + 1);
-    const s = this.selectHead({ layer: sel.layer, kvHead: sel.kvHead, pos: sel.pos, queries: sel.queries, kv });
+    const s = this.selectHead({ layer: sel.layer, kvHead: sel.kvHead, pos: sel.pos, queries: sel.queries, kv, sequence: sel.cache });
     return selectionTokens(s, sel.pos + 1);
   }
 
-  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection {
+  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, sequence?: KvCache): KvSelection {
     const group = heads / kv.kvHeads;
     const D = kv.headDim;
     const sels: HeadSelection[] = [];
     for (let h = 0; h < kv.kvHeads; h++)
-      sels.push(this.selectHead({ layer, kvHead: h, pos, queries: q.subarray(h * group * D, (h + 1) * group * D), kv }));
+      sels.push(this.selectHead({ layer, kvHead: h, pos, queries: q.subarray(h * group * D, (h + 1) * group * D), kv, sequence }));
     return packSelections(sels, pos + 1);
   }
 }

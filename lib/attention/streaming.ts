@@ -2,12 +2,22 @@
  * StreamingLLM (Xiao et al., 2023): keep the first `sinks` tokens (attention sinks, which soak up
  * attention mass that softmax must put somewhere) and the `window` most recent tokens.
  *
- * With eviction (`evictStreaming`), the cache physically keeps only sinks + window, so memory is
- * bounded; the paper then assigns positions *within the cache* (the i-th cached token has
- * position i), which requires caching keys before RoPE and rotating them at read time. Without
- * eviction (the selection alone), original positions are kept and the result is exactly
- * attention over sinks + window.
+ * Without eviction the policy is a selection: the cache keeps every token at its original
+ * position and each query reads sinks + window; memory grows with the sequence.
+ *
+ * With `evict: true` memory is bounded, as in the paper: before new tokens are appended the cache
+ * drops its middle, keeping the sinks and the newest window − 1 tokens, so a decode step reads
+ * exactly sinks + window. Positions are assigned within the cache (cache slot i is position i, so
+ * positions never pass sinks + window and a sequence can run past the context length): the paper
+ * caches keys before RoPE and rotates them by their slot at every step; we cache them rotated and,
+ * when they slide down by s slots, rotate them back by s (RoPE rotations compose exactly, up to
+ * f32 rounding), which is the same attention for a fraction of the work. `evictBatch` > 1 drops
+ * that many tokens at once (the slide then happens every evictBatch steps; sink-to-query distance
+ * drifts by up to evictBatch − 1; the cache holds at most sinks + window + evictBatch − 1 tokens).
+ * A prompt longer than the window is prefilled in one pass with original positions (each row
+ * reads its own sinks + window) and evicted before the first decode step.
  */
+import type { CacheEviction } from '../nn/attention';
 import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
 import { SparsennError } from '../errors';
 
@@ -16,6 +26,10 @@ export interface StreamingOptions {
   sinks?: number;
   /** Most recent tokens kept, including the current one (default 1020). */
   window?: number;
+  /** Evict the middle of the cache (bounded memory, positions within the cache); default false. */
+  evict?: boolean;
+  /** With evict: tokens dropped per eviction (default 1, the paper's rolling cache). */
+  evictBatch?: number;
 }
 
 export function streamingRanges(length: number, sinks: number, window: number): number[] {
@@ -34,6 +48,7 @@ export class StreamingPolicy extends SparsePolicy {
   readonly name = 'streaming';
   readonly sinks: number;
   readonly window: number;
+  readonly eviction?: CacheEviction;
 
   constructor(o: StreamingOptions = {}) {
     super();
@@ -41,11 +56,35 @@ export class StreamingPolicy extends SparsePolicy {
     this.window = o.window ?? 1020;
     if (!Number.isSafeInteger(this.sinks) || this.sinks < 0) throw new SparsennError('ERR_ARG', 'streaming: sinks must be an integer >= 0');
     if (!Number.isSafeInteger(this.window) || this.window < 1) throw new SparsennError('ERR_ARG', 'streaming: window must be an integer >= 1');
+    if (o.evict !== undefined && typeof o.evict !== 'boolean') throw new SparsennError('ERR_ARG', 'streaming: evict must be a boolean');
+    const batch = o.evictBatch ?? 1;
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new SparsennError('ERR_ARG', 'streaming: evictBatch must be an integer >= 1');
+    if (o.evictBatch !== undefined && !o.evict) throw new SparsennError('ERR_ARG', 'streaming: evictBatch needs evict: true');
+    if (o.evict) this.eviction = streamingEviction(this.sinks, this.window, batch);
   }
 
   selectHead(req: HeadRequest): HeadSelection {
     return sinkWindowSelection(req.pos + 1, this.sinks, this.window);
   }
+}
+
+/**
+ * The rolling cache: when `incoming` new tokens would take the cache past sinks + window +
+ * batch − 1 tokens, keep the sinks and the newest window − 1 tokens (each new row then still finds
+ * its whole window: the older rows of a long prompt chunk are dropped only after it).
+ */
+export function streamingEviction(sinks: number, window: number, batch: number): CacheEviction {
+  const cap = sinks + window + batch - 1;
+  return {
+    plan(length: number, incoming: number) {
+      if (length + incoming <= cap) return null;
+      const from = length - (window - 1);
+      return from > sinks ? { sinks, from } : null;
+    },
+    bound(incoming: number) {
+      return Math.max(cap, sinks + window - 1 + incoming);
+    },
+  };
 }
 
 /**

@@ -21,17 +21,16 @@ export interface TidalOptions {
   backend?: BackendChoice;
 }
 
+/** What one sequence's selection layers chose in the current forward pass: `kvHead:pos` → positions. */
+type Chosen = Map<string, Uint32Array>;
+
 export class TidalPolicy extends SparsePolicy {
   readonly name = 'tidal';
   readonly budget: number;
   readonly selectionLayers: readonly number[];
   private readonly backend: BackendChoice;
-  /**
-   * Selections by `kvHead:pos`, written by a selection layer and read by the layers after it in
-   * the same step. (Two sequences of one batch at the same position would share an entry: run
-   * batched sequences with one policy each.)
-   */
-  private chosen = new Map<string, Uint32Array>();
+  /** State for callers that give no sequence (one sequence at a time, e.g. kernel-level use). */
+  private readonly unattached: Chosen = new Map();
 
   constructor(o: TidalOptions) {
     super();
@@ -43,19 +42,37 @@ export class TidalPolicy extends SparsePolicy {
       throw new SparsennError('ERR_ARG', 'tidal: selectionLayers must be a non-empty list of layer indices');
   }
 
+  /**
+   * The chosen positions live with the sequence (its cache), so sequences decoded in one batch,
+   * which share this policy object, never read each other's choices. A forward pass appends rows
+   * from position cache.length on; its first row at the first selection layer starts afresh, so
+   * only the current pass's choices are ever kept.
+   */
+  private chosenFor(req: HeadRequest): Chosen {
+    if (!req.sequence) {
+      if (this.unattached.size > 4096) this.unattached.clear();
+      return this.unattached;
+    }
+    const chosen = req.sequence.policyState(this, (): Chosen => new Map());
+    if (req.layer === this.selectionLayers[0] && req.kvHead === 0 && req.pos === req.sequence.length) chosen.clear();
+    return chosen;
+  }
+
   selectHead(req: HeadRequest): HeadSelection {
     const length = req.pos + 1;
     if (req.layer < this.selectionLayers[0]!) return { kind: 'all' };
     if (this.selectionLayers.includes(req.layer)) {
-      if (this.budget < length) this.select(req);
+      const chosen = this.chosenFor(req);
+      if (this.budget < length) chosen.set(`${req.kvHead}:${req.pos}`, this.select(req));
       return { kind: 'all' };
     }
     if (this.budget >= length) return { kind: 'all' };
-    const tokens = this.chosen.get(`${req.kvHead}:${req.pos}`);
+    const tokens = (req.sequence ? req.sequence.policyState(this, (): Chosen => new Map()) : this.unattached).get(`${req.kvHead}:${req.pos}`);
     return tokens ? { kind: 'indices', tokens } : { kind: 'all' };
   }
 
-  private select(req: HeadRequest): void {
+  /** The top budget − 1 older positions by exact q·k (max over the group), plus the newest. */
+  private select(req: HeadRequest): Uint32Array {
     const length = req.pos + 1;
     const kv = req.kv;
     const scores = new Float32Array(length - 1);
@@ -66,7 +83,6 @@ export class TidalPolicy extends SparsePolicy {
     const tokens = new Uint32Array(top.length + 1);
     tokens.set(top);
     tokens[top.length] = length - 1; // the newest token is always read
-    if (this.chosen.size > 4096) this.chosen.clear();
-    this.chosen.set(`${req.kvHead}:${req.pos}`, tokens);
+    return tokens;
   }
 }

@@ -146,8 +146,8 @@ export class Sequence {
     this.history.push(next);
     this.generated++;
     const { text, stopped } = this.stops.push(this.stream.push(next));
-    // The context holds maxSeqLen tokens in all: prompt plus generated.
-    const last = this.generated >= o.maxTokens || this.history.length >= c.maxSeqLen;
+    // The context holds maxSeqLen tokens in all: prompt plus generated (unless the policy evicts, keeping the cache smaller).
+    const last = this.generated >= o.maxTokens || (this.history.length >= c.maxSeqLen && !boundsCache(o.attention, c.maxSeqLen));
     if (stopped) {
       this.done = true;
       return { token: next, text };
@@ -159,6 +159,22 @@ export class Sequence {
     }
     return { token: next, text };
   }
+}
+
+/** True when the policy evicts so that a decode step never needs more than the context length. */
+function boundsCache(policy: AttentionPolicy | undefined, maxSeqLen: number): boolean {
+  return policy?.eviction !== undefined && policy.eviction.bound(1) <= maxSeqLen;
+}
+
+/**
+ * A new sequence's cache, sized for the prompt plus the tokens it may generate, or for what a
+ * bounded-memory policy will ever keep, whichever is smaller.
+ */
+export function newSequenceCache(net: Network, promptLength: number, o: CheckedGenerateOptions): KvCache {
+  const c = net.config;
+  let size = Math.min(c.maxSeqLen, promptLength + Math.min(o.maxTokens, c.maxSeqLen));
+  if (o.attention?.eviction) size = Math.min(size, o.attention.eviction.bound(promptLength));
+  return net.newCache(size);
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -181,7 +197,7 @@ export async function* generateBatch(
     const ids = promptIds(tokenizer, p, c.vocabSize, fn);
     if (ids.length > c.maxSeqLen)
       throw new SparsennError('ERR_ARG', `${fn}: prompt of ${ids.length} tokens exceeds the context length ${c.maxSeqLen}`);
-    const cache = net.newCache(Math.min(c.maxSeqLen, ids.length + Math.min(o.maxTokens, c.maxSeqLen)));
+    const cache = newSequenceCache(net, ids.length, o);
     return { seq: new Sequence(i, cache, ids, tokenizer, o, i), pending: ids };
   });
   if (o.maxTokens === 0) return;

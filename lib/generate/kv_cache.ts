@@ -2,6 +2,7 @@
  * KV cache of one sequence: per layer, keys and values laid out [kvHeads, capacity, headDim]
  * (f32), so the keys one head reads are contiguous. Grows by doubling, up to maxCapacity
  * (the model's context length), so short requests do not pay for the full context up front.
+ * A bounded-memory attention policy (StreamingLLM with eviction) drops its middle with evictMiddle.
  */
 import { SparsennError } from '../errors';
 
@@ -13,8 +14,11 @@ export class KvCache {
   private cap: number;
   /** Number of positions written (the next position to write). */
   length = 0;
+  /** Tokens dropped by evictMiddle so far (the sequence has seen length + evicted tokens). */
+  evicted = 0;
   keys: Float32Array[];
   values: Float32Array[];
+  private readonly states = new WeakMap<object, unknown>();
 
   constructor(layers: number, kvHeads: number, headDim: number, maxCapacity: number, initialCapacity = 64) {
     this.layers = layers;
@@ -69,5 +73,72 @@ export class KvCache {
   /** Bytes held. */
   get bytes(): number {
     return 2 * this.layers * this.kvHeads * this.cap * this.headDim * 4;
+  }
+
+  /**
+   * Evicts tokens [sinks, from) of every layer (StreamingLLM's rolling cache): the tokens after
+   * them slide down to follow the sinks, so token i of the cache is again position i. `reposition`
+   * re-encodes the position of the keys that moved (RoPE models rotate them back by `from − sinks`,
+   * which equals caching keys before RoPE and rotating them by their cache position at read time);
+   * it gets one layer's key array, the offset of a run of `count` consecutive [headDim] rows of one
+   * head, and the shift. Returns the number of tokens dropped.
+   */
+  evictMiddle(sinks: number, from: number, reposition?: (keys: Float32Array, offset: number, count: number, shift: number) => void): number {
+    if (!Number.isSafeInteger(sinks) || !Number.isSafeInteger(from) || sinks < 0 || from < sinks || from > this.length)
+      throw new SparsennError('ERR_ARG', `evictMiddle: need 0 <= sinks (${sinks}) <= from (${from}) <= length (${this.length})`);
+    const shift = from - sinks;
+    if (shift === 0) return 0;
+    const moved = this.length - from;
+    for (let l = 0; l < this.layers; l++) {
+      const k = this.keys[l]!;
+      const v = this.values[l]!;
+      for (let h = 0; h < this.kvHeads; h++) {
+        k.copyWithin(this.offset(h, sinks), this.offset(h, from), this.offset(h, this.length));
+        v.copyWithin(this.offset(h, sinks), this.offset(h, from), this.offset(h, this.length));
+        if (reposition && moved > 0) reposition(k, this.offset(h, sinks), moved, shift);
+      }
+    }
+    this.length -= shift;
+    this.evicted += shift;
+    return shift;
+  }
+
+  /**
+   * Per-sequence state of attention policies, keyed by the policy object: what a policy remembers
+   * about one sequence (TidalDecode's chosen positions, ...) lives with that sequence's cache, so
+   * sequences decoded together in one batch never see each other's state.
+   */
+  policyState<T>(owner: object, create: () => T): T {
+    let s = this.states.get(owner) as T | undefined;
+    if (s === undefined) this.states.set(owner, (s = create()));
+    return s;
+  }
+
+  /**
+   * Benchmark / test hook: pretends positions [0, length) were prefilled, writing deterministic
+   * random non-zero keys and values (uniform in ±scale, never exactly 0) into every layer, so
+   * decode can be timed at long contexts without running the prefill. What attention then reads
+   * is synthetic: use it for speed, never for quality.
+   */
+  fillSynthetic(length: number, seed = 1, scale = 1): void {
+    if (!Number.isSafeInteger(length) || length < 0) throw new SparsennError('ERR_ARG', 'fillSynthetic: length must be an integer >= 0');
+    this.reserve(length);
+    let x = seed >>> 0 || 1;
+    // xorshift32: fast and deterministic; values in (−scale, scale) \ {0}.
+    const next = () => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return ((x / 4294967296) * 2 - 1) * scale || scale * 1e-3;
+    };
+    for (let l = 0; l < this.layers; l++)
+      for (const a of [this.keys[l]!, this.values[l]!])
+        for (let h = 0; h < this.kvHeads; h++) {
+          const o = this.offset(h, 0);
+          for (let i = 0; i < length * this.headDim; i++) a[o + i] = next();
+        }
+    this.length = length;
   }
 }

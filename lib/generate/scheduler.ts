@@ -12,7 +12,7 @@ import type { Model } from '../models/model';
 import type { AttentionPolicy } from '../nn/attention';
 import { checkOptions } from '../options';
 import { AsyncQueue } from './async_queue';
-import { checkGenerateOptions, promptIds, Sequence, type CheckedGenerateOptions, type GeneratedChunk, type GenerateOptions, type Prompt } from './generate';
+import { checkGenerateOptions, newSequenceCache, promptIds, Sequence, type CheckedGenerateOptions, type GeneratedChunk, type GenerateOptions, type Prompt } from './generate';
 
 export interface SchedulerOptions {
   /** Most sequences decoded together (default 16); later requests wait for a free slot. */
@@ -83,9 +83,11 @@ export class BatchScheduler {
       queue.end();
       return queue.drain();
     }
-    const cache = net.newCache(Math.min(c.maxSeqLen, ids.length + Math.min(o.maxTokens, c.maxSeqLen)));
+    // The scheduler's policy applies to every request (a bounded-memory one sizes its cache and lifts the context limit).
+    const ro: CheckedGenerateOptions = { ...o, attention: this.attention };
+    const cache = newSequenceCache(net, ids.length, ro);
     // Seed offset 0: a request samples exactly as it would alone.
-    const req: Request = { seq: new Sequence(0, cache, ids, this.model.tokenizer, o, 0), pending: ids, opts: o, queue, cancelled: false };
+    const req: Request = { seq: new Sequence(0, cache, ids, this.model.tokenizer, ro, 0), pending: ids, opts: ro, queue, cancelled: false };
     this.waiting.push(req);
     this.kick();
     return this.stream(req);

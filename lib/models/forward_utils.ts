@@ -3,6 +3,7 @@ import { SparsennError } from '../errors';
 import type { Tensor } from '../tensor';
 import { Tensor as T } from '../tensor';
 import { decodeHalf } from '../dtype';
+import type { AttentionPolicy } from '../nn/attention';
 import type { Segment } from './types';
 
 /** Copies row `id` of an embedding table [vocab, dim] (any dtype) to out[offset ..]. */
@@ -61,4 +62,22 @@ export function spansOf(segments: readonly Segment[]): { cache: Segment['cache']
     row += s.ids.length;
     return span;
   });
+}
+
+/**
+ * Lets a bounded-memory attention policy (StreamingLLM with eviction) drop the middle of each
+ * segment's cache before the new tokens are appended; `reposition` re-encodes the positions of
+ * the keys that slid down (see KvCache.evictMiddle). A no-op for every other policy.
+ */
+export function evictForPolicy(
+  segments: readonly Segment[],
+  policy: AttentionPolicy | undefined,
+  reposition?: (keys: Float32Array, offset: number, count: number, shift: number) => void,
+): void {
+  const eviction = policy?.eviction;
+  if (!eviction) return;
+  for (const s of segments) {
+    const plan = eviction.plan(s.cache.length, s.ids.length);
+    if (plan) s.cache.evictMiddle(plan.sinks, plan.from, reposition);
+  }
 }

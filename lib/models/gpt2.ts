@@ -16,7 +16,7 @@ import { attendSpans } from '../nn/attention';
 import { layernorm } from '../nn/layernorm';
 import type { Linear } from '../nn/linear';
 import { Tensor } from '../tensor';
-import { embedRow, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
+import { embedRow, evictForPolicy, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
 import type { ForwardOptions, ModelConfig, Network, Segment } from './types';
 
 export interface Norm {
@@ -70,6 +70,9 @@ export class Gpt2Network implements Network {
     const c = this.config;
     const w = this.weights;
     const mm = { backend: opts.backend };
+    // Learned positions live in the residual stream, so evicted-around keys cannot be re-positioned:
+    // a bounded-memory policy only drops tokens here, and new tokens take the next cache slot's position.
+    evictForPolicy(segments, opts.attention);
     const rows = prepareSegments(segments, c.maxSeqLen);
     const dim = c.dim;
     const shape = { heads: c.heads, kvHeads: c.heads, headDim: c.headDim };

@@ -17,7 +17,7 @@ import type { Linear } from '../nn/linear';
 import { rmsnorm } from '../nn/rmsnorm';
 import { applyRope } from '../nn/rope';
 import { Tensor } from '../tensor';
-import { embedRow, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
+import { embedRow, evictForPolicy, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
 import type { ForwardOptions, ModelConfig, Network, Segment, StageTimings } from './types';
 
 export interface LlamaLayer {
@@ -73,11 +73,13 @@ export class LlamaNetwork implements Network {
     const c = this.config;
     const w = this.weights;
     const mm = { backend: opts.backend };
+    const layout = c.ropeLayout === 'half' ? 'half' : 'interleaved';
+    // Keys that slide down by `shift` cache slots are rotated back by as many positions.
+    evictForPolicy(segments, opts.attention, (keys, offset, count, shift) => applyRope(keys, offset, count, c.headDim, -shift, c.ropeTheta, layout));
     const rows = prepareSegments(segments, c.maxSeqLen);
     const dim = c.dim;
     const kvDim = c.kvHeads * c.headDim;
     const shape = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
-    const layout = c.ropeLayout === 'half' ? 'half' : 'interleaved';
 
     // Stage clock: adds the time since the previous mark to a stage (only when timings are asked for).
     const tm = opts.timings;

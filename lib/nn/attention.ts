@@ -30,6 +30,20 @@ export interface KeySelection {
 export interface AttentionPolicy {
   /** Key positions to read, ascending, each in [0, pos]; null means all of 0..pos. */
   selectKeys(sel: KeySelection): ArrayLike<number> | null;
+  /** Present on bounded-memory policies (StreamingLLM with eviction): how each sequence's cache makes room. */
+  readonly eviction?: CacheEviction;
+}
+
+/**
+ * How a bounded-memory policy keeps a sequence's cache small. Before a forward pass appends
+ * `incoming` tokens to a cache holding `length`, the model asks `plan` and, given a plan, drops
+ * cached tokens [sinks, from) (KvCache.evictMiddle), re-encoding the positions of the keys that
+ * moved so that cache slot i is position i.
+ */
+export interface CacheEviction {
+  plan(length: number, incoming: number): { sinks: number; from: number } | null;
+  /** Most tokens the cache holds once `incoming` tokens are appended (to size caches up front). */
+  bound(incoming: number): number;
 }
 
 export interface AttentionShape {
@@ -110,7 +124,7 @@ function checkSelection(sel: ArrayLike<number>, pos: number): void {
 
 /** A policy that can also hand the kernel a whole layer's selection at once (lib/attention policies). */
 interface LayerSelectingPolicy extends AttentionPolicy {
-  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection;
+  selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, sequence?: KvCache): KvSelection;
 }
 
 function selectsLayers(p: AttentionPolicy | undefined): p is LayerSelectingPolicy {
@@ -144,7 +158,7 @@ export function attendRows(
     }
     const qr = q.subarray(r * width, (r + 1) * width);
     const kv = kvViewOfCache(cache, layer, pos + 1);
-    const selection = policy ? policy.selectLayer(layer, qr, shape.heads, kv, pos) : ALL;
+    const selection = policy ? policy.selectLayer(layer, qr, shape.heads, kv, pos, cache) : ALL;
     attentionDecode({ q: qr, heads: shape.heads, kv, selection, scale, out: out.subarray(r * width, (r + 1) * width) }, { backend });
   }
 }
