@@ -6,13 +6,18 @@
  * over them. The newest token is always kept.
  *
  * GQA: the group shares one selection, ranked by the largest approximate score over the group.
+ *
+ * The label cache is bf16 (r = headDim/8 channels: 1/16 of the bytes of f16 keys and values) and
+ * one fused call per layer scores every head's tokens and picks their top (ops.labelSelect;
+ * selection_contract.ts has the layout).
  */
 import type { BackendChoice } from '../backend/types';
-import { f32ToBf16 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
-import { attentionGroupScores, topKRows } from './ops';
+import { labelCacheUpdate, labelSelect } from './ops';
 import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
+import { SELECT_TILE, selectScoresLength, type TiledRows } from './selection_contract';
+import { SelectionScratch } from './selection_scratch';
 
 export interface DoubleSparsityOptions {
   /** Tokens read per head per step. */
@@ -20,12 +25,13 @@ export interface DoubleSparsityOptions {
   /**
    * Label channels from calibration: channels[layer][kvHead] lists channel indices (the same
    * count for every head of a layer). When a layer has none, the `labelChannels` channels with the
-   * largest mean |k_c| over each head's cache are used (an online stand-in for calibration).
+   * largest mean |k_c| over (up to 4096 evenly spaced tokens of) each head's cache are used: an
+   * online stand-in for calibration.
    */
   channels?: ReadonlyArray<ReadonlyArray<ArrayLike<number>>>;
   /** Label channels per head when none are given (default headDim / 8, at least 1). */
   labelChannels?: number;
-  /** Backend for the approximate scores (default 'auto'). */
+  /** Backend for the label cache and the approximate scores (default 'auto'). */
   backend?: BackendChoice;
 }
 
@@ -48,48 +54,45 @@ export function calibrateLabelChannels(queries: Float32Array, keys: Float32Array
 }
 
 /**
- * The label cache of one layer: [kvHeads, capacity, r] in bf16 (the scores it feeds are approximate
- * by design; half the bytes of f32 to read each step), built incrementally as tokens arrive.
+ * The label cache of one layer: each token's label channels in bf16 (the scores it feeds are
+ * approximate by design), built incrementally as tokens arrive, plus the layer's reusable
+ * selection buffers.
  */
 class LabelCache {
-  labels = new Uint16Array(0);
-  capacity = 0;
+  labels: TiledRows;
   filled = 0;
-  constructor(
-    readonly channels: Uint32Array[],
-    readonly kvHeads: number,
-  ) {}
+  readonly scratch = new SelectionScratch();
 
-  get width(): number {
-    return this.channels[0]!.length;
+  constructor(
+    /** [kvHeads, r]: head h's label channels at channels[h·r ..]. */
+    readonly channels: Uint32Array,
+    readonly kvHeads: number,
+    r: number,
+    private readonly backend: BackendChoice,
+  ) {
+    this.labels = { data: new Uint16Array(0), kvHeads, capacity: 0, width: r };
   }
 
   update(kv: KvCacheView, length: number): void {
-    if (length < this.filled) this.filled = 0;
-    const r = this.width;
-    if (length > this.capacity) {
-      const cap = Math.max(length, 2 * this.capacity, 256);
-      const b = new Uint16Array(this.kvHeads * cap * r);
-      for (let h = 0; h < this.kvHeads; h++) b.set(this.labels.subarray(h * this.capacity * r, (h * this.capacity + this.filled) * r), h * cap * r);
-      this.labels = b;
-      this.capacity = cap;
-    }
-    const row = new Float32Array(kv.headDim);
-    for (let h = 0; h < this.kvHeads; h++) {
-      const ch = this.channels[h]!;
-      for (let t = this.filled; t < length; t++) {
-        readRow(kv, 'k', h, t, row);
-        for (let c = 0; c < r; c++) this.labels[(h * this.capacity + t) * r + c] = f32ToBf16(row[ch[c]!]!);
-      }
-    }
+    if (length < this.filled) this.filled = 0; // the cache was reset: start over
+    if (length > this.labels.capacity) this.grow(length);
+    if (length > this.filled)
+      labelCacheUpdate({ kv: { ...kv, length }, channels: this.channels, labels: this.labels, begin: this.filled, end: length }, { backend: this.backend });
     this.filled = length;
   }
 
-  view(length: number): KvCacheView {
-    const r = this.width;
-    return { k: this.labels, v: this.labels, dtype: 'bf16', kvHeads: this.kvHeads, length, headDim: r, headStride: this.capacity * r, tokenStride: r };
+  private grow(tokens: number): void {
+    const old = this.labels;
+    const capacity = Math.ceil(Math.max(tokens, 2 * old.capacity, 256) / SELECT_TILE) * SELECT_TILE;
+    const data = new Uint16Array(this.kvHeads * capacity * old.width);
+    const kept = Math.ceil(this.filled / SELECT_TILE) * SELECT_TILE * old.width;
+    for (let h = 0; h < this.kvHeads; h++) data.set(old.data.subarray(h * old.capacity * old.width, h * old.capacity * old.width + kept), h * capacity * old.width);
+    this.labels = { data, kvHeads: this.kvHeads, capacity, width: old.width };
   }
 }
+
+/** Tokens sampled for the online channel choice: enough for a stable mean, cheap at any length. */
+const CHANNEL_SAMPLE = 4096;
 
 export class DoubleSparsityPolicy extends SparsePolicy {
   readonly name = 'doubleSparsity';
@@ -120,9 +123,10 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     }
     const r = Math.min(kv.headDim, this.labelChannels ?? Math.max(1, Math.floor(kv.headDim / 8)));
     const row = new Float32Array(kv.headDim);
+    const step = Math.max(1, Math.floor(length / CHANNEL_SAMPLE));
     return Array.from({ length: kv.kvHeads }, (_, h) => {
       const mean = new Float64Array(kv.headDim);
-      for (let t = 0; t < length; t++) {
+      for (let t = 0; t < length; t += step) {
         readRow(kv, 'k', h, t, row);
         for (let d = 0; d < kv.headDim; d++) mean[d]! += Math.abs(row[d]!);
       }
@@ -134,56 +138,49 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     let m = this.caches.get(kv.k);
     if (!m) this.caches.set(kv.k, (m = new Map()));
     let c = m.get(layer);
-    if (!c) m.set(layer, (c = new LabelCache(this.channelsFor(kv, layer, length), kv.kvHeads)));
+    if (!c) {
+      const perHead = this.channelsFor(kv, layer, length);
+      const r = perHead[0]!.length;
+      const flat = new Uint32Array(kv.kvHeads * r);
+      perHead.forEach((ch, h) => flat.set(ch, h * r));
+      m.set(layer, (c = new LabelCache(flat, kv.kvHeads, r, this.backend)));
+    }
     c.update(kv, length);
     return c;
   }
 
-  /** Top tokens of each head among the first `length - 1` (the newest is added to each list). */
-  private choose(q: Float32Array, heads: number, cache: LabelCache, firstHead: number, kvHeads: number, length: number, D: number): Uint32Array[] {
-    const r = cache.width;
-    const group = heads / kvHeads;
-    const qLabel = new Float32Array(heads * r);
-    for (let g = 0; g < heads; g++) {
-      const ch = cache.channels[firstHead + Math.floor(g / group)]!;
-      for (let c = 0; c < r; c++) qLabel[g * r + c] = q[g * D + ch[c]!]!;
-    }
-    const n = length - 1;
-    const all = cache.view(n);
-    const rows: KvCacheView = kvHeads === all.kvHeads ? all : { ...all, k: cache.labels.subarray(firstHead * all.headStride), kvHeads };
-    const scores = new Float32Array(kvHeads * n);
-    attentionGroupScores({ q: qLabel, heads, rows, out: scores }, { backend: this.backend });
-    const best = topKRows(scores, kvHeads, n, this.budget - 1, { backend: this.backend });
-    const out: Uint32Array[] = [];
-    for (let h = 0; h < kvHeads; h++) {
-      const chosen = best[h]!;
-      const tokens = new Uint32Array(chosen.length + 1);
-      tokens.set(chosen);
-      tokens[chosen.length] = n;
-      out.push(tokens);
-    }
-    return out;
-  }
-
+  /** One head's tokens: the budget − 1 best approximate scores among the older tokens, then the newest. */
   selectHead(req: HeadRequest): HeadSelection {
     const length = req.pos + 1;
     if (this.budget >= length) return { kind: 'all' };
     const cache = this.labelCache(req.kv, req.layer, length);
+    const all = cache.labels;
+    const r = all.width;
+    const size = all.capacity * r;
+    const labels: TiledRows = { ...all, data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size), kvHeads: 1 };
     const D = req.kv.headDim;
-    const tokens = this.choose(req.queries, req.queries.length / D, cache, req.kvHead, 1, length, D)[0]!;
+    const n = length - 1;
+    const tokens = new Uint32Array(this.budget);
+    labelSelect(
+      {
+        q: req.queries, heads: req.queries.length / D, headDim: D, channels: cache.channels.subarray(req.kvHead * r, (req.kvHead + 1) * r),
+        labels, n, k: this.budget - 1, scores: new Float32Array(selectScoresLength(1, n)), items: tokens,
+      },
+      { backend: this.backend },
+    );
     return { kind: 'indices', tokens };
   }
 
-  /** One kernel call scores every head's label cache. */
+  /** Every KV head of a layer in one call, into reused buffers. */
   override selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection {
     const length = pos + 1;
     if (this.budget >= length) return { kind: 'all' };
     const cache = this.labelCache(kv, layer, length);
-    const lists = this.choose(q, heads, cache, 0, kv.kvHeads, length, kv.headDim);
-    const offsets = new Uint32Array(kv.kvHeads + 1);
-    lists.forEach((l, h) => (offsets[h + 1] = offsets[h]! + l.length));
-    const items = new Uint32Array(offsets[kv.kvHeads]!);
-    lists.forEach((l, h) => items.set(l, offsets[h]!));
-    return { kind: 'indices', offsets, items };
+    const { scratch } = cache;
+    const n = length - 1;
+    const k = this.budget - 1;
+    scratch.reserve(kv.kvHeads, n, k + 1);
+    labelSelect({ q, heads, headDim: kv.headDim, channels: cache.channels, labels: cache.labels, n, k, scores: scratch.scores, items: scratch.items }, { backend: this.backend });
+    return scratch.selection(kv.kvHeads, k + 1, (offsets, items) => ({ kind: 'indices', offsets, items }));
   }
 }

@@ -8,6 +8,8 @@ import type { BackendChoice } from '../backend/types';
 import { checkOptions } from '../options';
 import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs, TopKArgs } from './contract';
 import { checkDecodeArgs, checkGroupScoresArgs, checkPrefillArgs, checkTopKArgs } from './validate';
+import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from './selection_contract';
+import { checkLabelSelectArgs, checkLabelUpdateArgs, checkQuestPageBoundsArgs, checkQuestSelectArgs } from './validate_select';
 
 export interface AttentionKernelOptions {
   backend?: BackendChoice;
@@ -66,4 +68,32 @@ export function topKRows(scores: Float32Array, rows: number, n: number, k: numbe
   const out = new Uint32Array(rows * kk);
   attentionTopK({ scores, rows, n, k: kk, out }, opts);
   return Array.from({ length: rows }, (_, r) => out.subarray(r * kk, (r + 1) * kk));
+}
+
+/** Quest: min/max bounds of newly completed pages (see QuestPageBoundsArgs). */
+export function questPageBounds(a: QuestPageBoundsArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'questPageBounds');
+  checkQuestPageBoundsArgs(a);
+  if (a.pageEnd > a.pageBegin) backend.attentionQuestPageBounds(a);
+}
+
+/** Quest: one layer's page choice, every KV head in one call (see QuestSelectArgs). */
+export function questSelect(a: QuestSelectArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'questSelect');
+  checkQuestSelectArgs(a);
+  backend.attentionQuestSelect(a);
+}
+
+/** Double Sparsity: label rows of newly cached tokens (see LabelUpdateArgs). */
+export function labelCacheUpdate(a: LabelUpdateArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'labelCacheUpdate');
+  checkLabelUpdateArgs(a);
+  if (a.end > a.begin) backend.attentionLabelUpdate(a);
+}
+
+/** Double Sparsity: one layer's token choice, every KV head in one call (see LabelSelectArgs). */
+export function labelSelect(a: LabelSelectArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'labelSelect');
+  checkLabelSelectArgs(a);
+  backend.attentionLabelSelect(a);
 }

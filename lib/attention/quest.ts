@@ -6,8 +6,9 @@
  * worth `budget` tokens, always including the current (newest, possibly partial) page.
  *
  * The bound is one dot product: Σ_d max(q_d·lo_d, q_d·hi_d) = [q⁺, q⁻] · [hi, lo] with
- * q⁺ = max(q, 0), q⁻ = min(q, 0), so pages are stored as rows [hi, lo] (bf16, rounded outward) and
- * scored by the same native group-score kernel as the keys themselves.
+ * q⁺ = max(q, 0), q⁻ = min(q, 0), so pages are stored as rows [hi, lo] (bf16, rounded outward:
+ * 1/16 of the KV bytes at page size 16 and f16 keys) and one fused call per layer scores every
+ * head's pages and picks their top (ops.questSelect; selection_contract.ts has the layout).
  *
  * GQA: the group's query heads share one selection, scored by the largest bound over the group
  * (a page is read if any head of the group may need it).
@@ -16,42 +17,27 @@ import type { BackendChoice } from '../backend/types';
 import { bf16ToF32 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
-import { attentionGroupScores, topKRows } from './ops';
-import { readRow, SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
+import { questPageBounds, questSelect } from './ops';
+import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
+import { SELECT_TILE, selectScoresLength, tiledIndex, type TiledRows } from './selection_contract';
+import { SelectionScratch } from './selection_scratch';
 
 export interface QuestOptions {
   /** Tokens read per head per step, current page included. */
   budget: number;
   /** Tokens per page (default 16). */
   pageSize?: number;
-  /** Backend for the page scores (default 'auto'). */
+  /** Backend for the page bounds and scores (default 'auto'). */
   backend?: BackendChoice;
 }
 
-/** x as bf16 bits rounded toward +∞ (up) or −∞ (down), so stored bounds stay bounds. */
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-function bf16Directed(x: number, up: boolean): number {
-  f32buf[0] = x;
-  const bits = u32buf[0]!;
-  let h = bits >>> 16;
-  if ((bits & 0xffff) !== 0 && (bits & 0x7f800000) !== 0x7f800000) {
-    // Truncation moved toward zero: step one ulp away from zero when that is the wanted direction.
-    const negative = (bits & 0x80000000) !== 0;
-    if (up !== negative) h += 1;
-  }
-  return h & 0xffff;
-}
-
 /**
- * Page bounds of every KV head of one layer, rows [hi(D), lo(D)] per complete page in bf16 (hi
- * rounded up, lo rounded down, so they still bound every key; half the bytes of f32 for the
- * selection pass to read), built incrementally as pages fill.
+ * Page bounds of every KV head of one layer: per complete page the element-wise max (hi, rounded
+ * up) and min (lo, rounded down) of its keys in bf16, so they still bound every key. Built
+ * incrementally: each update computes only the pages completed since the last one.
  */
 export class PageBounds {
-  rows = new Uint16Array(0);
-  /** Pages each head has room for. */
-  capacity = 0;
+  rows: TiledRows;
   /** Pages whose bounds are final. */
   complete = 0;
 
@@ -59,74 +45,48 @@ export class PageBounds {
     readonly pageSize: number,
     readonly kvHeads: number,
     readonly headDim: number,
-  ) {}
+    private readonly backend: BackendChoice = 'auto',
+  ) {
+    this.rows = { data: new Uint16Array(0), kvHeads, capacity: 0, width: 2 * headDim };
+  }
 
   /** Brings complete pages up to date with a cache of `length` tokens. */
   update(kv: KvCacheView, length: number): void {
     const full = Math.floor(length / this.pageSize);
     if (full < this.complete) this.complete = 0; // the cache was reset: start over
-    const D = this.headDim;
-    const W = 2 * D;
-    if (full > this.capacity) {
-      const cap = Math.max(full, 2 * this.capacity, 64);
-      const rows = new Uint16Array(this.kvHeads * cap * W);
-      for (let h = 0; h < this.kvHeads; h++)
-        rows.set(this.rows.subarray(h * this.capacity * W, (h * this.capacity + this.complete) * W), h * cap * W);
-      this.rows = rows;
-      this.capacity = cap;
-    }
-    const row = new Float32Array(D);
-    const hi = new Float32Array(D);
-    const lo = new Float32Array(D);
-    for (let h = 0; h < this.kvHeads; h++)
-      for (let p = this.complete; p < full; p++) {
-        hi.fill(-Infinity);
-        lo.fill(Infinity);
-        for (let t = p * this.pageSize; t < (p + 1) * this.pageSize; t++) {
-          readRow(kv, 'k', h, t, row);
-          for (let d = 0; d < D; d++) {
-            if (row[d]! > hi[d]!) hi[d] = row[d]!;
-            if (row[d]! < lo[d]!) lo[d] = row[d]!;
-          }
-        }
-        const o = (h * this.capacity + p) * W;
-        for (let d = 0; d < D; d++) {
-          this.rows[o + d] = bf16Directed(hi[d]!, true);
-          this.rows[o + D + d] = bf16Directed(lo[d]!, false);
-        }
-      }
+    if (full > this.rows.capacity) this.grow(full);
+    if (full > this.complete)
+      questPageBounds({ kv: { ...kv, length }, pageSize: this.pageSize, bounds: this.rows, pageBegin: this.complete, pageEnd: full }, { backend: this.backend });
     this.complete = full;
+  }
+
+  private grow(pages: number): void {
+    const old = this.rows;
+    const capacity = Math.ceil(Math.max(pages, 2 * old.capacity, 64) / SELECT_TILE) * SELECT_TILE;
+    const data = new Uint16Array(this.kvHeads * capacity * old.width);
+    const kept = Math.ceil(this.complete / SELECT_TILE) * SELECT_TILE * old.width;
+    for (let h = 0; h < this.kvHeads; h++) data.set(old.data.subarray(h * old.capacity * old.width, h * old.capacity * old.width + kept), h * capacity * old.width);
+    this.rows = { data, kvHeads: this.kvHeads, capacity, width: old.width };
   }
 
   /** Upper bound of q·k over page p of head h (the readable form of what the kernel computes). */
   bound(q: Float32Array, qOffset: number, h: number, p: number): number {
     const D = this.headDim;
-    const o = (h * this.capacity + p) * 2 * D;
     let s = 0;
     for (let d = 0; d < D; d++) {
       const qd = q[qOffset + d]!;
-      s += Math.max(qd * bf16ToF32(this.rows[o + D + d]!), qd * bf16ToF32(this.rows[o + d]!));
+      const hi = bf16ToF32(this.rows.data[tiledIndex(this.rows, h, p, d)]!);
+      const lo = bf16ToF32(this.rows.data[tiledIndex(this.rows, h, p, D + d)]!);
+      s += Math.max(qd * lo, qd * hi);
     }
     return s;
   }
-
-  /** The first `pages` page rows as a cache view, for the group-score kernel. */
-  view(pages: number): KvCacheView {
-    const W = 2 * this.headDim;
-    return { k: this.rows, v: this.rows, dtype: 'bf16', kvHeads: this.kvHeads, length: pages, headDim: W, headStride: this.capacity * W, tokenStride: W };
-  }
 }
 
-/** [q⁺, q⁻] per query head: the bound as a dot product with [hi, lo]. */
-function splitSigns(q: Float32Array, heads: number, D: number): Float32Array {
-  const out = new Float32Array(heads * 2 * D);
-  for (let h = 0; h < heads; h++)
-    for (let d = 0; d < D; d++) {
-      const x = q[h * D + d]!;
-      out[h * 2 * D + d] = x > 0 ? x : 0;
-      out[h * 2 * D + D + d] = x < 0 ? x : 0;
-    }
-  return out;
+/** One layer's state: its page bounds and the reusable selection buffers. */
+interface LayerState {
+  bounds: PageBounds;
+  scratch: SelectionScratch;
 }
 
 export class QuestPolicy extends SparsePolicy {
@@ -134,8 +94,8 @@ export class QuestPolicy extends SparsePolicy {
   readonly budget: number;
   readonly pageSize: number;
   private readonly backend: BackendChoice;
-  /** Bounds per cache buffer (a new sequence's cache gets fresh bounds) and layer. */
-  private bounds = new WeakMap<object, Map<number, PageBounds>>();
+  /** State per cache buffer (a new sequence's cache gets fresh bounds) and layer. */
+  private layers = new WeakMap<object, Map<number, LayerState>>();
 
   constructor(o: QuestOptions) {
     super();
@@ -146,13 +106,18 @@ export class QuestPolicy extends SparsePolicy {
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) throw new SparsennError('ERR_ARG', 'quest: pageSize must be an integer >= 1');
   }
 
+  private state(kv: KvCacheView, layer: number, length: number): LayerState {
+    let m = this.layers.get(kv.k);
+    if (!m) this.layers.set(kv.k, (m = new Map()));
+    let s = m.get(layer);
+    if (!s) m.set(layer, (s = { bounds: new PageBounds(this.pageSize, kv.kvHeads, kv.headDim, this.backend), scratch: new SelectionScratch() }));
+    s.bounds.update(kv, length);
+    return s;
+  }
+
+  /** Page bounds of a layer, up to date with a cache of `length` tokens. */
   pageBounds(kv: KvCacheView, layer: number, length: number): PageBounds {
-    let m = this.bounds.get(kv.k);
-    if (!m) this.bounds.set(kv.k, (m = new Map()));
-    let b = m.get(layer);
-    if (!b) m.set(layer, (b = new PageBounds(this.pageSize, kv.kvHeads, kv.headDim)));
-    b.update(kv, length);
-    return b;
+    return this.state(kv, layer, length).bounds;
   }
 
   /** Pages to read besides the current one, or null when the budget covers everything. */
@@ -163,45 +128,28 @@ export class QuestPolicy extends SparsePolicy {
     return this.budget >= length || keep >= current ? null : { current, keep };
   }
 
-  /** Scores the complete pages before `current` for `heads` query heads over `kvHeads` KV heads. */
-  private choose(q: Float32Array, heads: number, bounds: PageBounds, rows: KvCacheView, current: number, keep: number): Uint32Array[] {
-    const scores = new Float32Array(rows.kvHeads * current);
-    attentionGroupScores({ q: splitSigns(q, heads, bounds.headDim), heads, rows: { ...rows, length: current }, out: scores }, { backend: this.backend });
-    const best = topKRows(scores, rows.kvHeads, current, keep, { backend: this.backend });
-    const out: Uint32Array[] = [];
-    for (let h = 0; h < rows.kvHeads; h++) {
-      const chosen = best[h]!;
-      const pages = new Uint32Array(chosen.length + 1);
-      pages.set(chosen);
-      pages[chosen.length] = current;
-      out.push(pages);
-    }
-    return out;
-  }
-
+  /** One head's pages: the `keep` best-bounded complete pages for its query group, then the current page. */
   selectHead(req: HeadRequest): HeadSelection {
     const length = req.pos + 1;
     const p = this.plan(length);
     if (!p) return { kind: 'all' };
-    const bounds = this.pageBounds(req.kv, req.layer, length);
-    const all = bounds.view(p.current);
-    const W = all.headDim;
-    const one: KvCacheView = { ...all, k: bounds.rows.subarray(req.kvHead * all.headStride, req.kvHead * all.headStride + p.current * W), kvHeads: 1 };
-    const heads = req.queries.length / req.kv.headDim;
-    return { kind: 'pages', pages: this.choose(req.queries, heads, bounds, one, p.current, p.keep)[0]!, pageSize: this.pageSize };
+    const all = this.pageBounds(req.kv, req.layer, length).rows;
+    const size = all.capacity * all.width;
+    const one: TiledRows = { ...all, data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size), kvHeads: 1 };
+    const pages = new Uint32Array(p.keep + 1);
+    const scores = new Float32Array(selectScoresLength(1, p.current));
+    questSelect({ q: req.queries, heads: req.queries.length / req.kv.headDim, bounds: one, current: p.current, keep: p.keep, scores, items: pages }, { backend: this.backend });
+    return { kind: 'pages', pages, pageSize: this.pageSize };
   }
 
-  /** One kernel call scores every head's pages. */
+  /** Every KV head of a layer in one call, into reused buffers. */
   override selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number): KvSelection {
     const length = pos + 1;
     const p = this.plan(length);
     if (!p) return { kind: 'all' };
-    const bounds = this.pageBounds(kv, layer, length);
-    const lists = this.choose(q, heads, bounds, bounds.view(p.current), p.current, p.keep);
-    const offsets = new Uint32Array(kv.kvHeads + 1);
-    lists.forEach((l, h) => (offsets[h + 1] = offsets[h]! + l.length));
-    const items = new Uint32Array(offsets[kv.kvHeads]!);
-    lists.forEach((l, h) => items.set(l, offsets[h]!));
-    return { kind: 'pages', offsets, items, pageSize: this.pageSize };
+    const { bounds, scratch } = this.state(kv, layer, length);
+    scratch.reserve(kv.kvHeads, p.current, p.keep + 1);
+    questSelect({ q, heads, bounds: bounds.rows, current: p.current, keep: p.keep, scores: scratch.scores, items: scratch.items }, { backend: this.backend });
+    return scratch.selection(kv.kvHeads, p.keep + 1, (offsets, items) => ({ kind: 'pages', offsets, items, pageSize: this.pageSize }));
   }
 }

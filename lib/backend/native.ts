@@ -7,6 +7,7 @@ import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
 import { decodeArgs, groupScoresArgs, prefillArgs } from './attention_native';
+import { labelSelectArgs, labelUpdateArgs, questPageBoundsArgs, questSelectArgs } from './attention_select_native';
 import { NATIVE_FUNCTIONS, type NativeBinding } from './binding';
 import type { Backend } from './types';
 
@@ -124,6 +125,18 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     attentionGroupScores(a) {
       wrap(() => b.attentionGroupScores(...groupScoresArgs(a)));
+    },
+    attentionQuestPageBounds(a) {
+      wrap(() => b.attentionQuestPageBounds(...questPageBoundsArgs(a)));
+    },
+    attentionQuestSelect(a) {
+      wrap(() => b.attentionQuestSelect(...questSelectArgs(a)));
+    },
+    attentionLabelUpdate(a) {
+      wrap(() => b.attentionLabelUpdate(...labelUpdateArgs(a)));
+    },
+    attentionLabelSelect(a) {
+      wrap(() => b.attentionLabelSelect(...labelSelectArgs(a)));
     },
     attentionPrefill(a) {
       wrap(() => b.attentionPrefill(...prefillArgs(a)));

@@ -7,6 +7,7 @@ import type { BsrMatrix } from '../formats/bsr';
 import type { CsrMatrix } from '../formats/csr';
 import type { NmMatrix } from '../formats/nm';
 import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs, TopKArgs } from '../attention/contract';
+import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
 import type { Tensor } from '../tensor';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
@@ -34,6 +35,11 @@ export interface Backend {
   attentionGroupScores(a: GroupScoresArgs): void;
   /** Row-wise top-k indices for sparse-attention policies; args already validated. */
   attentionTopK(a: TopKArgs): void;
+  /** Fused Quest / Double Sparsity selection steps (lib/attention/selection_contract.ts); args already validated. */
+  attentionQuestPageBounds(a: QuestPageBoundsArgs): void;
+  attentionQuestSelect(a: QuestSelectArgs): void;
+  attentionLabelUpdate(a: LabelUpdateArgs): void;
+  attentionLabelSelect(a: LabelSelectArgs): void;
   /** U with H⁻¹ = UᵀU (upper, [k,k]) for a symmetric positive-definite H [k,k], all f64. Returns 0, or i + 1 when pivot i is not positive. */
   choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
   choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<number>;

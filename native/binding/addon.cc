@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_nm(env, exports);
   register_input_sparse(env, exports);
   register_attention(env, exports);
+  register_attention_select(env, exports);
   return exports;
 }
 

@@ -1,6 +1,7 @@
 /** The pure-TypeScript backend: the readable reference for every op, and the fallback when no native binary loads. */
 import type { Backend } from '../types';
 import { attentionDecodeRef, attentionGroupScoresRef, attentionPrefillRef, attentionTopKRef } from './attention';
+import { labelSelectRef, labelUpdateRef, questPageBoundsRef, questSelectRef } from './attention_select';
 import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
 import { matmulInputSparseRange } from './matmul_input_sparse';
@@ -51,6 +52,10 @@ export const jsBackend: Backend = {
   attentionGroupScores(a) {
     attentionGroupScoresRef(a);
   },
+  attentionQuestPageBounds: questPageBoundsRef,
+  attentionQuestSelect: questSelectRef,
+  attentionLabelUpdate: labelUpdateRef,
+  attentionLabelSelect: labelSelectRef,
   attentionPrefill(a) {
     attentionPrefillRef(a);
   },

@@ -1,0 +1,32 @@
+/**
+ * Reusable buffers of one policy layer's fused selection (Quest pages, Double Sparsity tokens), so
+ * a decode step allocates nothing: the score scratch and the item lists grow geometrically and the
+ * KvSelection object is rebuilt only when the per-head count changes. A returned selection is
+ * valid until the next selection of the same layer (the decoding loop uses it at once).
+ */
+import type { KvSelection } from './contract';
+import { selectScoresLength } from './selection_contract';
+
+export class SelectionScratch {
+  scores = new Float32Array(0);
+  items = new Uint32Array(0);
+  private last: { perHead: number; items: Uint32Array; selection: KvSelection } | null = null;
+
+  /** Makes room for kvHeads heads scoring n rows and choosing perHead entries each. */
+  reserve(kvHeads: number, n: number, perHead: number): void {
+    const s = selectScoresLength(kvHeads, n);
+    if (this.scores.length < s) this.scores = new Float32Array(Math.max(s, 2 * this.scores.length));
+    const i = kvHeads * perHead;
+    if (this.items.length < i) this.items = new Uint32Array(Math.max(i, 2 * this.items.length));
+  }
+
+  /** The items as a selection of perHead entries per head (head h: items[h·perHead ..]). */
+  selection(kvHeads: number, perHead: number, make: (offsets: Uint32Array, items: Uint32Array) => KvSelection): KvSelection {
+    const l = this.last;
+    if (l && l.perHead === perHead && l.items === this.items) return l.selection;
+    const offsets = Uint32Array.from({ length: kvHeads + 1 }, (_, h) => h * perHead);
+    const selection = make(offsets, this.items);
+    this.last = { perHead, items: this.items, selection };
+    return selection;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Checks the fused Quest / Double Sparsity selection calls (selection_contract.ts) before a backend
+ * runs them (the native binding repeats every check). O(1) per call apart from the label channels.
+ */
+import { SparsennError } from '../errors';
+import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
+import { SELECT_TILE, selectScoresLength } from './selection_contract';
+import { checkKv } from './validate';
+
+function int(x: unknown, what: string, min = 0): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min || x >= 2 ** 31)
+    throw new SparsennError('ERR_SHAPE', `attention selection: ${what} must be an integer in [${min}, 2^31), got ${String(x)}`);
+  return x;
+}
+
+function range(begin: number, end: number, limit: number, what: string): void {
+  if (begin > end || end > limit) throw new SparsennError('ERR_ARG', `attention selection: ${what} [${begin}, ${end}) must be an ordered range within ${limit}`);
+}
+
+function checkTiled(r: TiledRows, what: string, kvHeads: number, width: number): void {
+  if (typeof r !== 'object' || r === null || !(r.data instanceof Uint16Array))
+    throw new SparsennError('ERR_DTYPE', `attention selection: ${what}.data must be a Uint16Array (bf16)`);
+  const cap = int(r.capacity, `${what}.capacity`);
+  if (cap % SELECT_TILE !== 0) throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.capacity must be a multiple of ${SELECT_TILE}, got ${cap}`);
+  if (r.kvHeads !== kvHeads || r.width !== width)
+    throw new SparsennError('ERR_SHAPE', `attention selection: ${what} must have ${kvHeads} heads of width ${width}, got ${r.kvHeads} of ${r.width}`);
+  if (r.data.length < kvHeads * cap * width) throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.data is shorter than kvHeads·capacity·width`);
+}
+
+function checkQueries(q: Float32Array, heads: number, kvHeads: number, headDim: number): void {
+  int(heads, 'heads', 1);
+  if (heads % kvHeads !== 0) throw new SparsennError('ERR_SHAPE', `attention selection: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
+  if (!(q instanceof Float32Array) || q.length < heads * headDim)
+    throw new SparsennError('ERR_SHAPE', `attention selection: q must be a Float32Array of at least heads·headDim = ${heads * headDim}`);
+}
+
+function checkOut(scores: Float32Array, items: Uint32Array, kvHeads: number, n: number, k: number): void {
+  if (!(scores instanceof Float32Array) || scores.length < selectScoresLength(kvHeads, n))
+    throw new SparsennError('ERR_SHAPE', `attention selection: scores must be a Float32Array of at least ${selectScoresLength(kvHeads, n)}`);
+  if (!(items instanceof Uint32Array) || items.length < kvHeads * (k + 1))
+    throw new SparsennError('ERR_SHAPE', `attention selection: items must be a Uint32Array of at least ${kvHeads * (k + 1)}`);
+}
+
+function checkChannels(channels: Uint32Array, kvHeads: number, width: number, headDim: number): void {
+  if (!(channels instanceof Uint32Array) || channels.length < kvHeads * width)
+    throw new SparsennError('ERR_SHAPE', `attention selection: channels must be a Uint32Array of at least kvHeads·width = ${kvHeads * width}`);
+  for (let i = 0; i < kvHeads * width; i++)
+    if (channels[i]! >= headDim) throw new SparsennError('ERR_ARG', `attention selection: label channel ${channels[i]} is not below headDim ${headDim}`);
+}
+
+export function checkQuestPageBoundsArgs(a: QuestPageBoundsArgs): void {
+  checkKv(a.kv, a.kv.kvHeads);
+  const page = int(a.pageSize, 'pageSize', 1);
+  checkTiled(a.bounds, 'bounds', a.kv.kvHeads, 2 * a.kv.headDim);
+  range(int(a.pageBegin, 'pageBegin'), int(a.pageEnd, 'pageEnd'), Math.min(a.bounds.capacity, Math.floor(a.kv.length / page)), 'pages');
+}
+
+export function checkQuestSelectArgs(a: QuestSelectArgs): void {
+  const b = a.bounds;
+  const kvHeads = int(b?.kvHeads, 'bounds.kvHeads', 1);
+  const width = int(b.width, 'bounds.width', 2);
+  if (width % 2 !== 0) throw new SparsennError('ERR_SHAPE', 'attention selection: bounds.width must be 2·headDim');
+  checkTiled(b, 'bounds', kvHeads, width);
+  checkQueries(a.q, a.heads, kvHeads, width / 2);
+  range(0, int(a.current, 'current'), b.capacity, 'scored pages');
+  if (int(a.keep, 'keep') > a.current) throw new SparsennError('ERR_ARG', `attention selection: keep (${a.keep}) must not exceed current (${a.current})`);
+  checkOut(a.scores, a.items, kvHeads, a.current, a.keep);
+}
+
+export function checkLabelUpdateArgs(a: LabelUpdateArgs): void {
+  checkKv(a.kv, a.kv.kvHeads);
+  const width = int(a.labels?.width, 'labels.width', 1);
+  checkChannels(a.channels, a.kv.kvHeads, width, a.kv.headDim);
+  checkTiled(a.labels, 'labels', a.kv.kvHeads, width);
+  range(int(a.begin, 'begin'), int(a.end, 'end'), Math.min(a.labels.capacity, a.kv.length), 'tokens');
+}
+
+export function checkLabelSelectArgs(a: LabelSelectArgs): void {
+  const l = a.labels;
+  const kvHeads = int(l?.kvHeads, 'labels.kvHeads', 1);
+  const width = int(l.width, 'labels.width', 1);
+  const D = int(a.headDim, 'headDim', 1);
+  checkTiled(l, 'labels', kvHeads, width);
+  checkQueries(a.q, a.heads, kvHeads, D);
+  checkChannels(a.channels, kvHeads, width, D);
+  range(0, int(a.n, 'n'), l.capacity, 'scored tokens');
+  if (int(a.k, 'k') > a.n) throw new SparsennError('ERR_ARG', `attention selection: k (${a.k}) must not exceed n (${a.n})`);
+  checkOut(a.scores, a.items, kvHeads, a.n, a.k);
+}

@@ -1,0 +1,24 @@
+/** Marshals the fused selection args (lib/attention/selection_contract.ts) into the native binding's positional arguments. */
+import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
+import { DTYPE_CODE } from '../dtype';
+import type { NativeBinding } from './binding';
+
+export function questPageBoundsArgs(a: QuestPageBoundsArgs): Parameters<NativeBinding['attentionQuestPageBounds']> {
+  const { kv, bounds } = a;
+  return [kv.k, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headDim, kv.headStride, kv.tokenStride, a.pageSize, bounds.data, bounds.capacity, a.pageBegin, a.pageEnd];
+}
+
+export function questSelectArgs(a: QuestSelectArgs): Parameters<NativeBinding['attentionQuestSelect']> {
+  const { bounds } = a;
+  return [a.q, a.heads, bounds.width / 2, bounds.data, bounds.kvHeads, bounds.capacity, a.current, a.keep, a.scores, a.items];
+}
+
+export function labelUpdateArgs(a: LabelUpdateArgs): Parameters<NativeBinding['attentionLabelUpdate']> {
+  const { kv, labels } = a;
+  return [kv.k, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headDim, kv.headStride, kv.tokenStride, a.channels, labels.data, labels.width, labels.capacity, a.begin, a.end];
+}
+
+export function labelSelectArgs(a: LabelSelectArgs): Parameters<NativeBinding['attentionLabelSelect']> {
+  const { labels } = a;
+  return [a.q, a.heads, a.headDim, a.channels, labels.data, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.scores, a.items];
+}

@@ -1,0 +1,164 @@
+// Fused Quest / Double Sparsity selection (sparsenn/attention_select.h): every size, index and
+// buffer length is checked here before a kernel touches memory, so no argument can make it read or
+// write out of bounds. Argument order is declared in lib/backend/binding.ts.
+#include <algorithm>
+#include <string>
+
+#include "args.h"
+#include "async_op.h"
+#include "registry.h"
+#include "sparsenn/attention_select.h"
+
+namespace sparsenn::binding {
+
+namespace {
+
+constexpr int64_t kMaxTokens = int64_t(1) << 31;  // token and page ids travel as 32-bit integers
+
+// Keys at [first, first + 7): k, kvDtype, kvHeads, length, headDim, headStride, tokenStride.
+KvView parse_keys(const Napi::CallbackInfo& info, size_t first) {
+  Napi::Env env = info.Env();
+  const DType dt = arg_dtype(info, first + 1, "kvDtype");
+  const int64_t kvh = arg_size(info, first + 2, "kvHeads");
+  const int64_t len = arg_size(info, first + 3, "length", kMaxTokens - 1);
+  const int64_t D = arg_size(info, first + 4, "headDim");
+  const int64_t hs = arg_size(info, first + 5, "headStride");
+  const int64_t ts = arg_size(info, first + 6, "tokenStride");
+  if (kvh < 1 || D < 1) throw_coded(env, "ERR_SHAPE", "kvHeads and headDim must be at least 1");
+  int64_t need = 0;
+  if (len > 0) need = checked_mul(env, kvh - 1, hs) + checked_mul(env, len - 1, ts) + D;
+  ArrayArg k = arg_array(info, first, "k", dt, need);
+  return KvView{k.data, k.data, dt, kvh, len, D, hs, ts};
+}
+
+// Tiled bf16 rows at [i]: data (Uint16Array), with kvHeads, capacity (a multiple of 16), width.
+TiledRows parse_tiled(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t kv_heads, int64_t capacity,
+                      int64_t width) {
+  Napi::Env env = info.Env();
+  if (capacity % kSelectTile != 0)
+    throw_coded(env, "ERR_SHAPE", std::string(name) + " capacity must be a multiple of 16, got " + std::to_string(capacity));
+  if (width < 1) throw_coded(env, "ERR_SHAPE", std::string(name) + " width must be at least 1");
+  ArrayArg a = arg_array(info, i, name, DType::BF16, checked_mul(env, checked_mul(env, kv_heads, capacity), width));
+  return TiledRows{static_cast<uint16_t*>(a.data), kv_heads, capacity, width};
+}
+
+void check_range(Napi::Env env, const char* what, int64_t begin, int64_t end, int64_t limit, const char* limit_name) {
+  if (begin > end || end > limit)
+    throw_coded(env, "ERR_ARG", std::string(what) + " [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                    ") must be an ordered range within " + limit_name + " (" + std::to_string(limit) + ")");
+}
+
+// Scratch scores [kvHeads, round_up(n, 16)] and items [kvHeads, k + 1].
+struct SelectOut {
+  float* scores;
+  uint32_t* items;
+};
+SelectOut parse_select_out(const Napi::CallbackInfo& info, size_t i, int64_t kv_heads, int64_t n, int64_t k) {
+  Napi::Env env = info.Env();
+  const int64_t stride = (n + kSelectTile - 1) / kSelectTile * kSelectTile;
+  ArrayArg scores = arg_array(info, i, "scores", DType::F32, checked_mul(env, kv_heads, stride));
+  ArrayArg items = arg_index_array(info, i + 1, "items", napi_uint32_array, checked_mul(env, kv_heads, k + 1));
+  return SelectOut{static_cast<float*>(scores.data), static_cast<uint32_t*>(items.data)};
+}
+
+// q [heads, headDim] at [i, i+3): q, heads, headDim; heads a multiple of kvHeads.
+F32View parse_queries(const Napi::CallbackInfo& info, size_t i, int64_t kv_heads, int64_t head_dim) {
+  Napi::Env env = info.Env();
+  const int64_t H = arg_size(info, i + 1, "heads");
+  if (H < 1 || H % kv_heads != 0)
+    throw_coded(env, "ERR_SHAPE", "heads (" + std::to_string(H) + ") must be a positive multiple of kvHeads (" + std::to_string(kv_heads) + ")");
+  ArrayArg q = arg_array(info, i, "q", DType::F32, checked_mul(env, H, head_dim));
+  return F32View{static_cast<const float*>(q.data), H, head_dim};
+}
+
+// channels [kvHeads, width] (Uint32Array), each < headDim.
+const uint32_t* parse_channels(const Napi::CallbackInfo& info, size_t i, int64_t kv_heads, int64_t width, int64_t head_dim) {
+  Napi::Env env = info.Env();
+  ArrayArg ch = arg_index_array(info, i, "channels", napi_uint32_array, checked_mul(env, kv_heads, width));
+  const uint32_t* c = static_cast<const uint32_t*>(ch.data);
+  for (int64_t j = 0; j < kv_heads * width; ++j)
+    if (int64_t(c[j]) >= head_dim)
+      throw_coded(env, "ERR_ARG", "label channel " + std::to_string(c[j]) + " is not below headDim " + std::to_string(head_dim));
+  return c;
+}
+
+// attentionQuestPageBounds(k, kvDtype, kvHeads, length, headDim, headStride, tokenStride, pageSize, bounds,
+//                          capacity, pageBegin, pageEnd)
+Napi::Value AttentionQuestPageBounds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const KvView kv = parse_keys(info, 0);
+  const int64_t page = arg_size(info, 7, "pageSize", kMaxTokens - 1);
+  const int64_t cap = arg_size(info, 9, "capacity", kMaxTokens - 1);
+  const int64_t b = arg_size(info, 10, "pageBegin", kMaxTokens - 1);
+  const int64_t e = arg_size(info, 11, "pageEnd", kMaxTokens - 1);
+  if (page < 1) throw_coded(env, "ERR_ARG", "pageSize must be at least 1");
+  const TiledRows bounds = parse_tiled(info, 8, "bounds", kv.kv_heads, cap, 2 * kv.head_dim);
+  check_range(env, "pages", b, e, std::min(cap, kv.length / page), "the complete pages of the cache and the capacity");
+  run_sync(env, [&] { quest_page_bounds(kv, page, bounds, b, e); });
+  return env.Undefined();
+}
+
+// attentionQuestSelect(q, heads, headDim, bounds, kvHeads, capacity, current, keep, scores, items)
+Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t D = arg_size(info, 2, "headDim");
+  const int64_t kvh = arg_size(info, 4, "kvHeads");
+  const int64_t cap = arg_size(info, 5, "capacity", kMaxTokens - 1);
+  const int64_t current = arg_size(info, 6, "current", kMaxTokens - 1);
+  const int64_t keep = arg_size(info, 7, "keep", kMaxTokens - 1);
+  if (D < 1 || kvh < 1) throw_coded(env, "ERR_SHAPE", "headDim and kvHeads must be at least 1");
+  const F32View q = parse_queries(info, 0, kvh, D);
+  const TiledRows bounds = parse_tiled(info, 3, "bounds", kvh, cap, 2 * D);
+  check_range(env, "scored pages", 0, current, cap, "the bounds capacity");
+  if (keep > current) throw_coded(env, "ERR_ARG", "keep (" + std::to_string(keep) + ") must not exceed current (" + std::to_string(current) + ")");
+  const SelectOut o = parse_select_out(info, 8, kvh, current, keep);
+  run_sync(env, [&] { quest_select(q, bounds, current, keep, o.scores, o.items); });
+  return env.Undefined();
+}
+
+// attentionLabelUpdate(k, kvDtype, kvHeads, length, headDim, headStride, tokenStride, channels, labels, width,
+//                      capacity, begin, end)
+Napi::Value AttentionLabelUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const KvView kv = parse_keys(info, 0);
+  const int64_t width = arg_size(info, 9, "width");
+  const int64_t cap = arg_size(info, 10, "capacity", kMaxTokens - 1);
+  const int64_t b = arg_size(info, 11, "begin", kMaxTokens - 1);
+  const int64_t e = arg_size(info, 12, "end", kMaxTokens - 1);
+  const uint32_t* channels = parse_channels(info, 7, kv.kv_heads, width, kv.head_dim);
+  const TiledRows labels = parse_tiled(info, 8, "labels", kv.kv_heads, cap, width);
+  check_range(env, "tokens", b, e, std::min(cap, kv.length), "the cache length and the label capacity");
+  run_sync(env, [&] { label_cache_update(kv, channels, labels, b, e); });
+  return env.Undefined();
+}
+
+// attentionLabelSelect(q, heads, headDim, channels, labels, kvHeads, width, capacity, n, k, scores, items)
+Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t D = arg_size(info, 2, "headDim");
+  const int64_t kvh = arg_size(info, 5, "kvHeads");
+  const int64_t width = arg_size(info, 6, "width");
+  const int64_t cap = arg_size(info, 7, "capacity", kMaxTokens - 1);
+  const int64_t n = arg_size(info, 8, "n", kMaxTokens - 1);
+  const int64_t k = arg_size(info, 9, "k", kMaxTokens - 1);
+  if (D < 1 || kvh < 1) throw_coded(env, "ERR_SHAPE", "headDim and kvHeads must be at least 1");
+  const F32View q = parse_queries(info, 0, kvh, D);
+  const uint32_t* channels = parse_channels(info, 3, kvh, width, D);
+  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width);
+  check_range(env, "scored tokens", 0, n, cap, "the label capacity");
+  if (k > n) throw_coded(env, "ERR_ARG", "k (" + std::to_string(k) + ") must not exceed n (" + std::to_string(n) + ")");
+  const SelectOut o = parse_select_out(info, 10, kvh, n, k);
+  run_sync(env, [&] { label_select(q, channels, labels, n, k, o.scores, o.items); });
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_attention_select(Napi::Env env, Napi::Object exports) {
+  exports.Set("attentionQuestPageBounds", Napi::Function::New(env, AttentionQuestPageBounds, "attentionQuestPageBounds"));
+  exports.Set("attentionQuestSelect", Napi::Function::New(env, AttentionQuestSelect, "attentionQuestSelect"));
+  exports.Set("attentionLabelUpdate", Napi::Function::New(env, AttentionLabelUpdate, "attentionLabelUpdate"));
+  exports.Set("attentionLabelSelect", Napi::Function::New(env, AttentionLabelSelect, "attentionLabelSelect"));
+}
+
+}  // namespace sparsenn::binding

@@ -1,0 +1,84 @@
+// tile_scores, AVX-512 variant: one zmm lane per row of a tile, so a tile's scores for one query
+// are `width` FMAs with the query element broadcast, no horizontal sums; two or four tiles per
+// pass so each broadcast feeds several FMAs and the FMA latency is hidden by independent chains.
+#include "isa.h"
+#if SPARSENN_X86
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "attention_select_kernels.h"
+
+namespace sparsenn {
+namespace avx512 {
+
+namespace {
+
+inline __m512 widen_bf16(const uint16_t* p) {
+  const __m512i x = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+}
+
+// NG queries (a + g*a_stride) against NT consecutive tiles starting at `tile`; maxes into best[t].
+template <int NG, int NT>
+inline void tiles_group(const float* a, int64_t a_stride, const uint16_t* tile, int64_t width, __m512* best) {
+  __m512 acc[NT][NG];
+  for (int t = 0; t < NT; ++t)
+    for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_ps();
+  const int64_t tile_elems = width * 16;
+  for (int64_t c = 0; c < width; ++c) {
+    __m512 w[NT];
+    for (int t = 0; t < NT; ++t) w[t] = widen_bf16(tile + t * tile_elems + c * 16);
+    for (int g = 0; g < NG; ++g) {
+      const __m512 x = _mm512_set1_ps(a[g * a_stride + c]);
+      for (int t = 0; t < NT; ++t) acc[t][g] = _mm512_fmadd_ps(x, w[t], acc[t][g]);
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int g = 0; g < NG; ++g) best[t] = _mm512_max_ps(best[t], acc[t][g]);
+}
+
+template <int NT>
+inline void tiles_all_groups(const float* a, int64_t a_stride, int64_t groups, const uint16_t* tile, int64_t width, __m512* best) {
+  for (int64_t g0 = 0; g0 < groups; g0 += 8) {
+    const float* ag = a + g0 * a_stride;
+    switch (std::min<int64_t>(8, groups - g0)) {
+      case 1: tiles_group<1, NT>(ag, a_stride, tile, width, best); break;
+      case 2: tiles_group<2, NT>(ag, a_stride, tile, width, best); break;
+      case 3: tiles_group<3, NT>(ag, a_stride, tile, width, best); break;
+      case 4: tiles_group<4, NT>(ag, a_stride, tile, width, best); break;
+      case 5: tiles_group<5, NT>(ag, a_stride, tile, width, best); break;
+      case 6: tiles_group<6, NT>(ag, a_stride, tile, width, best); break;
+      case 7: tiles_group<7, NT>(ag, a_stride, tile, width, best); break;
+      default: tiles_group<8, NT>(ag, a_stride, tile, width, best); break;
+    }
+  }
+}
+
+}  // namespace
+
+void tile_scores(const float* a, int64_t a_stride, int64_t groups, const uint16_t* tiles_data, int64_t width, int64_t tiles,
+                 float* out) {
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const int64_t tile_elems = width * 16;
+  // Few queries per group leave few independent FMA chains per tile: take more tiles per pass.
+  const int64_t step = groups <= 2 ? 4 : 2;
+  int64_t i = 0;
+  for (; i + step <= tiles; i += step) {
+    __m512 best[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+    if (step == 4) tiles_all_groups<4>(a, a_stride, groups, tiles_data + i * tile_elems, width, best);
+    else tiles_all_groups<2>(a, a_stride, groups, tiles_data + i * tile_elems, width, best);
+    for (int64_t t = 0; t < step; ++t) _mm512_storeu_ps(out + 16 * (i + t), best[t]);
+  }
+  for (; i < tiles; ++i) {
+    __m512 best = neg_inf;
+    tiles_all_groups<1>(a, a_stride, groups, tiles_data + i * tile_elems, width, &best);
+    _mm512_storeu_ps(out + 16 * i, best);
+  }
+}
+
+}  // namespace avx512
+}  // namespace sparsenn
+#endif

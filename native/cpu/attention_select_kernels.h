@@ -1,0 +1,17 @@
+// The per-ISA step of the fused Quest / Double Sparsity selection (native/cpu/attention_select.cc):
+// group-max scores of whole tiles of 16 bf16 rows in the tiled layout of sparsenn/attention_select.h.
+#pragma once
+#include <cstdint>
+
+namespace sparsenn {
+
+// For `tiles` consecutive tiles of `width` channels (tile i at tiles_data + i*width*16):
+// out[16*i + j] = max over g < groups of Σ_c a[g*a_stride + c] · row j of tile i, channel c.
+using TileScoresFn = void (*)(const float* a, int64_t a_stride, int64_t groups, const uint16_t* tiles_data, int64_t width,
+                              int64_t tiles, float* out);
+
+namespace portable { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
+namespace avx2 { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
+namespace avx512 { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
+
+}  // namespace sparsenn

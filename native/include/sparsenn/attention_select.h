@@ -1,0 +1,53 @@
+// Fused key selection for the sparse-attention policies Quest (page bounds) and Double Sparsity
+// (label cache): one call per layer scores every KV head's candidate rows against its GQA group of
+// queries and writes each head's top-k list, so a decode step does no per-head work in JavaScript.
+//
+// Both policies keep their small per-row summaries in the same "tiled rows" layout: bf16 rows of
+// `width` channels, 16 rows per tile, channel-major inside a tile, so a SIMD lane holds one row and
+// scoring a tile is `width` broadcast FMAs per query with no horizontal sums. Element (head h,
+// row i, channel c) lives at data[(h*capacity + i - i%16)*width + c*16 + i%16] (capacity: rows per
+// head, a multiple of 16).
+//   Quest:            row = page, channels = [hi(D), lo(D)] (hi rounded up, lo down to bf16)
+//   Double Sparsity:  row = token, channels = the head's r label channels of its key (bf16)
+#pragma once
+#include <cstdint>
+
+#include "sparsenn/views.h"
+
+namespace sparsenn {
+
+constexpr int64_t kSelectTile = 16;
+
+struct TiledRows {
+  uint16_t* data;
+  int64_t kv_heads;
+  int64_t capacity;  // rows per head, a multiple of kSelectTile
+  int64_t width;     // channels per row
+};
+
+// Quest page bounds of pages [page_begin, page_end) of every KV head (each page complete:
+// (page_end)*page_size <= kv.length). bounds.width must be 2*kv.head_dim.
+void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bounds, int64_t page_begin, int64_t page_end);
+
+// Quest selection for one layer. q is [heads, D] (heads a multiple of bounds.kv_heads). For each KV
+// head h: score pages [0, current) by max over h's query group of Σ_d max(q_d·lo_d, q_d·hi_d),
+// take the `keep` best (ascending, ties to the lower page; keep <= current), then `current`:
+// items[h*(keep+1) .. h*(keep+1)+keep]. scores: scratch of kv_heads * round_up(current, 16) floats
+// (row h starts at h*round_up(current, 16)).
+void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items);
+
+// Double Sparsity label rows of tokens [begin, end) (end <= kv.length) of every KV head:
+// channel c of head h is key channel channels[h*labels.width + c], rounded to bf16 (nearest even).
+void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end);
+
+// Double Sparsity selection for one layer: for each KV head h, score tokens [0, n) by the max over
+// h's query group of Σ_c q[channels[h*r + c]]·label(h, t, c), take the k best (ascending, ties to
+// the lower token; k <= n), then the token n: items[h*(k+1) ..]. scores as in quest_select.
+void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
+                  uint32_t* items);
+
+// Indices of the k largest of s[0..n) (NaN ranks as -inf), ascending, ties to the lower index:
+// the same set as attention_top_k, found by a radix select on the float bits (linear time).
+void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out);
+
+}  // namespace sparsenn

@@ -1,0 +1,198 @@
+/**
+ * Parity of the fused Quest / Double Sparsity selection (native/cpu/attention_select*.cc) against
+ * the js reference (lib/backend/js/attention_select.ts): page bounds and label rows bit for bit;
+ * scores within f32 tolerance; selections a true top-k of the reference scores (near-ties may
+ * swap) and, on integer-valued data where every score is exact, identical lists including the
+ * tie order. Random awkward shapes: odd lengths, GQA 1/4/8, pages cut mid-way, f32/f16/bf16 caches
+ * in both layouts. Plus coded errors for bad arguments, through the ops and straight into the addon.
+ */
+import type { KvCacheView } from '../../lib/attention/contract';
+import { labelCacheUpdate, labelSelect, questPageBounds, questSelect } from '../../lib/attention/ops';
+import { SELECT_TILE, selectScoresLength, type TiledRows } from '../../lib/attention/selection_contract';
+import { nativeBinding } from '../../lib/backend/native';
+import { backendInfo } from '../../lib/index';
+import { Tensor } from '../../lib/tensor';
+import { randomKv } from '../attention/make';
+import { codeOf, randInt, relError, rng, tolerance } from '../helpers';
+
+const native = backendInfo().backend !== 'js';
+const describeNative = native ? describe : describe.skip;
+const DTYPES = ['f32', 'f16', 'bf16'] as const;
+
+function tiled(kvHeads: number, rows: number, width: number, extra: number): TiledRows {
+  const capacity = Math.ceil((rows + extra) / SELECT_TILE) * SELECT_TILE;
+  return { data: new Uint16Array(kvHeads * capacity * width).fill(0x7fc0), kvHeads, capacity, width };
+}
+
+/** Checks `got` holds, per head, a top-k of `ref` scores (ascending, then `last`), allowing swaps within eps. */
+function expectTopK(ref: Float32Array, got: Uint32Array, kvHeads: number, n: number, k: number, last: number, what: string): void {
+  const stride = selectScoresLength(1, n);
+  let maxAbs = 0;
+  for (let i = 0; i < ref.length; i++) if (Number.isFinite(ref[i]!)) maxAbs = Math.max(maxAbs, Math.abs(ref[i]!));
+  const eps = 1e-5 * Math.max(1, maxAbs);
+  for (let h = 0; h < kvHeads; h++) {
+    const list = Array.from(got.subarray(h * (k + 1), (h + 1) * (k + 1)));
+    if (list[k] !== last) throw new Error(`${what}: head ${h} does not end with ${last}`);
+    const chosen = list.slice(0, k);
+    for (let i = 1; i < k; i++) if (!(chosen[i]! > chosen[i - 1]!)) throw new Error(`${what}: head ${h} not strictly ascending`);
+    const s = ref.subarray(h * stride, h * stride + n);
+    const inSet = new Uint8Array(n);
+    for (const c of chosen) {
+      if (c >= n) throw new Error(`${what}: head ${h} chose ${c} >= ${n}`);
+      inSet[c] = 1;
+    }
+    let minIn = Infinity;
+    let maxOut = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (inSet[i]) minIn = Math.min(minIn, s[i]!);
+      else maxOut = Math.max(maxOut, s[i]!);
+    }
+    if (k > 0 && k < n && !(minIn >= maxOut - eps)) throw new Error(`${what}: head ${h} left out a score ${maxOut} above a chosen ${minIn}`);
+  }
+}
+
+interface Case {
+  kv: KvCacheView;
+  heads: number;
+  q: Float32Array;
+  label: string;
+}
+
+function randomCase(r: () => number, dtype: (typeof DTYPES)[number], group: number, seed: number, length: number): Case {
+  const kvHeads = randInt(r, 1, 3);
+  const heads = kvHeads * group;
+  const D = [1, 3, 16, 17, 64, 128][randInt(r, 0, 5)]!;
+  const layout = r() < 0.5 ? 'head' : 'token';
+  const kv = randomKv(kvHeads, length, D, dtype, seed, layout, length + randInt(r, 0, 5));
+  const q = Tensor.random([heads * D], seed + 1, 2).data as Float32Array;
+  return { kv, heads, q, label: `${dtype} G=${group} kvh=${kvHeads} D=${D} len=${length} ${layout}` };
+}
+
+describeNative('Quest page bounds and page choice: cpu vs js', () => {
+  test.each(DTYPES)('%s cache', (dtype) => {
+    const r = rng(dtype.length * 31);
+    let seed = 100;
+    for (const group of [1, 4, 8])
+      for (let rep = 0; rep < 4; rep++) {
+        const length = [1, 17, 100, 333, 1001, 2500][randInt(r, 0, 5)]! + rep;
+        const c = randomCase(r, dtype, group, (seed += 2), length);
+        const pageSize = [16, 7, 32, 1][rep]!;
+        const full = Math.floor(length / pageSize);
+        const ref = tiled(c.kv.kvHeads, full, 2 * c.kv.headDim, randInt(r, 0, 40));
+        const got: TiledRows = { ...ref, data: ref.data.slice() };
+        // Bounds built in two steps (pages cut mid-way through a tile), as a decoding loop does.
+        const mid = randInt(r, 0, full);
+        for (const [b, e] of [[0, mid], [mid, full]] as const)
+          for (const [bounds, backend] of [[ref, 'js'], [got, 'cpu']] as const)
+            questPageBounds({ kv: c.kv, pageSize, bounds, pageBegin: b, pageEnd: e }, { backend });
+        if (!ref.data.every((x, i) => x === got.data[i])) throw new Error(`${c.label} P=${pageSize}: bounds differ`);
+
+        const current = Math.ceil(length / pageSize) - 1;
+        const keep = randInt(r, 0, current);
+        const outs = (['js', 'cpu'] as const).map((backend) => {
+          const scores = new Float32Array(selectScoresLength(c.kv.kvHeads, current) + 3);
+          const items = new Uint32Array(c.kv.kvHeads * (keep + 1)).fill(0xffffffff);
+          questSelect({ q: c.q, heads: c.heads, bounds: ref, current, keep, scores, items }, { backend });
+          return { scores, items };
+        });
+        const [js, cpu] = outs as [(typeof outs)[0], (typeof outs)[0]];
+        const mask = (s: Float32Array) => s.filter((_, i) => i % selectScoresLength(1, current) < current);
+        const err = relError(mask(cpu.scores), mask(js.scores));
+        if (!(err <= tolerance('f32'))) throw new Error(`${c.label} P=${pageSize}: page scores rel error ${err}`);
+        expectTopK(js.scores, cpu.items, c.kv.kvHeads, current, keep, current, `${c.label} P=${pageSize} keep=${keep}`);
+      }
+  });
+});
+
+describeNative('Double Sparsity label cache and token choice: cpu vs js', () => {
+  test.each(DTYPES)('%s cache', (dtype) => {
+    const r = rng(dtype.length * 57);
+    let seed = 500;
+    for (const group of [1, 4, 8])
+      for (let rep = 0; rep < 4; rep++) {
+        const length = [1, 2, 17, 100, 333, 1001, 4099][randInt(r, 0, 6)]! + rep;
+        const c = randomCase(r, dtype, group, (seed += 2), length);
+        const D = c.kv.headDim;
+        const width = randInt(r, 1, Math.min(D, 20));
+        const channels = Uint32Array.from({ length: c.kv.kvHeads * width }, () => randInt(r, 0, D - 1));
+        const ref = tiled(c.kv.kvHeads, length, width, randInt(r, 0, 40));
+        const got: TiledRows = { ...ref, data: ref.data.slice() };
+        const mid = randInt(r, 0, length);
+        for (const [b, e] of [[0, mid], [mid, length]] as const)
+          for (const [labels, backend] of [[ref, 'js'], [got, 'cpu']] as const) labelCacheUpdate({ kv: c.kv, channels, labels, begin: b, end: e }, { backend });
+        if (!ref.data.every((x, i) => x === got.data[i])) throw new Error(`${c.label} r=${width}: labels differ`);
+
+        const n = length - 1;
+        const k = randInt(r, 0, n);
+        const outs = (['js', 'cpu'] as const).map((backend) => {
+          const scores = new Float32Array(selectScoresLength(c.kv.kvHeads, n));
+          const items = new Uint32Array(c.kv.kvHeads * (k + 1)).fill(0xffffffff);
+          labelSelect({ q: c.q, heads: c.heads, headDim: D, channels, labels: ref, n, k, scores, items }, { backend });
+          return { scores, items };
+        });
+        const [js, cpu] = outs as [(typeof outs)[0], (typeof outs)[0]];
+        const mask = (s: Float32Array) => s.filter((_, i) => i % selectScoresLength(1, n) < n);
+        const err = relError(mask(cpu.scores), mask(js.scores));
+        if (!(err <= tolerance('f32'))) throw new Error(`${c.label} r=${width}: label scores rel error ${err}`);
+        expectTopK(js.scores, cpu.items, c.kv.kvHeads, n, k, n, `${c.label} r=${width} k=${k}`);
+      }
+  });
+
+  test('exact scores with many ties: the same lists, ties to the lower token', () => {
+    const r = rng(9);
+    for (const [kvHeads, group, n] of [[1, 1, 40], [2, 4, 3000], [3, 8, 777], [1, 2, 70000]] as const) {
+      const D = 8;
+      const width = 3;
+      const heads = kvHeads * group;
+      // Small integers: every product and sum is exact in f32, so scores tie exactly and often.
+      const k32 = Float32Array.from({ length: kvHeads * (n + 1) * D }, () => randInt(r, -3, 3));
+      const kv: KvCacheView = { k: k32, v: k32, dtype: 'f32', kvHeads, length: n + 1, headDim: D, headStride: (n + 1) * D, tokenStride: D };
+      const q = Float32Array.from({ length: heads * D }, () => randInt(r, -2, 2) || 1);
+      const channels = Uint32Array.from({ length: kvHeads * width }, (_, i) => (i * 3) % D);
+      const labels = tiled(kvHeads, n + 1, width, 0);
+      labelCacheUpdate({ kv, channels, labels, begin: 0, end: n + 1 }, { backend: 'cpu' });
+      for (const k of [0, 1, Math.floor(n / 16), n - 1, n]) {
+        const lists = (['js', 'cpu'] as const).map((backend) => {
+          const items = new Uint32Array(kvHeads * (k + 1));
+          labelSelect({ q, heads, headDim: D, channels, labels, n, k, scores: new Float32Array(selectScoresLength(kvHeads, n)), items }, { backend });
+          return Array.from(items);
+        });
+        expect(lists[1]).toEqual(lists[0]);
+      }
+    }
+  });
+});
+
+describe('bad selection arguments are coded errors', () => {
+  const kv = randomKv(2, 100, 8, 'f16', 1);
+  const bounds = tiled(2, 6, 16, 0);
+  const q = Tensor.random([4 * 8], 2).data as Float32Array;
+  const backends = native ? (['js', 'cpu'] as const) : (['js'] as const);
+  test.each(backends)('through the ops (%s)', (backend) => {
+    const o = { backend };
+    const sel = { q, heads: 4, bounds, current: 5, keep: 2, scores: new Float32Array(32), items: new Uint32Array(6) };
+    expect(codeOf(() => questSelect({ ...sel, keep: 6 }, o))).toBe('ERR_ARG');
+    expect(codeOf(() => questSelect({ ...sel, current: 17 }, o))).toBe('ERR_ARG');
+    expect(codeOf(() => questSelect({ ...sel, heads: 3 }, o))).toBe('ERR_SHAPE');
+    expect(codeOf(() => questSelect({ ...sel, items: new Uint32Array(5) }, o))).toBe('ERR_SHAPE');
+    expect(codeOf(() => questSelect({ ...sel, bounds: { ...bounds, capacity: 15 } }, o))).toBe('ERR_SHAPE');
+    expect(codeOf(() => questPageBounds({ kv, pageSize: 16, bounds, pageBegin: 0, pageEnd: 7 }, o))).toBe('ERR_ARG');
+    const labels = tiled(2, 100, 2, 0);
+    const lab = { q, heads: 4, headDim: 8, channels: Uint32Array.of(0, 1, 2, 8), labels, n: 99, k: 5, scores: new Float32Array(256), items: new Uint32Array(12) };
+    expect(codeOf(() => labelSelect(lab, o))).toBe('ERR_ARG');
+    expect(codeOf(() => labelCacheUpdate({ kv, channels: Uint32Array.of(0, 1, 2, 3), labels, begin: 0, end: 101 }, o))).toBe('ERR_ARG');
+  });
+
+  (native ? test : test.skip)('straight into the addon', () => {
+    const b = nativeBinding()!;
+    const scores = new Float32Array(32);
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, 2, 16, 5, 2, scores, new Uint32Array(5))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, 2, 16, 17, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, 2, 48, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 100, 8, 800, 8, 16, bounds.data, 16, 0, 7)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 101, 8, 800, 8, 16, bounds.data, 16, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    const labels = new Uint16Array(2 * 112 * 2);
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, Uint32Array.of(0, 9, 1, 1), labels, 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, Uint32Array.of(0, 1, 1, 1), labels, 2, 2, 112, 99, 100, new Float32Array(224), new Uint32Array(202))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+  });
+});
