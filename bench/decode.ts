@@ -19,7 +19,7 @@ import { Linear, type LinearWeight } from '../lib/nn/linear';
 import { Tensor } from '../lib/tensor';
 import { addRatios, makeRow, summarize, type BenchRow, type Suite, type SuiteContext } from './harness';
 
-interface Plan {
+export interface Plan {
   label: string;
   dim: number;
   hidden: number;
@@ -33,7 +33,7 @@ interface Plan {
   rounds: number;
 }
 
-const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
+export const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
   full: { label: 'TinyLlama-1.1B shapes', dim: 2048, hidden: 5632, layers: 22, heads: 32, kvHeads: 4, vocab: 32000, dtype: 'bf16', prompt: 64, decodeTokens: 8, rounds: 3 },
   quick: { label: 'dim 1024, 6 layers', dim: 1024, hidden: 2816, layers: 6, heads: 16, kvHeads: 4, vocab: 8192, dtype: 'bf16', prompt: 32, decodeTokens: 8, rounds: 3 },
   tiny: { label: 'tiny', dim: 64, hidden: 96, layers: 2, heads: 4, kvHeads: 2, vocab: 128, dtype: 'bf16', prompt: 4, decodeTokens: 2, rounds: 1 },
@@ -54,8 +54,8 @@ function weightBytes(w: LinearWeight): number {
   return (w as { bytes: number }).bytes;
 }
 
-/** A Llama network with deterministic random weights (uniform, scaled 1/sqrt(fan-in)). */
-function syntheticNetwork(p: Plan): LlamaNetwork {
+/** A Llama network with deterministic random weights (uniform, scaled 1/sqrt(fan-in)); bench/decode_long.ts reuses it. */
+export function syntheticNetwork(p: Plan, maxSeqLen = 4096): LlamaNetwork {
   let seed = 1;
   const lin = (n: number, k: number) => new Linear(Tensor.random([n, k], seed++, 1 / Math.sqrt(k)).to(p.dtype));
   const ones = (n: number) => new Float32Array(n).fill(1);
@@ -77,7 +77,7 @@ function syntheticNetwork(p: Plan): LlamaNetwork {
   const embedding = Tensor.random([p.vocab, p.dim], seed++, 1).to(p.dtype);
   const config: ModelConfig = {
     architecture: 'llama', source: 'safetensors', dim: p.dim, hiddenDim: p.hidden, layers: p.layers, heads: p.heads,
-    kvHeads: p.kvHeads, headDim: hd, vocabSize: p.vocab, maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000,
+    kvHeads: p.kvHeads, headDim: hd, vocabSize: p.vocab, maxSeqLen, normEps: 1e-5, ropeTheta: 10000,
     ropeLayout: 'half', tiedEmbeddings: true, bosId: 1, eosId: 2, weightDType: p.dtype,
   };
   return new LlamaNetwork(config, { embedding, layers, finalNorm: ones(p.dim), head: new Linear(embedding) });

@@ -19,6 +19,7 @@ import { backendInfo, setThreads } from '../lib/index';
 import { attentionSuite } from './attention';
 import { attentionQualitySuite } from './quality/attention-quality';
 import { decodeSuite } from './decode';
+import { decodeLongSuite } from './decode_long';
 import { denseSuite } from './dense';
 import { formatTable, type Suite } from './harness';
 import { sparseCsrBsrSuite } from './sparse_csr_bsr';
@@ -33,6 +34,7 @@ export const SUITES: readonly Suite[] = [
   attentionSuite,
   attentionQualitySuite,
   decodeSuite,
+  decodeLongSuite,
   sparseCsrBsrSuite,
   sparseNmSuite,
   sweepSuite,

@@ -9,7 +9,7 @@
  */
 import type { KvCacheView, KvSelection } from '../attention/contract';
 import { planBlockSparse, runBlockSparseAsync } from '../attention/block_sparse';
-import { attentionDecode } from '../attention/ops';
+import { attentionDecode, attentionDecodeAsync } from '../attention/ops';
 import { kvViewOfCache } from '../attention/policy';
 import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
@@ -173,8 +173,9 @@ export interface RowSpan {
 
 /**
  * Attention of every new row. Full attention (no policy) runs each sequence's rows as one
- * causal flash-style kernel call off the main thread; with a policy, rows go one by one
- * through attendRows (each query position asks the policy for its keys).
+ * causal flash-style kernel call off the main thread (a single decode row: the decode kernel,
+ * also off the main thread); with a policy, rows go one by one through attendRows (each query
+ * position asks the policy for its keys).
  */
 export async function attendSpans(
   q: Float32Array,
@@ -202,7 +203,25 @@ export async function attendSpans(
     }
     return;
   }
+  const scale = 1 / Math.sqrt(shape.headDim);
   for (const s of spans) {
+    if (s.count === 1) {
+      // A decode step: one query row. The decode kernel splits the keys across threads (split-K);
+      // the prefill kernel, built for many query rows, reads a single row's keys ~2x slower
+      // (bench/decode_long.ts measures both).
+      await attentionDecodeAsync(
+        {
+          q: q.subarray(s.row * width, (s.row + 1) * width),
+          heads: shape.heads,
+          kv: kvViewOfCache(s.cache, layer, s.pos0 + 1),
+          selection: ALL,
+          scale,
+          out: out.subarray(s.row * width, (s.row + 1) * width),
+        },
+        { backend },
+      );
+      continue;
+    }
     const plan = planBlockSparse({ T: s.count, pos0: s.pos0, heads: shape.heads, pattern: { kind: 'causal' } });
     await runBlockSparseAsync(
       plan,
