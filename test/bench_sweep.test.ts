@@ -86,6 +86,20 @@ describe('SVG line chart', () => {
     }
   });
 
+  test('point labels that would cover each other move apart (1:4 and 2:8 share x = 75%)', () => {
+    const nm: ChartSeries = {
+      label: 'N:M',
+      markersOnly: true,
+      points: [{ x: 0.75, y: 1.3, label: '1:4' }, { x: 0.75, y: 1.31, label: '2:8' }, { x: 0.5, y: 1.6, label: '2:4' }],
+    };
+    const svg = lineChartSvg([nm], { title: 't', xLabel: 'x', yLabel: 'y' });
+    const labels = [...svg.matchAll(/<text x="([^"]+)" y="([^"]+)"[^>]*>(1:4|2:8|2:4)</g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), t: m[3] }));
+    expect(labels.map((l) => l.t).sort()).toEqual(['1:4', '2:4', '2:8']);
+    const [a, b] = labels.filter((l) => l.t !== '2:4');
+    expect(a!.x).toBe(b!.x);
+    expect(Math.abs(a!.y - b!.y)).toBeGreaterThanOrEqual(12);
+  });
+
   test('drops non-finite and (log axis) non-positive points; an empty chart is still valid', () => {
     const svg = lineChartSvg([{ label: 'bad', points: [{ x: 0.5, y: NaN }, { x: 0.6, y: 0 }, { x: 0.7, y: 2 }] }], { title: 't', xLabel: 'x', yLabel: 'y', logY: true });
     expect(svg.match(/<circle/g)).toHaveLength(1);
