@@ -15,8 +15,12 @@ export interface LinearCallOptions {
   backend?: BackendChoice;
 }
 
+/** Called with the input of every forward of a Linear (calibration records activations this way). */
+export type LinearInputObserver = (x: Tensor) => void;
+
 export class Linear {
   private w: LinearWeight;
+  private observers: LinearInputObserver[] = [];
   readonly bias: Float32Array | null;
   readonly outFeatures: number;
   readonly inFeatures: number;
@@ -52,11 +56,29 @@ export class Linear {
     this.w = w;
   }
 
+  /**
+   * Calls `fn(x)` with the input of every forward / forwardAsync until the returned function is
+   * called. An observer may throw to stop the forward pass (the error reaches the caller).
+   */
+  observeInput(fn: LinearInputObserver): () => void {
+    this.observers = [...this.observers, fn];
+    return () => {
+      this.observers = this.observers.filter((o) => o !== fn);
+    };
+  }
+
   forward(x: Tensor, opts?: LinearCallOptions): Tensor {
+    for (const o of this.observers) o(x);
     return this.addBias(matmul(x, this.w, opts));
   }
 
   forwardAsync(x: Tensor, opts?: LinearCallOptions): Promise<Tensor> {
+    // Observers run before the multiply, as in forward; a throw becomes the promise's rejection.
+    try {
+      for (const o of this.observers) o(x);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return matmulAsync(x, this.w, opts).then((y) => this.addBias(y));
   }
 

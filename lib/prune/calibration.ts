@@ -107,9 +107,6 @@ export function calibrationSequences(
   return seqs;
 }
 
-type ForwardAsync = Linear['forwardAsync'];
-type ForwardSync = Linear['forward'];
-
 /**
  * Calls onInput(name, x) with the input of every forward call of the named
  * layers, until the returned function is called. onInput may throw to stop the
@@ -120,28 +117,11 @@ export function observeLinearInputs(
   names: readonly string[],
   onInput: (name: string, x: Tensor) => void,
 ): () => void {
-  const patched: Linear[] = [];
-  for (const name of names) {
+  const layers = names.map((name) => {
     const lin = linears.get(name);
     if (!lin) throw new SparsennError('ERR_ARG', `calibration: the model has no linear layer '${name}'`);
-    const fa: ForwardAsync = lin.forwardAsync;
-    const fs: ForwardSync = lin.forward;
-    const wrapped = lin as { forwardAsync: ForwardAsync; forward: ForwardSync };
-    wrapped.forwardAsync = (x, o) => {
-      onInput(name, x);
-      return fa.call(lin, x, o);
-    };
-    wrapped.forward = (x, o) => {
-      onInput(name, x);
-      return fs.call(lin, x, o);
-    };
-    patched.push(lin);
-  }
-  return () => {
-    // The wrappers are own properties shadowing the class methods: deleting them restores the originals.
-    for (const lin of patched) {
-      Reflect.deleteProperty(lin, 'forwardAsync');
-      Reflect.deleteProperty(lin, 'forward');
-    }
-  };
+    return [name, lin] as const;
+  });
+  const stops = layers.map(([name, lin]) => lin.observeInput((x) => onInput(name, x)));
+  return () => stops.forEach((stop) => stop());
 }

@@ -57,3 +57,22 @@ test('bf16 weight within 1e-2', () => {
   const lin = new Linear(w.to('bf16'));
   expect(relError(lin.forward(x).data as Float32Array, reference(x, w, null))).toBeLessThan(1e-2);
 });
+
+test('observeInput sees every forward input until stopped; a throwing observer stops the pass', async () => {
+  const lin = new Linear(Tensor.random([4, 6], 7));
+  const seen: number[][] = [];
+  const stop = lin.observeInput((x) => seen.push(x.shape.slice()));
+  lin.forward(Tensor.random([2, 6], 8));
+  await lin.forwardAsync(Tensor.random([3, 6], 9));
+  stop();
+  lin.forward(Tensor.random([5, 6], 10));
+  expect(seen).toEqual([[2, 6], [3, 6]]);
+
+  const stopBad = lin.observeInput(() => {
+    throw new Error('enough');
+  });
+  expect(() => lin.forward(Tensor.random([1, 6], 11))).toThrow('enough');
+  await expect(lin.forwardAsync(Tensor.random([1, 6], 12))).rejects.toThrow('enough');
+  stopBad();
+  expect(lin.forward(Tensor.random([1, 6], 13)).shape).toEqual([1, 4]);
+});
