@@ -144,6 +144,38 @@ DeviceWeight upload_csr(const uint32_t* row_ptr, const void* col_idx, int col_by
   return w;
 }
 
+DeviceWeight upload_bsr(const uint32_t* block_row_ptr, const void* block_col, int col_bytes, const void* values,
+                        DType dtype, int64_t rows, int64_t cols, int64_t block_rows, int64_t block_cols) {
+  if (col_bytes != 2 && col_bytes != 4) throw CudaError("ERR_ARG", "upload_bsr: block columns must be 16 or 32 bit");
+  if (block_rows < 1 || block_cols < 1 || block_rows * block_cols > 4096)
+    throw CudaError("ERR_ARG", "upload_bsr: block must be [rows, cols] >= 1 with rows * cols <= 4096");
+  const int64_t nbr = (rows + block_rows - 1) / block_rows, nbc = (cols + block_cols - 1) / block_cols;
+  if (block_row_ptr[0] != 0) throw CudaError("ERR_FORMAT", "BSR: block row pointers must start at 0");
+  for (int64_t r = 0; r < nbr; ++r)
+    if (block_row_ptr[r + 1] < block_row_ptr[r])
+      throw CudaError("ERR_FORMAT", "BSR: block row pointers decrease at block row " + std::to_string(r));
+  const int64_t nblocks = block_row_ptr[nbr];
+  for (int64_t j = 0; j < nblocks; ++j) {
+    const int64_t c = col_bytes == 2 ? static_cast<const uint16_t*>(block_col)[j] : static_cast<const uint32_t*>(block_col)[j];
+    if (c >= nbc) throw CudaError("ERR_FORMAT", "BSR: block column " + std::to_string(c) + " >= " + std::to_string(nbc));
+  }
+  DeviceWeight w;
+  WeightGuard guard{&w};
+  w.kind = WeightKind::Bsr;
+  w.dtype = dtype;
+  w.rows = rows;
+  w.cols = cols;
+  w.nnz = nblocks;
+  w.col_bytes = col_bytes;
+  w.block_rows = block_rows;
+  w.block_cols = block_cols;
+  w.row_ptr = device_copy(block_row_ptr, size_t(nbr + 1) * 4, &w.bytes);
+  w.col_idx = device_copy(block_col, size_t(nblocks) * col_bytes, &w.bytes);
+  w.values = device_copy(values, size_t(nblocks * block_rows * block_cols) * size_t(dtype_size(dtype)), &w.bytes);
+  guard.w = nullptr;
+  return w;
+}
+
 void free_weight(DeviceWeight& w) {
   for (void** p : {&w.values, &w.meta, &w.row_ptr, &w.col_idx}) {
     if (*p) cudaFree(*p);
@@ -166,11 +198,17 @@ void matmul_device(const DeviceWeight& w, const float* x, int64_t M, float* y, v
     launch_pack_activations(x, M, w.cols, tmp, M_pad, w.geo.tiles_k, w.dtype, s);
     if (w.kind == WeightKind::Dense16) launch_tc_dense(w, tmp, M, y, s);
     else launch_tc_sparse24(w, tmp, M, y, s);
+  } else if (w.kind == WeightKind::Bsr) {
+    launch_spmm_bsr(w, x, M, y, s);
+    return;
   } else {
     const int64_t ld = rowwise_ld(M);
     check_cuda(cudaMallocAsync(&tmp, size_t(w.cols * ld) * 4, s), "activation buffer");
     launch_transpose(x, M, w.cols, static_cast<float*>(tmp), ld, s);
-    launch_rowwise(w, static_cast<const float*>(tmp), M, y, s);
+    if (w.kind == WeightKind::Csr && M >= kCsrSpmmMinTokens)
+      launch_spmm_csr(w, static_cast<const float*>(tmp), M, ld, y, s);
+    else
+      launch_rowwise(w, static_cast<const float*>(tmp), M, y, s);
   }
   check_cuda(cudaFreeAsync(tmp, s), "activation buffer free");
 }

@@ -44,6 +44,46 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// A float's rank as an unsigned key (larger float, larger key) for radix selection: NaN ranks as
+// -inf (as the CPU's top-k does) and -0 as +0, so keys tie exactly where the floats compare equal.
+__device__ __forceinline__ uint32_t order_key(float x) {
+  if (isnan(x)) x = -INFINITY;
+  if (x == 0.0f) x = 0.0f;
+  const uint32_t u = __float_as_uint(x);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// Exclusive prefix sum of one value per thread over the whole block (blockDim.x a multiple of 32,
+// at most 1024): returns the sum of the values of lower threads and sets *total to the block's sum.
+// `scratch` is shared memory of 32 T. Every thread of the block must call it (it synchronises).
+template <typename T>
+__device__ __forceinline__ T block_exclusive_sum(T v, T* scratch, T* total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  T incl = v;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const T up = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += up;
+  }
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 31) scratch[warp] = incl;
+  __syncthreads();
+  T before = 0, all = 0;
+  for (int w = 0; w < warps; ++w) {
+    if (w < warp) before += scratch[w];
+    all += scratch[w];
+  }
+  *total = all;
+  return before + incl - v;
+}
+
+// Sum of one value per thread over the block, returned to every thread (same rules as above).
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  float total;
+  block_exclusive_sum(v, scratch, &total);
+  return total;
+}
+
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
 }  // namespace sparsenn::cuda

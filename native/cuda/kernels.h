@@ -26,6 +26,22 @@ void launch_tc_sparse24(const DeviceWeight& w, const void* x16, int64_t M, float
 int64_t rowwise_ld(int64_t M);
 void launch_rowwise(const DeviceWeight& w, const float* xt, int64_t M, float* y, cudaStream_t s);
 
+// spmm_csr.cu: CSR weights for prefill, 128 tokens per warp; xt from launch_transpose with ld a
+// multiple of 4 (rowwise_ld(M) for M > 8).
+void launch_spmm_csr(const DeviceWeight& w, const float* xt, int64_t M, int64_t ld, float* y, cudaStream_t s);
+// Tokens from which CSR matmul takes launch_spmm_csr instead of launch_rowwise.
+constexpr int64_t kCsrSpmmMinTokens = 17;
+
+// spmm_bsr.cu: BSR weights, x row-major [M, cols].
+void launch_spmm_bsr(const DeviceWeight& w, const float* x, int64_t M, float* y, cudaStream_t s);
+
+// quest_select.cu: scores [kv_heads, pages] of pages [0, pages) (group-max bound).
+void launch_quest_page_scores(const float* q, int64_t heads, const QuestBoundsView& b, int64_t pages, float* scores,
+                              cudaStream_t s);
+// top_k.cu: rows of n scores at stride ld -> k indices per row at stride out_ld.
+void launch_top_k(const float* scores, int64_t rows, int64_t n, int64_t ld, int64_t k, uint32_t* out, int64_t out_ld,
+                  cudaStream_t s);
+
 // attention_decode.cu
 void launch_attention_decode(const float* q, int64_t heads, const KvView& kv, const SelectionView& sel,
                              int64_t entries_max, float scale, float* out, cudaStream_t s);
