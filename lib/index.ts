@@ -12,6 +12,8 @@ export { BsrMatrix, toBsr } from './formats/bsr';
 export type { BsrOptions } from './formats/bsr';
 export { NmMatrix, toNm } from './formats/nm';
 export type { NmOptions } from './formats/nm';
+export { BitmapMatrix, toBitmap } from './formats/bitmap';
+export type { BitmapOptions } from './formats/bitmap';
 export { InputSparseWeight, prepareInputSparse } from './ops/input_sparse';
 export type { InputSparseOption } from './ops/input_sparse';
 export { isSparseMatrix } from './formats/types';

@@ -52,6 +52,13 @@ export interface NativeBinding {
     N: number,
     y: Float32Array,
   ): Promise<void>;
+  /**
+   * Y[M,N] = X[M,K] · Wᵀ, W [N,K] in the bitmap format: masks [N·ceil(K/16)] (bit i of a group's
+   * mask keeps column 16g + i), rowPtr [N+1] value offsets, packed values. Row offsets are checked
+   * here; each row's popcounts and tail bits are checked by the kernel (a mismatch throws ERR_FORMAT).
+   */
+  matmulBitmap(...a: BitmapMatmulArgs): void;
+  matmulBitmapAsync(...a: BitmapMatmulArgs): Promise<void>;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] block-sparse with [br, bc] blocks (zero-padded at the edges). */
   matmulBsr(
     x: Float32Array,
@@ -227,11 +234,26 @@ export const NATIVE_FUNCTIONS = [
   'matmulNmAsync',
   'matmulInputSparse',
   'matmulInputSparseAsync',
+  'matmulBitmap',
+  'matmulBitmapAsync',
 ] as const satisfies readonly (keyof NativeBinding)[];
 
 // Compile-time check that NATIVE_FUNCTIONS names every member of NativeBinding.
 type UncheckedNativeFunction = Exclude<keyof NativeBinding, (typeof NATIVE_FUNCTIONS)[number]>;
 export const NATIVE_FUNCTIONS_COMPLETE: [UncheckedNativeFunction] extends [never] ? true : UncheckedNativeFunction = true;
+
+/** matmulBitmap(x, M, K, masks, rowPtr, values, wDtype, N, y) */
+export type BitmapMatmulArgs = [
+  x: Float32Array,
+  M: number,
+  K: number,
+  masks: Uint16Array,
+  rowPtr: Uint32Array,
+  values: Float32Array | Uint16Array,
+  wDtype: DTypeCode,
+  N: number,
+  y: Float32Array,
+];
 
 /** attentionDecode(q, heads, headDim, k, v, kvDtype, kvHeads, length, headStride, tokenStride, selKind, offsets, items, pageSize, scale, out) */
 export type AttentionDecodeArgs = [

@@ -193,5 +193,17 @@ export function createCpuBackend(b: NativeBinding): Backend {
         throw fromNativeError(e);
       }
     },
+    matmulBitmap(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      wrap(() => b.matmulBitmap(x.data as Float32Array, M, K, w.masks, w.rowPtr, w.values, DTYPE_CODE[w.dtype], w.shape[0], y));
+    },
+    async matmulBitmapAsync(x, w, y) {
+      const [M, K] = x.shape as [number, number];
+      try {
+        await b.matmulBitmapAsync(x.data as Float32Array, M, K, w.masks, w.rowPtr, w.values, DTYPE_CODE[w.dtype], w.shape[0], y);
+      } catch (e) {
+        throw fromNativeError(e);
+      }
+    },
   };
 }

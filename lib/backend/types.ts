@@ -3,6 +3,7 @@
  * lib/ops/ validate arguments, allocate outputs and then call a backend; a
  * backend may assume its inputs are already checked.
  */
+import type { BitmapMatrix } from '../formats/bitmap';
 import type { BsrMatrix } from '../formats/bsr';
 import type { CsrMatrix } from '../formats/csr';
 import type { NmMatrix } from '../formats/nm';
@@ -52,6 +53,9 @@ export interface Backend {
   /** y[M,N] = x[M,K] · W from the transposed weight wt [K,N], skipping zero inputs (sparse activations). */
   matmulInputSparse(x: Tensor, wt: Tensor, y: Float32Array): void;
   matmulInputSparseAsync(x: Tensor, wt: Tensor, y: Float32Array): Promise<void>;
+  /** y[M,N] = x[M,K] · wᵀ, w an [N,K] bitmap matrix (16-bit masks + packed values; validated by its constructor). */
+  matmulBitmap(x: Tensor, w: BitmapMatrix, y: Float32Array): void;
+  matmulBitmapAsync(x: Tensor, w: BitmapMatrix, y: Float32Array): Promise<void>;
 }
 
 /** How sparsegptSweep chooses masks: m = 0 for unstructured (pruneCounts[b] weights pruned in block b), else N:M. */

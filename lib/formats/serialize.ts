@@ -3,7 +3,7 @@
  *
  *   0  'SPNN'                4 bytes magic
  *   4  version               u16 (CONTAINER_VERSION)
- *   6  format tag            u8  (1 csr, 2 nm, 3 bsr)
+ *   6  format tag            u8  (1 csr, 2 nm, 3 bsr, 4 bitmap)
  *   7  dtype code            u8  (0 f32, 1 bf16, 2 f16)
  *   8  header field count H  u32
  *  12  array count A         u32
@@ -22,7 +22,7 @@ import type { SparseFormat } from './types';
 
 export const CONTAINER_VERSION = 1;
 const MAGIC = [0x53, 0x50, 0x4e, 0x4e]; // 'SPNN'
-const FORMAT_TAG: Record<SparseFormat, number> = { csr: 1, nm: 2, bsr: 3 };
+const FORMAT_TAG: Record<SparseFormat, number> = { csr: 1, nm: 2, bsr: 3, bitmap: 4 };
 const MAX_HEADER_FIELDS = 64;
 const MAX_ARRAYS = 16;
 const FIXED_BYTES = 16;

@@ -1,12 +1,12 @@
 /**
- * What every sparse weight format (CSR, N:M, BSR) has in common, so that matmul,
+ * What every sparse weight format (CSR, N:M, BSR, bitmap) has in common, so that matmul,
  * nn.Linear and the serialiser can take any of them. Each format lives in its own
  * file (csr.ts, nm.ts, bsr.ts) and implements this interface.
  */
 import type { DType } from '../dtype';
 import type { Tensor } from '../tensor';
 
-export type SparseFormat = 'csr' | 'nm' | 'bsr';
+export type SparseFormat = 'csr' | 'nm' | 'bsr' | 'bitmap';
 
 /** The stored values of a sparse weight: f32, or raw bf16 / f16 bits. */
 export type SparseValues = Float32Array | Uint16Array;
@@ -29,7 +29,7 @@ export interface SparseMatrix {
   serialize(): Uint8Array;
 }
 
-const FORMATS: readonly string[] = ['csr', 'nm', 'bsr'];
+const FORMATS: readonly string[] = ['csr', 'nm', 'bsr', 'bitmap'];
 
 export function isSparseMatrix(x: unknown): x is SparseMatrix {
   if (typeof x !== 'object' || x === null) return false;

@@ -2,6 +2,7 @@
 import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { Backend, BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
+import { BitmapMatrix } from '../formats/bitmap';
 import { BsrMatrix } from '../formats/bsr';
 import { CsrMatrix } from '../formats/csr';
 import { NmMatrix } from '../formats/nm';
@@ -64,6 +65,8 @@ function dispatch(backend: Backend, x: Tensor, w: Tensor | SparseMatrix | InputS
       return w instanceof BsrMatrix ? backend.matmulBsr(x, w, y) : unsupported(w);
     case 'nm':
       return w instanceof NmMatrix ? backend.matmulNm(x, w, y) : unsupported(w);
+    case 'bitmap':
+      return w instanceof BitmapMatrix ? backend.matmulBitmap(x, w, y) : unsupported(w);
     default:
       return unsupported(w);
   }
@@ -84,6 +87,8 @@ function dispatchAsync(
       return w instanceof BsrMatrix ? backend.matmulBsrAsync(x, w, y) : unsupported(w);
     case 'nm':
       return w instanceof NmMatrix ? backend.matmulNmAsync(x, w, y) : unsupported(w);
+    case 'bitmap':
+      return w instanceof BitmapMatrix ? backend.matmulBitmapAsync(x, w, y) : unsupported(w);
     default:
       return unsupported(w);
   }

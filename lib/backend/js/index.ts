@@ -7,6 +7,7 @@ import { matmulDenseRange } from './matmul';
 import { matmulInputSparseRange } from './matmul_input_sparse';
 import { matmulNmRange } from './spmm_nm';
 import { sparsegptSweep } from './sparsegpt';
+import { matmulBitmapRange } from './spmm_bitmap';
 import { matmulBsrRange } from './spmm_bsr';
 import { matmulCsrRange } from './spmm_csr';
 import { runInSlices } from './yielding';
@@ -88,5 +89,14 @@ export const jsBackend: Backend = {
   matmulInputSparseAsync(x, wt, y) {
     const cost = wt.shape[0]! * wt.shape[1]!; // worst case: a dense row
     return runInSlices(x.shape[0]!, cost, (b, e) => matmulInputSparseRange(x, wt, y, b, e));
+  },
+  matmulBitmap(x, w, y) {
+    w.validate();
+    matmulBitmapRange(x, w, y, 0, w.shape[0]);
+  },
+  matmulBitmapAsync(x, w, y) {
+    w.validate();
+    const cost = x.shape[0]! * Math.max(1, w.nnz / Math.max(1, w.shape[0]) + w.groups);
+    return runInSlices(w.shape[0], cost, (b, e) => matmulBitmapRange(x, w, y, b, e));
   },
 };

@@ -1,0 +1,148 @@
+// Bitmap kernels, AVX2 variant. AVX2 has no expand instruction, so each 16-bit
+// mask is taken as two 8-bit halves: 8 packed values are loaded at the row's
+// cursor and moved to their lanes with vpermps, using a 256-entry table of lane
+// permutations (lane i takes value popcount(mask bits below i)); lanes the mask
+// drops are zeroed. Two rows run interleaved, sharing each load of x.
+#include "isa.h"
+#if SPARSENN_X86
+#include <immintrin.h>
+
+#include <cstdint>
+
+#define SPARSENN_VARIANT avx2
+#define SPARSENN_BITMAP_OWN_ROWS 1
+#include "spmm_bitmap_generic.inc"
+
+namespace sparsenn {
+namespace avx2 {
+
+namespace {
+
+template <DType DT>
+inline __m256 load8(const void* v, int64_t j) {
+  if constexpr (DT == DType::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(v) + j);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(v) + j));
+    if constexpr (DT == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+  }
+}
+
+// The 8 values at j placed on the lanes of the 8-bit mask, other lanes zero.
+template <DType DT>
+inline __m256 expand8(const void* v, int64_t j, uint32_t mask8, __m256i lane_bits) {
+  const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kExpand.perm[mask8]));
+  const __m256 placed = _mm256_permutevar8x32_ps(load8<DT>(v, j), idx);
+  const __m256i keep = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int32_t(mask8)), lane_bits), lane_bits);
+  return _mm256_and_ps(placed, _mm256_castsi256_ps(keep));
+}
+
+// R rows n0.. (checked, ending >= 16 values before the end of the array) for MR rows of X.
+// Only whole groups of 16 columns; the caller finishes a partial last group.
+template <DType DT, int R, int MR>
+void simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n0) {
+  const int64_t G = w.groups;
+  const int64_t full = w.cols / kBitmapGroup;
+  const __m256i lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const uint16_t* mk[R];
+  int64_t cur[R];
+  __m256 acc[R][MR];
+  for (int r = 0; r < R; ++r) {
+    mk[r] = w.masks + (n0 + r) * G;
+    cur[r] = w.row_ptr[n0 + r];
+    for (int m = 0; m < MR; ++m) acc[r][m] = _mm256_setzero_ps();
+  }
+  for (int64_t g = 0; g < full; ++g) {
+    __m256 xlo[MR], xhi[MR];
+#pragma GCC unroll 4
+    for (int m = 0; m < MR; ++m) {
+      xlo[m] = _mm256_loadu_ps(x + m * ldx + g * kBitmapGroup);
+      xhi[m] = _mm256_loadu_ps(x + m * ldx + g * kBitmapGroup + 8);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint32_t mask = mk[r][g];
+      const uint32_t lo = mask & 0xffu, hi = mask >> 8;
+      const __m256 vlo = expand8<DT>(w.values, cur[r], lo, lane_bits);
+      const __m256 vhi = expand8<DT>(w.values, cur[r] + _mm_popcnt_u32(lo), hi, lane_bits);
+#pragma GCC unroll 4
+      for (int m = 0; m < MR; ++m) {
+        acc[r][m] = _mm256_fmadd_ps(vlo, xlo[m], acc[r][m]);
+        acc[r][m] = _mm256_fmadd_ps(vhi, xhi[m], acc[r][m]);
+      }
+      cur[r] += _mm_popcnt_u32(mask);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float tail[MR] = {};
+    if (full < G) {
+      // Partial last group: scalar, so x is never read past K.
+      uint32_t mask = mk[r][full];
+      int64_t j = cur[r];
+      while (mask != 0) {
+        const int64_t k = full * kBitmapGroup + __builtin_ctz(mask);
+        mask &= mask - 1;
+        const float v = value_at<DT>(w.values, j++);
+        for (int m = 0; m < MR; ++m) tail[m] += v * x[m * ldx + k];
+      }
+    }
+    for (int m = 0; m < MR; ++m) {
+      const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[r][m]), _mm256_extractf128_ps(acc[r][m], 1));
+      const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+      const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+      y[m * ldy + n0 + r] = _mm_cvtss_f32(s1) + tail[m];
+    }
+  }
+}
+
+template <DType DT, int MR>
+bool rows_for(const BitmapView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t nb, int64_t ne) {
+  constexpr int R = 2;
+  bool ok = true;
+  int64_t n = nb;
+  const auto simd_safe = [&](int64_t last) { return int64_t(w.row_ptr[last + 1]) + kBitmapGroup <= w.nnz; };
+  for (; n + R <= ne && simd_safe(n + R - 1); n += R) {
+    bool all = true;
+    for (int r = 0; r < R; ++r) all &= row_consistent(w, n + r);
+    if (all) {
+      simd_rows<DT, R, MR>(w, x, ldx, y, ldy, n);
+      continue;
+    }
+    ok = false;
+    for (int r = 0; r < R; ++r)
+      if (row_consistent(w, n + r)) simd_rows<DT, 1, MR>(w, x, ldx, y, ldy, n + r);
+  }
+  for (; n < ne; ++n) {
+    if (!row_consistent(w, n)) { ok = false; continue; }
+    if (simd_safe(n)) simd_rows<DT, 1, MR>(w, x, ldx, y, ldy, n);
+    else scalar_row<DT>(w, x, ldx, MR, y, ldy, n);
+  }
+  return ok;
+}
+
+template <DType DT>
+bool rows_dispatch(const BitmapView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
+                   int64_t ne) {
+  switch (mr) {
+    case 1: return rows_for<DT, 1>(w, x, ldx, y, ldy, nb, ne);
+    case 2: return rows_for<DT, 2>(w, x, ldx, y, ldy, nb, ne);
+    case 3: return rows_for<DT, 3>(w, x, ldx, y, ldy, nb, ne);
+    default: return rows_for<DT, 4>(w, x, ldx, y, ldy, nb, ne);
+  }
+}
+
+}  // namespace
+
+bool bitmap_rows(const BitmapView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
+                 int64_t ne) {
+  switch (w.dtype) {
+    case DType::F32: return rows_dispatch<DType::F32>(w, x, ldx, mr, y, ldy, nb, ne);
+    case DType::BF16: return rows_dispatch<DType::BF16>(w, x, ldx, mr, y, ldy, nb, ne);
+    default: return rows_dispatch<DType::F16>(w, x, ldx, mr, y, ldy, nb, ne);
+  }
+}
+
+}  // namespace avx2
+}  // namespace sparsenn
+#endif
