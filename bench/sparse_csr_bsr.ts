@@ -1,5 +1,5 @@
 /**
- * The CSR / BSR suite: unstructured (CSR) and block-sparse (BSR) weights against the
+ * The CSR / BSR suite: unstructured (CSR, and bitmap at 70% / 90%) and block-sparse (BSR) weights against the
  * best dense baseline measured in the same run (our dense matmul and onnxruntime-node's
  * MatMul, f32), on Llama-7B layer shapes.
  *  - decode (M=1): GB/s of weight traffic against the streaming-read ceiling, and the
@@ -12,7 +12,7 @@
  * Run alone: `node dist/bench/run.js csr-bsr [--quick]` (after `npm run build:ts`).
  */
 import { nativeBinding } from '../lib/backend/native';
-import { matmul, Tensor, toBsr, toCsr, type SparseMatrix } from '../lib/index';
+import { matmul, Tensor, toBitmap, toBsr, toCsr, type SparseMatrix } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
 import {
   addRatios,
@@ -203,6 +203,26 @@ function decodeLimitLines(title: string, rows: readonly BenchRow[]): string[] {
   return out;
 }
 
+/**
+ * Bitmap decode rows beside CSR at the same sparsity: the speedups, the byte ceilings, and the rate of
+ * 16-column groups the kernel reached (each group costs a load, a vexpandps and an FMA whatever its
+ * popcount, so at high sparsity the group rate, not memory, can be the limit).
+ */
+function bitmapLines(title: string, N: number, K: number, rows: readonly BenchRow[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.backend !== 'bitmap' || r.sparsity === undefined || !r.ratioVsBestDense || !r.gbps) continue;
+    const csr = rows.find((c) => c.backend === 'csr' && c.dtype === r.dtype && c.sparsity === r.sparsity);
+    const groupsPerS = (N * Math.ceil(K / 16)) / (r.medianMs / 1e3) / 1e9;
+    out.push(
+      `${title} bitmap ${(r.sparsity * 100).toFixed(0)}%: ${r.ratioVsBestDense.toFixed(2)}x best dense (${r.note}), ${r.gbps.toFixed(1)} GB/s, ` +
+        `${groupsPerS.toFixed(2)} G groups/s` +
+        (csr?.ratioVsBestDense ? `; CSR at the same sparsity ${csr.ratioVsBestDense.toFixed(2)}x (${csr.note})` : ''),
+    );
+  }
+  return out;
+}
+
 /** What prefill at 90% needs against what it reached, in GFLOP/s on the stored values. */
 function prefillLimitLines(title: string, rows: readonly BenchRow[]): string[] {
   const r = rows.find((x) => x.backend === 'csr' && x.dtype === 'f32' && x.sparsity === 0.9);
@@ -242,6 +262,8 @@ async function run(ctx: SuiteContext) {
       const dense = prunedWeight(N, K, s, Math.round(s * 1000) + N);
       cands.push({ label: 'csr', sparsity: s, w: toCsr(dense), dense });
       if (!ctx.quick && (s === 0.7 || s === 0.9)) cands.push({ label: 'csr', sparsity: s, w: toCsr(dense, { dtype: 'bf16' }), dense: dense.to('bf16') });
+      // Bitmap on the same pruned weight: 1/8 byte of mask per weight instead of 2 index bytes per kept one.
+      if (s === 0.7 || s === 0.9) cands.push({ label: 'bitmap', sparsity: s, w: toBitmap(dense), dense });
     }
     if (!ctx.quick)
       for (const block of [
@@ -254,7 +276,11 @@ async function run(ctx: SuiteContext) {
       }
     const r = addRatios(await benchShape(ctx, 1, N, K, cands, decodeTiming, ceiling));
     rows.push(...r);
-    summary.push(...sweepLines(`decode M=1 N=${N} K=${K}:`, r), ...decodeLimitLines(`decode N=${N} K=${K}`, r));
+    summary.push(
+      ...sweepLines(`decode M=1 N=${N} K=${K}:`, r),
+      ...decodeLimitLines(`decode N=${N} K=${K}`, r),
+      ...bitmapLines(`decode N=${N} K=${K}`, N, K, r),
+    );
     for (const row of r.filter((x) => x.sparsity !== undefined && x.dtype === 'f32'))
       summary.push(
         `decode N=${N} K=${K} ${row.backend} ${(row.sparsity! * 100).toFixed(0)}%: ${row.ratioVsBestDense!.toFixed(2)}x best dense, ` +
@@ -270,6 +296,7 @@ async function run(ctx: SuiteContext) {
     for (const s of prefillSparsities) {
       const dense = prunedWeight(N, K, s, Math.round(s * 1000) + N);
       cands.push({ label: 'csr', sparsity: s, w: toCsr(dense), dense });
+      if (!ctx.quick && s === 0.9) cands.push({ label: 'bitmap', sparsity: s, w: toBitmap(dense), dense });
     }
     if (!ctx.quick) {
       const dense = blockPrunedWeight(N, K, 1, 16, 0.9, 78);

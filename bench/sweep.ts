@@ -3,7 +3,7 @@
  * projection (4096 x 4096), every weight format side by side in one table, each timed in
  * the same interleaved rounds as the dense baselines (our dense kernel, onnxruntime-node's
  * MatMul and our dense bf16 kernel), so background load hits them alike.
- *  - CSR f32 and BSR 1x16 over sparsity 0.5 ... 0.95 (full run: also CSR bf16, whose ratio
+ *  - CSR f32, bitmap f32 and BSR 1x16 over sparsity 0.5 ... 0.95 (full run: also CSR bf16, whose ratio
  *    is against dense bf16, op 'matmul bf16', as a bf16 user would compare);
  *  - N:M at the sparsities its patterns fix (2:4 and 4:8 = 50%, 1:4 and 2:8 = 75%);
  *  - sparse activations: a dense W times an input that is 90% zeros (x = the input's zeros).
@@ -13,7 +13,7 @@
  * speed depends on shape, sparsity and pattern, not on the values.
  */
 import { nativeBinding } from '../lib/backend/native';
-import { matmul, prepareInputSparse, Tensor, toBsr, toCsr, toNm, type InputSparseWeight, type SparseMatrix } from '../lib/index';
+import { matmul, prepareInputSparse, Tensor, toBitmap, toBsr, toCsr, toNm, type InputSparseWeight, type SparseMatrix } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
 import { lineChartSvg, type ChartSeries } from './chart';
 import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions } from './harness';
@@ -26,6 +26,8 @@ interface Plan {
   K: number;
   csrSparsities: number[];
   csrBf16Sparsities: number[];
+  /** Bitmap (16-bit mask per 16 columns + packed f32 values), on the same pruned weights as CSR. */
+  bitmapSparsities: number[];
   bsrSparsities: number[];
   nmPatterns: [number, number][];
   timing: TimeOptions;
@@ -39,6 +41,7 @@ const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
     K: 4096,
     csrSparsities: ALL,
     csrBf16Sparsities: ALL,
+    bitmapSparsities: ALL,
     bsrSparsities: ALL,
     nmPatterns: [[2, 4], [4, 8], [1, 4], [2, 8]],
     timing: { warmup: 3, minRuns: 30, minTimeMs: 6000 },
@@ -49,6 +52,7 @@ const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
     K: 4096,
     csrSparsities: ALL,
     csrBf16Sparsities: [],
+    bitmapSparsities: [0.5, 0.7, 0.9, 0.95],
     bsrSparsities: [0.5, 0.7, 0.9, 0.95],
     nmPatterns: [[2, 4], [1, 4]],
     timing: { warmup: 2, minRuns: 15, minTimeMs: 1500 },
@@ -59,6 +63,7 @@ const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
     K: 160,
     csrSparsities: [0.5, 0.9],
     csrBf16Sparsities: [0.9],
+    bitmapSparsities: [0.5, 0.9],
     bsrSparsities: [0.9],
     nmPatterns: [[2, 4], [1, 4]],
     timing: { warmup: 1, minRuns: 2, minTimeMs: 0 },
@@ -140,6 +145,10 @@ function buildCandidates(p: Plan, x: Tensor, io: number): Candidate[] {
     if (p.csrBf16Sparsities.includes(s)) {
       const wb = toCsr(dense, { dtype: 'bf16' });
       add({ backend: 'csr', op: 'matmul bf16', dtype: 'bf16', sparsity: s, w: wb, bytes: wb.bytes + io }, dense.to('bf16'), N * K * 2 + io);
+    }
+    if (p.bitmapSparsities.includes(s)) {
+      const wm = toBitmap(dense);
+      add({ backend: 'bitmap', op: 'matmul', dtype: 'f32', sparsity: s, w: wm, bytes: wm.bytes + io }, dense);
     }
   }
   for (const s of p.bsrSparsities) {
