@@ -19,6 +19,12 @@ namespace sparsenn {
 
 namespace {
 
+CollectAtLeastFn collect_kernel() {
+  static const CollectAtLeastFn kernel = pick_kernel<CollectAtLeastFn>(
+      SPARSENN_X86_KERNEL(avx512::collect_at_least), SPARSENN_X86_KERNEL(avx2::collect_at_least), portable::collect_at_least);
+  return kernel;
+}
+
 TileScoresFn tile_scores_kernel() {
   static const TileScoresFn kernel = pick_kernel<TileScoresFn>(
       SPARSENN_X86_KERNEL(avx512::tile_scores), SPARSENN_X86_KERNEL(avx2::tile_scores), portable::tile_scores);
@@ -66,63 +72,96 @@ inline uint16_t bf16_nearest(float x) {
 }
 
 // Group-max scores of rows [0, n) of every head into scores (row h at h*round_up_tile(n)), for
-// per-head operands a (query group of head h at a + h*groups*a_stride).
-void score_tiles(const float* a, int64_t a_stride, int64_t groups, const TiledRows& rows, int64_t n, float* scores) {
+// per-head operands a (query group of head h at a + h*groups*a_stride); then per head the k best
+// of its n scores followed by `last`, into items[h*(k+1) ..].
+void select_rows(const float* a, int64_t a_stride, int64_t groups, const TiledRows& rows, int64_t n, int64_t k, uint32_t last,
+                 float* scores, uint32_t* items) {
   const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
-  if (tiles == 0) return;
-  const TileScoresFn kernel = tile_scores_kernel();
-  // About 64 KiB of rows per task: small enough to spread one head over every core, big enough
-  // that the pool's per-task cost stays small beside the reading.
-  const int64_t tile_bytes = rows.width * kSelectTile * 2;
-  const int64_t per = std::max<int64_t>(1, (int64_t(64) << 10) / tile_bytes);
-  const int64_t chunks = (tiles + per - 1) / per;
   const int64_t stride = round_up_tile(n);
-  parallel_for(rows.kv_heads * chunks, [&](int64_t task) {
-    const int64_t h = task / chunks, c = task % chunks;
-    const int64_t t0 = c * per, t1 = std::min(tiles, t0 + per);
+  const TileScoresFn kernel = tile_scores_kernel();
+  auto score = [&](int64_t h, int64_t t0, int64_t t1) {
     kernel(a + h * groups * a_stride, a_stride, groups, rows.data + (h * rows.capacity + t0 * kSelectTile) * rows.width,
            rows.width, t1 - t0, scores + h * stride + t0 * kSelectTile);
-  });
-}
-
-// Per head: the k best of its n scores, then `last`.
-void top_k_per_head(int64_t kv_heads, const float* scores, int64_t n, int64_t k, uint32_t last, uint32_t* items) {
-  const int64_t stride = round_up_tile(n);
-  parallel_for(kv_heads, [&](int64_t h) {
+  };
+  auto choose = [&](int64_t h) {
     uint32_t* out = items + h * (k + 1);
     top_k_ascending(scores + h * stride, n, k, out);
     out[k] = last;
-  });
+  };
+  if (rows.kv_heads >= 2 * int64_t(thread_count())) {
+    // Enough heads to share out whole: one parallel region, each task scores and chooses one head.
+    parallel_for(rows.kv_heads, [&](int64_t h) {
+      if (tiles > 0) score(h, 0, tiles);
+      choose(h);
+    });
+    return;
+  }
+  // Few heads: spread each head's rows over the cores in chunks of about 64 KiB (small enough to
+  // use every core, big enough that the pool's per-task cost stays small beside the reading).
+  const int64_t tile_bytes = rows.width * kSelectTile * 2;
+  const int64_t per = std::max<int64_t>(1, (int64_t(64) << 10) / tile_bytes);
+  const int64_t chunks = (tiles + per - 1) / per;
+  if (chunks > 0)
+    parallel_for(rows.kv_heads * chunks, [&](int64_t task) {
+      const int64_t h = task / chunks, c = task % chunks;
+      score(h, c * per, std::min(tiles, (c + 1) * per));
+    });
+  parallel_for(rows.kv_heads, choose);
 }
 
 // Monotone map of a float to an unsigned key (larger float, larger key); NaN ranks as -inf and
 // -0 as +0, matching the comparisons of the reference.
 inline uint32_t order_key(float x) {
   uint32_t b = f32_bits(x);
-  if (std::isnan(x)) b = 0xff800000u;
-  if (b == 0x80000000u) b = 0;
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  b = (b & 0x7fffffffu) > 0x7f800000u ? 0xff800000u : b;  // NaN
+  b = b == 0x80000000u ? 0u : b;                          // -0
+  const uint32_t neg = uint32_t(int32_t(b) >> 31);        // all ones for negatives
+  return b ^ (neg | 0x80000000u);
 }
 
 }  // namespace
 
-void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
-  if (k <= 0) return;
-  if (k >= n) {
-    for (int64_t i = 0; i < n; ++i) out[i] = uint32_t(i);
-    return;
+namespace {
+
+// Per-thread top-k scratch; it only grows, and is looked up once per call (thread_local access in
+// a shared library is a call).
+struct TopKScratch {
+  std::vector<uint32_t> keys, sure, cand, cand_idx;  // radix select
+  std::vector<uint32_t> picked, positions;           // sampled pre-filter
+  std::vector<float> picked_scores;
+  void reserve(int64_t n) {
+    if (keys.size() >= size_t(n)) return;
+    for (auto* v : {&keys, &sure, &cand, &cand_idx, &positions}) v->resize(size_t(n));
+    picked.resize(size_t(n) + 16);
+    picked_scores.resize(size_t(n));
   }
-  // Radix select of the k-th largest key, digit by digit (11, 11, 10 bits from the top), keeping
-  // only the candidates that share the prefix found so far.
-  thread_local std::vector<uint32_t> keys, cand, cand_idx, sure;
-  keys.resize(size_t(n));
+};
+
+// Radix select of the k-th largest key, digit by digit (11, 11, 10 bits from the top), keeping
+// only the candidates that share the prefix found so far. Exact for any input.
+void top_k_radix(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratch& sc) {
+  uint32_t* keys = sc.keys.data();
+  uint32_t* sure = sc.sure.data();
+  uint32_t* cand = sc.cand.data();
+  uint32_t* cand_idx = sc.cand_idx.data();
+  // Scores crowd into few top-digit bins, so one histogram would serialise on its own counters:
+  // four copies, merged after.
+  uint32_t hist4[4][2048];
+  std::memset(hist4, 0, sizeof hist4);
+  int64_t i0 = 0;
+  for (; i0 + 4 <= n; i0 += 4)
+    for (int u = 0; u < 4; ++u) {
+      const uint32_t key = order_key(s[i0 + u]);
+      keys[i0 + u] = key;
+      ++hist4[u][key >> 21];
+    }
+  for (; i0 < n; ++i0) {
+    const uint32_t key = order_key(s[i0]);
+    keys[i0] = key;
+    ++hist4[0][key >> 21];
+  }
   uint32_t hist[2048];
-  std::memset(hist, 0, sizeof hist);
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t key = order_key(s[i]);
-    keys[size_t(i)] = key;
-    ++hist[key >> 21];
-  }
+  for (int b = 0; b < 2048; ++b) hist[b] = hist4[0][b] + hist4[1][b] + hist4[2][b] + hist4[3][b];
   // Finds the bin from the top where the `need`-th largest falls; need becomes the rank inside it.
   auto find_bin = [](const uint32_t* hg, int bins, int64_t& need) {
     for (int b = bins - 1; b >= 0; --b) {
@@ -133,36 +172,82 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
   };
   int64_t need = k;
   const uint32_t b1 = find_bin(hist, 2048, need);
-  // Keys above the bin are in for sure; keys in it are candidates (both in index order).
-  sure.clear();
-  cand.clear();
-  cand_idx.clear();
+  // Keys above the bin are in for sure; keys in it are candidates (both in index order). Written
+  // without branches: which side a score falls on is random, and mispredictions cost more than
+  // the stores.
+  int64_t ns = 0, nc = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const uint32_t top = keys[size_t(i)] >> 21;
-    if (top > b1) sure.push_back(uint32_t(i));
-    else if (top == b1) {
-      cand.push_back(keys[size_t(i)]);
-      cand_idx.push_back(uint32_t(i));
-    }
+    const uint32_t key = keys[i], top = key >> 21;
+    sure[ns] = uint32_t(i);
+    ns += top > b1;
+    cand[nc] = key;
+    cand_idx[nc] = uint32_t(i);
+    nc += top == b1;
   }
   std::memset(hist, 0, sizeof hist);
-  for (uint32_t key : cand) ++hist[(key >> 10) & 0x7ffu];
+  for (int64_t c = 0; c < nc; ++c) ++hist[(cand[c] >> 10) & 0x7ffu];
   const uint32_t b2 = find_bin(hist, 2048, need);
   std::memset(hist, 0, 1024 * sizeof(uint32_t));
-  for (uint32_t key : cand)
-    if (((key >> 10) & 0x7ffu) == b2) ++hist[key & 0x3ffu];
+  for (int64_t c = 0; c < nc; ++c)
+    if (((cand[c] >> 10) & 0x7ffu) == b2) ++hist[cand[c] & 0x3ffu];
   const uint32_t b3 = find_bin(hist, 1024, need);
   const uint32_t threshold = (b1 << 21) | (b2 << 10) | b3;
   // `need` keys equal to the threshold are taken, the lowest indices first; merge with the sure ones.
-  int64_t ties = need, j = 0;
-  size_t si = 0;
-  for (size_t c = 0; c < cand.size(); ++c) {
+  int64_t ties = need, j = 0, si = 0;
+  for (int64_t c = 0; c < nc; ++c) {
     const bool take = cand[c] > threshold || (cand[c] == threshold && ties-- > 0);
     if (!take) continue;
-    while (si < sure.size() && sure[si] < cand_idx[c]) out[j++] = sure[si++];
+    while (si < ns && sure[si] < cand_idx[c]) out[j++] = sure[si++];
     out[j++] = cand_idx[c];
   }
-  while (si < sure.size()) out[j++] = sure[si++];
+  while (si < ns) out[j++] = sure[si++];
+}
+
+// Pre-filter for long rows: a threshold from a strided sample of 1024 scores, set 3 sigma below
+// the sample's k/n quantile so that almost surely at least k scores reach it; one vectorised pass
+// keeps those (a few more than k), and the radix select runs on them alone. Candidates stay in
+// index order, so the result and its tie order are exactly those of the radix select on the whole
+// row. Returns false (nothing written) when fewer than k scores reach the threshold.
+bool top_k_prefiltered(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratch& sc) {
+  constexpr int64_t m = 1024;
+  float sample[m];
+  const int64_t stride = n / m;
+  for (int64_t j = 0; j < m; ++j) {
+    const float x = s[j * stride];
+    sample[j] = std::isnan(x) ? -std::numeric_limits<float>::infinity() : x;
+  }
+  const double expect = double(k) / double(n) * m;
+  const int64_t r = std::min<int64_t>(m - 1, int64_t(std::ceil(expect + 3 * std::sqrt(expect) + 2)));
+  std::nth_element(sample, sample + r, sample + m, [](float a, float b) { return a > b; });
+  const float low = sample[r];
+  uint32_t* picked = sc.picked.data();
+  const int64_t c = collect_kernel()(s, n, low, picked);
+  if (c < k) return false;
+  if (c == k) {
+    std::copy(picked, picked + k, out);
+    return true;
+  }
+  float* v = sc.picked_scores.data();
+  for (int64_t j = 0; j < c; ++j) v[j] = s[picked[j]];
+  uint32_t* pos = sc.positions.data();
+  top_k_radix(v, c, k, pos, sc);
+  for (int64_t j = 0; j < k; ++j) out[j] = picked[pos[j]];
+  return true;
+}
+
+}  // namespace
+
+void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
+  if (k <= 0) return;
+  if (k >= n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = uint32_t(i);
+    return;
+  }
+  thread_local TopKScratch tls;
+  TopKScratch& sc = tls;
+  sc.reserve(n);
+  if (n >= 8192 && k * 4 <= n && top_k_prefiltered(s, n, k, out, sc)) return;
+  top_k_radix(s, n, k, out, sc);
 }
 
 void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bounds, int64_t page_begin, int64_t page_end) {
@@ -194,8 +279,7 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
       split[size_t(r * 2 * D + d)] = x > 0 ? x : 0.0f;
       split[size_t(r * 2 * D + D + d)] = x < 0 ? x : 0.0f;
     }
-  score_tiles(split.data(), 2 * D, G, bounds, current, scores);
-  top_k_per_head(bounds.kv_heads, scores, current, keep, uint32_t(current), items);
+  select_rows(split.data(), 2 * D, G, bounds, current, keep, uint32_t(current), scores, items);
 }
 
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end) {
@@ -219,8 +303,7 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   gathered.resize(size_t(q.rows * r));
   for (int64_t g = 0; g < q.rows; ++g)
     for (int64_t c = 0; c < r; ++c) gathered[size_t(g * r + c)] = q.data[g * q.cols + channels[(g / G) * r + c]];
-  score_tiles(gathered.data(), r, G, labels, n, scores);
-  top_k_per_head(labels.kv_heads, scores, n, k, uint32_t(n), items);
+  select_rows(gathered.data(), r, G, labels, n, k, uint32_t(n), scores, items);
 }
 
 }  // namespace sparsenn

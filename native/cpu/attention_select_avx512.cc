@@ -1,4 +1,4 @@
-// tile_scores, AVX-512 variant: one zmm lane per row of a tile, so a tile's scores for one query
+// tile_scores and collect_at_least, AVX-512 variant: one zmm lane per row of a tile, so a tile's scores for one query
 // are `width` FMAs with the query element broadcast, no horizontal sums; two or four tiles per
 // pass so each broadcast feeds several FMAs and the FMA latency is hidden by independent chains.
 #include "isa.h"
@@ -16,6 +16,8 @@ namespace avx512 {
 
 namespace {
 
+constexpr int64_t kPrefetchElems = 4096;  // 8 KiB of bf16
+
 inline __m512 widen_bf16(const uint16_t* p) {
   const __m512i x = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
@@ -29,6 +31,11 @@ inline void tiles_group(const float* a, int64_t a_stride, const uint16_t* tile, 
     for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_ps();
   const int64_t tile_elems = width * 16;
   for (int64_t c = 0; c < width; ++c) {
+    // The rows stream from memory once: ask for them ~8 KiB ahead (one prefetch per 64-byte line;
+    // a prefetch past the end is harmless).
+    if ((c & 1) == 0)
+      for (int t = 0; t < NT; ++t)
+        _mm_prefetch(reinterpret_cast<const char*>(tile + t * tile_elems + c * 16 + kPrefetchElems), _MM_HINT_T0);
     __m512 w[NT];
     for (int t = 0; t < NT; ++t) w[t] = widen_bf16(tile + t * tile_elems + c * 16);
     for (int g = 0; g < NG; ++g) {
@@ -77,6 +84,26 @@ void tile_scores(const float* a, int64_t a_stride, int64_t groups, const uint16_
     tiles_all_groups<1>(a, a_stride, groups, tiles_data + i * tile_elems, width, &best);
     _mm512_storeu_ps(out + 16 * i, best);
   }
+}
+
+int64_t collect_at_least(const float* s, int64_t n, float low, uint32_t* idx) {
+  // Compress in registers and store whole vectors: a compress straight to memory is microcoded and
+  // slow on some cores (Zen 4), and the caller leaves 16 entries of room past the count.
+  const __m512 lo = _mm512_set1_ps(low);
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int64_t c = 0, i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), lo, _CMP_GE_OQ);
+    _mm512_storeu_si512(idx + c, _mm512_maskz_compress_epi32(m, iv));
+    c += __builtin_popcount(m);
+    iv = _mm512_add_epi32(iv, step);
+  }
+  for (; i < n; ++i) {
+    idx[c] = uint32_t(i);
+    c += s[i] >= low;
+  }
+  return c;
 }
 
 }  // namespace avx512

@@ -14,4 +14,12 @@ namespace portable { void tile_scores(const float*, int64_t, int64_t, const uint
 namespace avx2 { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
 namespace avx512 { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
 
+// Writes the indices i < n with s[i] >= low (NaN never), ascending, to idx and returns how many.
+// idx must have room for n + 16 entries (a variant may store whole vectors past the count).
+using CollectAtLeastFn = int64_t (*)(const float* s, int64_t n, float low, uint32_t* idx);
+
+namespace portable { int64_t collect_at_least(const float*, int64_t, float, uint32_t*); }
+namespace avx2 { int64_t collect_at_least(const float*, int64_t, float, uint32_t*); }
+namespace avx512 { int64_t collect_at_least(const float*, int64_t, float, uint32_t*); }
+
 }  // namespace sparsenn
