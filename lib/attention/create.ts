@@ -50,7 +50,7 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
       checkOptions(s, ['policy'], 'attention full');
       return new FullPolicy();
     case 'streaming':
-      checkOptions(s, ['policy', 'sinks', 'window', 'evict', 'evictBatch'], 'attention streaming');
+      checkOptions(s, ['policy', 'sinks', 'window', 'evict', 'evictBatch', 'prefill'], 'attention streaming');
       return new StreamingPolicy(s);
     case 'quest':
       checkOptions(s, ['policy', 'budget', 'pageSize', 'backend'], 'attention quest');

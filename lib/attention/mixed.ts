@@ -3,7 +3,7 @@
  * which wins over `default` (e.g. streaming heads next to retrieval heads, as in LServe / MoA).
  */
 import { SparsennError } from '../errors';
-import { SparsePolicy, type HeadRequest, type HeadSelection, type SparseAttentionPolicy } from './policy';
+import { SparsePolicy, type HeadRequest, type HeadSelection, type PrefillPattern, type SparseAttentionPolicy } from './policy';
 
 export interface PolicyMap {
   default: SparseAttentionPolicy;
@@ -27,5 +27,12 @@ export class MixedPolicy extends SparsePolicy {
 
   selectHead(req: HeadRequest): HeadSelection {
     return this.policyFor(req.layer, req.kvHead).selectHead(req);
+  }
+
+  /** A layer with no per-head entries prefills as its policy does (block pattern or rows). */
+  prefillPattern(layer: number, T: number, pos0: number): PrefillPattern | null {
+    const prefix = `${layer}:`;
+    if (Object.keys(this.map.heads ?? {}).some((k) => k.startsWith(prefix))) return null;
+    return (this.map.layers?.[layer] ?? this.map.default).prefillPattern?.(layer, T, pos0) ?? null;
   }
 }

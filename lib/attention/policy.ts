@@ -9,6 +9,7 @@
 import { bf16ToF32, f16ToF32 } from '../dtype';
 import type { KvCache } from '../generate/kv_cache';
 import type { AttentionPolicy, KeySelection as ModelKeyRequest } from '../nn/attention';
+import type { BlockPattern } from './block_sparse';
 import type { KvCacheView, KvSelection } from './contract';
 
 export interface HeadRequest {
@@ -39,6 +40,18 @@ export interface SparseAttentionPolicy extends AttentionPolicy {
   selectHead(req: HeadRequest): HeadSelection;
   /** The selection of every KV head of a layer for one query row, as the kernel takes it (sequence: see HeadRequest). */
   selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, sequence?: KvCache): KvSelection;
+  /**
+   * Optional: a block pattern that a prefill of T rows (positions pos0 ..) may run as ONE
+   * block-sparse kernel call instead of asking selectLayer row by row. Each row then reads a
+   * superset of what it would select (whole blocks). null: rows one by one.
+   */
+  prefillPattern?(layer: number, T: number, pos0: number): PrefillPattern | null;
+}
+
+/** A prefill block pattern and its block size (tokens per query and key block). */
+export interface PrefillPattern {
+  readonly pattern: BlockPattern;
+  readonly blockSize: number;
 }
 
 /** The model's f32 head-major cache seen through the kernel's view, for one layer. */

@@ -16,9 +16,14 @@
  * drifts by up to evictBatch − 1; the cache holds at most sinks + window + evictBatch − 1 tokens).
  * A prompt longer than the window is prefilled in one pass with original positions (each row
  * reads its own sinks + window) and evicted before the first decode step.
+ *
+ * Prefill: by default each prompt row asks for its own sinks + window (exact, one decode-kernel
+ * call per row). With `prefill: 'blocks'` a prompt runs as one block-sparse causal kernel call
+ * with sink + local blocks (LServe's streaming heads): each row then reads whole 64-token blocks
+ * covering its sinks and window, a superset of its exact selection (up to 2 blocks more).
  */
 import type { CacheEviction } from '../nn/attention';
-import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
+import { SparsePolicy, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { SparsennError } from '../errors';
 
 export interface StreamingOptions {
@@ -30,7 +35,12 @@ export interface StreamingOptions {
   evict?: boolean;
   /** With evict: tokens dropped per eviction (default 1, the paper's rolling cache). */
   evictBatch?: number;
+  /** Prompt rows one by one with the exact selection ('rows', default) or as one block-sparse call ('blocks'). */
+  prefill?: 'rows' | 'blocks';
 }
+
+/** Block size of the 'blocks' prefill (the block-sparse kernel's default tile). */
+export const STREAMING_PREFILL_BLOCK = 64;
 
 export function streamingRanges(length: number, sinks: number, window: number): number[] {
   const s = Math.min(sinks, length);
@@ -49,6 +59,7 @@ export class StreamingPolicy extends SparsePolicy {
   readonly sinks: number;
   readonly window: number;
   readonly eviction?: CacheEviction;
+  readonly prefill: 'rows' | 'blocks';
 
   constructor(o: StreamingOptions = {}) {
     super();
@@ -61,6 +72,22 @@ export class StreamingPolicy extends SparsePolicy {
     if (!Number.isSafeInteger(batch) || batch < 1) throw new SparsennError('ERR_ARG', 'streaming: evictBatch must be an integer >= 1');
     if (o.evictBatch !== undefined && !o.evict) throw new SparsennError('ERR_ARG', 'streaming: evictBatch needs evict: true');
     if (o.evict) this.eviction = streamingEviction(this.sinks, this.window, batch);
+    this.prefill = o.prefill ?? 'rows';
+    if (this.prefill !== 'rows' && this.prefill !== 'blocks') throw new SparsennError('ERR_ARG', "streaming: prefill must be 'rows' or 'blocks'");
+  }
+
+  /**
+   * Sink blocks covering the sinks, and local blocks reaching back from each query block's first
+   * row far enough to cover the window of every row in it: whole blocks from the one holding
+   * (first row − window + 1) on.
+   */
+  prefillPattern(_layer: number, T: number): PrefillPattern | null {
+    if (this.prefill !== 'blocks' || T < 2) return null;
+    const b = STREAMING_PREFILL_BLOCK;
+    return {
+      pattern: { kind: 'local+sink', sinkBlocks: Math.ceil(this.sinks / b), localBlocks: Math.ceil((this.window - 1) / b) + 1 },
+      blockSize: b,
+    };
   }
 
   selectHead(req: HeadRequest): HeadSelection {

@@ -10,7 +10,7 @@
 import type { KvCacheView, KvSelection } from '../attention/contract';
 import { planBlockSparse, runBlockSparseAsync } from '../attention/block_sparse';
 import { attentionDecode, attentionDecodeAsync } from '../attention/ops';
-import { kvViewOfCache } from '../attention/policy';
+import { kvViewOfCache, type PrefillPattern } from '../attention/policy';
 import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
@@ -133,6 +133,14 @@ function selectsLayers(p: AttentionPolicy | undefined): p is LayerSelectingPolic
 
 const ALL: KvSelection = { kind: 'all' };
 
+/** Longest stretch of synchronous per-row attention before a prefill yields to the event loop. */
+const SLICE_MS = 4;
+
+function prefillPatternOf(policy: AttentionPolicy, layer: number, T: number, pos0: number): PrefillPattern | null {
+  const p = policy as { prefillPattern?: (layer: number, T: number, pos0: number) => PrefillPattern | null };
+  return typeof p.prefillPattern === 'function' ? p.prefillPattern(layer, T, pos0) : null;
+}
+
 /**
  * Attention of every new row of a forward pass. With no policy, or a lib/attention policy,
  * each row runs through the backend's attention kernel (native on cpu); a plain
@@ -198,8 +206,32 @@ export async function attendSpans(
   }
   if (policy !== undefined) {
     for (const s of spans) {
-      const rows = Array.from({ length: s.count }, (_, i) => ({ cache: s.cache, pos: s.pos0 + i }));
-      attendRows(q.subarray(s.row * width, (s.row + s.count) * width), rows, layer, shape, out.subarray(s.row * width, (s.row + s.count) * width), policy, backend);
+      // A policy that offers a block pattern for prefill runs the whole span as one kernel call.
+      const pp = prefillPatternOf(policy, layer, s.count, s.pos0);
+      if (pp) {
+        const plan = planBlockSparse({ T: s.count, pos0: s.pos0, heads: shape.heads, blockSize: pp.blockSize, pattern: pp.pattern });
+        await runBlockSparseAsync(
+          plan,
+          {
+            q: q.subarray(s.row * width, (s.row + s.count) * width),
+            kv: kvViewOfCache(s.cache, layer, s.pos0 + s.count),
+            out: out.subarray(s.row * width, (s.row + s.count) * width),
+          },
+          { backend },
+        );
+        continue;
+      }
+      // Rows one by one (each asks the policy), synchronously; a long prompt yields to the event
+      // loop every few milliseconds so a server stays responsive during a sparse prefill.
+      let sliceStart = performance.now();
+      for (let i = 0; i < s.count; i++) {
+        const r = s.row + i;
+        attendRows(q.subarray(r * width, (r + 1) * width), [{ cache: s.cache, pos: s.pos0 + i }], layer, shape, out.subarray(r * width, (r + 1) * width), policy, backend);
+        if (i + 1 < s.count && performance.now() - sliceStart > SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
     }
     return;
   }
