@@ -9,7 +9,11 @@ import { MixedPolicy } from '../../lib/attention/mixed';
 import { FullPolicy } from '../../lib/attention/full';
 import { StreamingPolicy, streamingEviction } from '../../lib/attention/streaming';
 import { KvCache } from '../../lib/generate/kv_cache';
+import { Gpt2Network } from '../../lib/models/gpt2';
 import { syntheticModel } from '../../lib/models/synthetic';
+import type { ModelConfig } from '../../lib/models/types';
+import { Linear } from '../../lib/nn/linear';
+import { Tensor } from '../../lib/tensor';
 import type { Model } from '../../lib/models/model';
 import type { AttentionPolicy } from '../../lib/nn/attention';
 import { applyRope } from '../../lib/nn/rope';
@@ -152,6 +156,35 @@ describe('bounded memory in the model (synthetic model, context 64)', () => {
     for await (const c of model.generateBatch(prompts, { maxTokens: 90, temperature: 0, attention })) together[c.index]!.push(c.token);
     expect(together).toEqual(alone);
     expect(alone[0]!.length).toBe(90);
+  });
+});
+
+describe('GPT-2 (learned positions) with eviction', () => {
+  test('the cache stays bounded and decoding runs past n_positions (new tokens take the next slot)', async () => {
+    const D = 32;
+    const P = 40;
+    const V = 50;
+    let seed = 1;
+    const lin = (n: number, k: number) => new Linear(Tensor.random([n, k], seed++, 1 / Math.sqrt(k)), Tensor.random([n], seed++, 0.1).data as Float32Array);
+    const norm = () => ({ weight: new Float32Array(D).fill(1), bias: new Float32Array(D) });
+    const wte = Tensor.random([V, D], seed++, 1);
+    const config: ModelConfig = {
+      architecture: 'gpt2', source: 'safetensors', dim: D, hiddenDim: 4 * D, layers: 2, heads: 4, kvHeads: 4, headDim: D / 4,
+      vocabSize: V, maxSeqLen: P, normEps: 1e-5, ropeTheta: 10000, ropeLayout: 'none', tiedEmbeddings: true, bosId: null, eosId: null, weightDType: 'f32',
+    };
+    const layers = [0, 1].map(() => ({ ln1: norm(), attn: lin(3 * D, D), proj: lin(D, D), ln2: norm(), fc: lin(4 * D, D), fcProj: lin(D, 4 * D) }));
+    const net = new Gpt2Network(config, { wte, wpe: Tensor.random([P, D], seed++, 0.5), layers, lnF: norm(), head: new Linear(wte) });
+    const policy = createAttentionPolicy({ policy: 'streaming', sinks: 2, window: 14, evict: true });
+    const cache = net.newCache(4);
+    let logits = await net.forward([{ ids: [1, 2, 3], cache }], { backend: 'cpu', attention: policy, allLogits: false });
+    for (let step = 0; step < 100; step++) {
+      let next = 0;
+      for (let v = 1; v < V; v++) if (logits[v]! > logits[next]!) next = v;
+      logits = await net.forward([{ ids: [next], cache }], { backend: 'cpu', attention: policy, allLogits: false });
+      expect(cache.length).toBeLessThanOrEqual(16);
+      for (const x of logits) expect(Number.isFinite(x)).toBe(true);
+    }
+    expect(cache.length + cache.evicted).toBe(103);
   });
 });
 
