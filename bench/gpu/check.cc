@@ -295,6 +295,443 @@ void parity_attention(bool quick) {
   }
 }
 
+// ---- parity: BSR and CSR SpMM (prefill sizes) ---------------------------------------------
+
+// A random BSR weight [N, K] with [br, bc] blocks kept with probability `density` (at least one
+// per matrix). The zero padding of edge blocks is filled with nonzero garbage on purpose: the
+// kernel must crop it away. Returns the dense (cropped, rounded) weight for the reference.
+std::vector<float> upload_random_bsr(int64_t N, int64_t K, int64_t br, int64_t bc, double density, DType dt,
+                                     int col_bytes, DeviceWeight* out) {
+  const int64_t nbr = (N + br - 1) / br, nbc = (K + bc - 1) / bc;
+  std::vector<float> dense(size_t(N * K), 0.0f);
+  std::vector<uint32_t> rp(size_t(nbr + 1), 0);
+  std::vector<uint32_t> c32;
+  std::vector<uint16_t> c16, v16;
+  std::vector<float> v32;
+  for (int64_t r = 0; r < nbr; ++r) {
+    for (int64_t c = 0; c < nbc; ++c) {
+      if (uniform(0, 1) >= density && !(r == 0 && c == nbc - 1)) continue;
+      c32.push_back(uint32_t(c));
+      c16.push_back(uint16_t(c));
+      for (int64_t i = 0; i < br; ++i)
+        for (int64_t j = 0; j < bc; ++j) {
+          const float v = nonzero();
+          const float rounded = dt == DType::F32 ? v : from16(f32_to_16(v, dt), dt);
+          v32.push_back(v);
+          v16.push_back(f32_to_16(v, dt));
+          const int64_t row = r * br + i, col = c * bc + j;
+          if (row < N && col < K) dense[size_t(row * K + col)] = rounded;
+        }
+    }
+    rp[size_t(r + 1)] = uint32_t(c32.size());
+  }
+  const void* ci = col_bytes == 2 ? static_cast<const void*>(c16.data()) : static_cast<const void*>(c32.data());
+  const void* vv = dt == DType::F32 ? static_cast<const void*>(v32.data()) : static_cast<const void*>(v16.data());
+  *out = upload_bsr(rp.data(), ci, col_bytes, vv, dt, N, K, br, bc);
+  return dense;
+}
+
+void parity_spmm(bool quick) {
+  struct BsrCase {
+    int64_t N, K, br, bc;
+  };
+  const BsrCase cases[] = {{37, 70, 1, 16}, {130, 33, 16, 1}, {64, 96, 4, 4}, {129, 250, 8, 8}, {61, 47, 3, 5},
+                           {150, 77, 100, 3}, {45, 301, 2, 130}, {17, 1, 1, 1}, {300, 515, 32, 32}};
+  const int64_t Ms[] = {1, 5, 33, 70, 257};
+  const DType dts[] = {DType::F32, DType::BF16, DType::F16};
+  int i = 0;
+  for (const BsrCase& c : cases)
+    for (int64_t M : Ms) {
+      if (quick && M > 70) continue;
+      const DType dt = dts[i % 3];
+      const int col_bytes = i++ % 2 ? 4 : 2;
+      DeviceWeight w;
+      const auto dense = upload_random_bsr(c.N, c.K, c.br, c.bc, 0.2 + uniform(0, 0.5), dt, col_bytes, &w);
+      std::vector<float> x(size_t(M * c.K));
+      for (auto& v : x) v = nonzero();
+      std::vector<float> y(size_t(M * c.N), NAN);
+      matmul_host(w, x.data(), M, y.data());
+      free_weight(w);
+      report("spmm bsr " + std::to_string(c.br) + "x" + std::to_string(c.bc) + " " + dname(dt) + " u" +
+                 std::to_string(col_bytes * 8) + " M=" + std::to_string(M) + " N=" + std::to_string(c.N) +
+                 " K=" + std::to_string(c.K),
+             rel_err(y, ref_matmul(x, dense, M, c.N, c.K)), dt == DType::F32 ? 1e-5 : 1e-2);
+    }
+  // CSR past the decode kernel's 16 tokens (kCsrSpmmMinTokens): the SpMM kernel, 128 tokens per warp.
+  const int64_t csr_shapes[][2] = {{7, 5}, {129, 250}, {301, 515}, {1000, 33}};
+  const int64_t csr_Ms[] = {17, 127, 129, 300};
+  for (const auto& s : csr_shapes)
+    for (int64_t M : csr_Ms) {
+      if (quick && M > 129) continue;
+      const DType dt = dts[i % 3];
+      const int col_bytes = i++ % 2 ? 4 : 2;
+      const auto w = random_weight(s[0], s[1], Pattern::Csr, 0.05 + uniform(0, 0.3), dt);
+      std::vector<float> x(size_t(M * s[1]));
+      for (auto& v : x) v = nonzero();
+      DeviceWeight dw = upload(w, s[0], s[1], Pattern::Csr, dt, col_bytes);
+      std::vector<float> y(size_t(M * s[0]), NAN);
+      matmul_host(dw, x.data(), M, y.data());
+      free_weight(dw);
+      report(std::string("spmm csr ") + dname(dt) + " u" + std::to_string(col_bytes * 8) + " M=" + std::to_string(M) +
+                 " N=" + std::to_string(s[0]) + " K=" + std::to_string(s[1]),
+             rel_err(y, ref_matmul(x, w, M, s[0], s[1])), dt == DType::F32 ? 1e-5 : 1e-2);
+    }
+  // A block column past the matrix must be refused at upload.
+  try {
+    const uint32_t rp[2] = {0, 1};
+    const uint16_t bad_col[1] = {5};
+    const float vals[4] = {1, 2, 3, 4};
+    DeviceWeight w = upload_bsr(rp, bad_col, 2, vals, DType::F32, 2, 4, 2, 2);
+    free_weight(w);
+    report("bsr upload refuses a block column past the matrix", 1.0, 0.0);
+  } catch (const CudaError& e) {
+    report(std::string("bsr upload refuses a block column past the matrix (") + e.code + ")", 0.0, 0.0);
+  }
+}
+
+// ---- parity: Quest (page bounds, page scores, top-k, attention over the chosen pages) --------
+
+// The CPU's answer for top-k (attention_top_k semantics): k largest, ascending, ties to the lower
+// index, NaN as -inf; written independently of the kernel (a stable sort of indices).
+std::vector<uint32_t> ref_top_k(const float* s, int64_t n, int64_t k) {
+  std::vector<uint32_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = uint32_t(i);
+  auto key = [&](uint32_t i) { return std::isnan(s[i]) ? -INFINITY : s[i]; };
+  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return key(a) > key(b); });
+  idx.resize(size_t(k));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+uint16_t bf16_directed_ref(float x, bool up) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  uint32_t h = b >> 16;
+  if ((b & 0xffffu) != 0 && (b & 0x7f800000u) != 0x7f800000u && up != ((b >> 31) != 0)) h += 1;
+  return uint16_t(h & 0xffffu);
+}
+
+void parity_top_k(bool quick) {
+  // Rows with many exact ties (values from a small set), NaN, -0 and +0, infinities.
+  const int64_t shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {8, 1000, 63}, {2, 4097, 4097}, {5, 8192, 512}, {1, 131072, 40}};
+  for (const auto& sh : shapes) {
+    const int64_t rows = sh[0], n = sh[1], k = sh[2];
+    if (quick && n > 10000) continue;
+    std::vector<float> s(size_t(rows * n));
+    for (auto& v : s) {
+      const uint64_t r = rng() % 100;
+      v = r < 3 ? NAN : r < 5 ? -0.0f : r < 7 ? 0.0f : r < 8 ? INFINITY : r < 9 ? -INFINITY
+          : r < 50 ? float(int(rng() % 7) - 3) : nonzero();
+    }
+    float* ds = to_device(s);
+    uint32_t* dout = nullptr;
+    ck(cudaMalloc(&dout, size_t(rows * k) * 4), "malloc");
+    top_k_device(ds, rows, n, k, dout, nullptr);
+    ck(cudaDeviceSynchronize(), "top-k");
+    std::vector<uint32_t> got(size_t(rows * k));
+    ck(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    cudaFree(ds);
+    cudaFree(dout);
+    int64_t wrong = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto want = ref_top_k(s.data() + r * n, n, k);
+      for (int64_t j = 0; j < k; ++j) wrong += got[size_t(r * k + j)] != want[size_t(j)];
+    }
+    report("top-k (ties, NaN, +-0, inf) rows=" + std::to_string(rows) + " n=" + std::to_string(n) + " k=" +
+               std::to_string(k) + ": indices differing",
+           double(wrong), 0.0);
+  }
+}
+
+void parity_quest(bool quick) {
+  struct QuestCase {
+    int64_t heads, kv_heads, D, length;
+    int32_t page;
+  };
+  std::vector<QuestCase> cases = {{4, 2, 64, 37, 16}, {8, 8, 128, 1000, 16}, {6, 2, 30, 257, 7},
+                                  {32, 8, 128, 4099, 16}, {12, 1, 64, 900, 32}, {1, 1, 8, 16, 16}};
+  if (!quick) cases.push_back({32, 8, 128, 65536 + 5, 16});
+  int idx = 0;
+  for (const QuestCase& c : cases) {
+    const int64_t D = c.D, L = c.length, H = c.heads, KH = c.kv_heads, G = H / KH, P = c.page;
+    const bool head_major = idx++ % 2 == 0;
+    const int64_t hs = head_major ? L * D : D, ts = head_major ? D : KH * D;
+    auto at = [&](int64_t t, int64_t h, int64_t d) { return size_t(h * hs + t * ts + d); };
+    std::vector<uint16_t> k16(size_t(L * KH * D)), v16(k16.size());
+    std::vector<float> kf(k16.size()), vf(k16.size()), q(size_t(H * D));
+    for (size_t i = 0; i < k16.size(); ++i) {
+      k16[i] = f32_to_16(nonzero(), DType::F16);
+      v16[i] = f32_to_16(nonzero(), DType::F16);
+      kf[i] = f16_to_f32(k16[i]);
+      vf[i] = f16_to_f32(v16[i]);
+    }
+    for (auto& v : q) v = nonzero();
+    const int64_t full = L / P, capacity = full + 3;
+    // Reference bounds.
+    std::vector<uint16_t> want_b(size_t(KH * capacity * 2 * D), 0);
+    for (int64_t h = 0; h < KH; ++h)
+      for (int64_t p = 0; p < full; ++p)
+        for (int64_t d = 0; d < D; ++d) {
+          float hi = -INFINITY, lo = INFINITY;
+          for (int64_t t = p * P; t < (p + 1) * P; ++t) {
+            hi = std::max(hi, kf[at(t, h, d)]);
+            lo = std::min(lo, kf[at(t, h, d)]);
+          }
+          want_b[size_t((h * capacity + p) * 2 * D + d)] = bf16_directed_ref(hi, true);
+          want_b[size_t((h * capacity + p) * 2 * D + D + d)] = bf16_directed_ref(lo, false);
+        }
+    uint16_t* dk = to_device(k16);
+    uint16_t* dv = to_device(v16);
+    float* dq = to_device(q);
+    uint16_t* db = to_device(std::vector<uint16_t>(want_b.size(), 0));
+    const KvView kv{dk, dv, DType::F16, KH, L, D, hs, ts};
+    const QuestBoundsView bv{db, KH, capacity, D};
+    // Incrementally, as decoding builds them: the first third of the pages, then the rest.
+    quest_page_bounds_device(kv, int32_t(P), 0, full / 3, bv, nullptr);
+    quest_page_bounds_device(kv, int32_t(P), full / 3, full, bv, nullptr);
+    std::vector<uint16_t> got_b(want_b.size());
+    ck(cudaDeviceSynchronize(), "quest bounds");
+    ck(cudaMemcpy(got_b.data(), db, got_b.size() * 2, cudaMemcpyDeviceToHost), "D2H");
+    int64_t wrong = 0;
+    for (size_t i = 0; i < got_b.size(); ++i) wrong += got_b[i] != want_b[i];
+    const std::string shape = " H=" + std::to_string(H) + " KVH=" + std::to_string(KH) + " D=" + std::to_string(D) +
+                              " L=" + std::to_string(L) + " page=" + std::to_string(P) +
+                              (head_major ? " head-major" : " token-major");
+    report("quest page bounds (bf16 bits differing)" + shape, double(wrong), 0.0);
+    // Selection: the complete pages are candidates, the current (partial or next) page is added.
+    const int64_t current = full, keep = std::min<int64_t>(current, 1 + current / 16 + int64_t(rng() % 3));
+    float* dscores = nullptr;
+    int32_t *doff = nullptr, *ditems = nullptr;
+    ck(cudaMalloc(&dscores, size_t(std::max<int64_t>(KH * current, 1)) * 4), "malloc");
+    ck(cudaMalloc(&doff, size_t(KH + 1) * 4), "malloc");
+    ck(cudaMalloc(&ditems, size_t(KH * (keep + 1)) * 4), "malloc");
+    quest_select_device(dq, H, bv, current, keep, dscores, doff, ditems, nullptr);
+    ck(cudaDeviceSynchronize(), "quest select");
+    std::vector<float> scores(size_t(KH * current));
+    std::vector<int32_t> offsets(size_t(KH + 1)), items(size_t(KH * (keep + 1)));
+    ck(cudaMemcpy(scores.data(), dscores, scores.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    ck(cudaMemcpy(offsets.data(), doff, offsets.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    ck(cudaMemcpy(items.data(), ditems, items.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    std::vector<double> want_s(scores.size());
+    for (int64_t h = 0; h < KH; ++h)
+      for (int64_t p = 0; p < current; ++p) {
+        double best = -INFINITY;
+        for (int64_t g = h * G; g < (h + 1) * G; ++g) {
+          double s = 0;
+          for (int64_t d = 0; d < D; ++d) {
+            const double x = q[size_t(g * D + d)];
+            const double hi = bf16_to_f32(want_b[size_t((h * capacity + p) * 2 * D + d)]);
+            const double lo = bf16_to_f32(want_b[size_t((h * capacity + p) * 2 * D + D + d)]);
+            s += std::max(x * hi, x * lo);
+          }
+          best = std::max(best, s);
+        }
+        want_s[size_t(h * current + p)] = best;
+      }
+    report("quest page scores (group-max bound)" + shape, rel_err(scores, want_s), 1e-5);
+    // The chosen pages: exactly the CPU's top-k of the GPU's own scores (no tie ambiguity), then current.
+    wrong = 0;
+    for (int64_t h = 0; h < KH; ++h) {
+      wrong += offsets[size_t(h)] != int32_t(h * (keep + 1));
+      const auto want = ref_top_k(scores.data() + h * current, current, keep);
+      for (int64_t j = 0; j < keep; ++j) wrong += items[size_t(h * (keep + 1) + j)] != int32_t(want[size_t(j)]);
+      wrong += items[size_t(h * (keep + 1) + keep)] != int32_t(current);
+    }
+    wrong += offsets[size_t(KH)] != int32_t(KH * (keep + 1));
+    report("quest selection (entries differing) keep=" + std::to_string(keep) + shape, double(wrong), 0.0);
+    // Attention over the selection, straight from the device buffers.
+    const float scale = 1.0f / std::sqrt(float(D));
+    float* dout = nullptr;
+    ck(cudaMalloc(&dout, size_t(H * D) * 4), "malloc");
+    attention_decode_device(dq, H, kv, SelectionView{SelectionKind::Pages, doff, ditems, int32_t(P)}, keep + 1, scale,
+                            dout, nullptr);
+    std::vector<float> got(size_t(H * D));
+    ck(cudaDeviceSynchronize(), "attention over quest pages");
+    ck(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    std::vector<double> want(size_t(H * D), 0.0);
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t kvh = h / G;
+      std::vector<int64_t> toks;
+      for (int64_t j = 0; j <= keep; ++j)
+        for (int64_t t = int64_t(items[size_t(kvh * (keep + 1) + j)]) * P; t < std::min(L, (items[size_t(kvh * (keep + 1) + j)] + 1) * P); ++t)
+          toks.push_back(t);
+      std::vector<double> s(toks.size());
+      double mx = -INFINITY, sum = 0;
+      for (size_t i = 0; i < toks.size(); ++i) {
+        double acc = 0;
+        for (int64_t d = 0; d < D; ++d) acc += double(q[size_t(h * D + d)]) * kf[at(toks[i], kvh, d)];
+        mx = std::max(mx, s[i] = acc * scale);
+      }
+      for (auto& v : s) sum += (v = std::exp(v - mx));
+      for (size_t i = 0; i < toks.size(); ++i)
+        for (int64_t d = 0; d < D; ++d) want[size_t(h * D + d)] += s[i] / sum * vf[at(toks[i], kvh, d)];
+    }
+    report("quest attention over the chosen pages" + shape, rel_err(got, want), 1e-2);
+    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)db, (void*)dscores, (void*)doff, (void*)ditems, (void*)dout})
+      cudaFree(p);
+  }
+}
+
+// ---- parity: the rest of a decode step (RMSNorm, RoPE, SwiGLU, softmax, argmax, sampling) -----
+
+std::vector<float> from_device(const float* d, size_t n) {
+  std::vector<float> h(n);
+  ck(cudaDeviceSynchronize(), "kernel");
+  ck(cudaMemcpy(h.data(), d, n * 4, cudaMemcpyDeviceToHost), "D2H");
+  return h;
+}
+
+void parity_decode_step() {
+  // RMSNorm.
+  for (const auto& s : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {5, 4096}, {2, 5120}, {17, 333}}) {
+    const int64_t rows = s.first, dim = s.second;
+    std::vector<float> x(static_cast<size_t>(rows * dim)), g(static_cast<size_t>(dim));
+    for (auto& v : x) v = nonzero() * 3;
+    for (auto& v : g) v = nonzero();
+    const float eps = 1e-5f;
+    float* dx = to_device(x);
+    float* dg = to_device(g);
+    rmsnorm_device(dx, dg, rows, dim, eps, dx, nullptr);  // in place, as a decode step runs it
+    const auto got = from_device(dx, x.size());
+    std::vector<double> want(x.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      double ss = 0;
+      for (int64_t i = 0; i < dim; ++i) ss += double(x[size_t(r * dim + i)]) * x[size_t(r * dim + i)];
+      const double sc = 1 / std::sqrt(ss / double(dim) + eps);
+      for (int64_t i = 0; i < dim; ++i) want[size_t(r * dim + i)] = x[size_t(r * dim + i)] * sc * g[size_t(i)];
+    }
+    report("rmsnorm rows=" + std::to_string(rows) + " dim=" + std::to_string(dim), rel_err(got, want), 1e-5);
+    cudaFree(dx);
+    cudaFree(dg);
+  }
+  // RoPE, both layouts, positions up to the hundred thousands.
+  struct RopeCase {
+    int64_t rows, heads, D, pos0;
+    RopeLayout layout;
+  };
+  for (const RopeCase& c : {RopeCase{1, 1, 2, 0, RopeLayout::Interleaved}, RopeCase{3, 5, 6, 7, RopeLayout::Half},
+                            RopeCase{1, 32, 128, 131071, RopeLayout::Half}, RopeCase{7, 8, 64, 99991, RopeLayout::Interleaved},
+                            RopeCase{300, 4, 128, 0, RopeLayout::Half}}) {
+    const double theta = c.layout == RopeLayout::Half ? 500000.0 : 10000.0;
+    std::vector<float> x(size_t(c.rows * c.heads * c.D));
+    for (auto& v : x) v = nonzero();
+    float* dx = to_device(x);
+    rope_device(dx, c.rows, c.heads, c.D, c.pos0, theta, c.layout, nullptr);
+    const auto got = from_device(dx, x.size());
+    std::vector<double> want(x.begin(), x.end());
+    const int64_t half = c.D / 2;
+    for (int64_t r = 0; r < c.rows; ++r)
+      for (int64_t i = 0; i < half; ++i) {
+        const double angle = double(c.pos0 + r) * std::pow(theta, double(-2 * i) / double(c.D));
+        const double cs = std::cos(angle), sn = std::sin(angle);
+        for (int64_t h = 0; h < c.heads; ++h) {
+          const int64_t base = (r * c.heads + h) * c.D;
+          const int64_t a = c.layout == RopeLayout::Interleaved ? base + 2 * i : base + i;
+          const int64_t b = c.layout == RopeLayout::Interleaved ? a + 1 : a + half;
+          want[size_t(a)] = x[size_t(a)] * cs - x[size_t(b)] * sn;
+          want[size_t(b)] = x[size_t(a)] * sn + x[size_t(b)] * cs;
+        }
+      }
+    report(std::string("rope ") + (c.layout == RopeLayout::Half ? "half" : "interleaved") + " rows=" +
+               std::to_string(c.rows) + " heads=" + std::to_string(c.heads) + " D=" + std::to_string(c.D) +
+               " pos0=" + std::to_string(c.pos0),
+           rel_err(got, want), 1e-5);
+    cudaFree(dx);
+  }
+  // SwiGLU, including large |gate| where e^-x overflows.
+  for (int64_t n : {1, 77, 11008, 14336 * 3 + 1}) {
+    std::vector<float> gate(static_cast<size_t>(n)), up(static_cast<size_t>(n));
+    for (auto& v : gate) v = nonzero() * (rng() % 10 == 0 ? 60.0f : 4.0f);
+    for (auto& v : up) v = nonzero();
+    float* dg = to_device(gate);
+    float* du = to_device(up);
+    swiglu_device(dg, du, n, nullptr);
+    const auto got = from_device(dg, gate.size());
+    std::vector<double> want(gate.size());
+    for (size_t i = 0; i < gate.size(); ++i) want[i] = gate[i] / (1 + std::exp(-double(gate[i]))) * up[i];
+    report("swiglu n=" + std::to_string(n), rel_err(got, want), 1e-5);
+    cudaFree(dg);
+    cudaFree(du);
+  }
+  // Softmax with temperature, argmax (ties to the lowest index), sampling by CDF inversion.
+  for (const auto& s : {std::pair<int64_t, int64_t>{1, 1}, {3, 1000}, {2, 32000}, {4, 128256}}) {
+    const int64_t rows = s.first, n = s.second;
+    std::vector<float> logits(size_t(rows * n));
+    for (auto& v : logits) v = nonzero() * 8;
+    for (int64_t r = 0; r < rows; ++r) {  // a tie for the maximum in every row
+      const int64_t a = int64_t(rng() % uint64_t(n)), b = int64_t(rng() % uint64_t(n));
+      logits[size_t(r * n + a)] = logits[size_t(r * n + b)] = 20.0f;
+    }
+    float* dl = to_device(logits);
+    int32_t* dpick = nullptr;
+    ck(cudaMalloc(&dpick, size_t(rows) * 4), "malloc");
+    argmax_device(dl, rows, n, dpick, nullptr);
+    std::vector<int32_t> pick(static_cast<size_t>(rows));
+    ck(cudaDeviceSynchronize(), "argmax");
+    ck(cudaMemcpy(pick.data(), dpick, pick.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    int64_t wrong = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; ++i)
+        if (logits[size_t(r * n + i)] > logits[size_t(r * n + best)]) best = i;
+      wrong += pick[size_t(r)] != best;
+    }
+    report("argmax rows=" + std::to_string(rows) + " n=" + std::to_string(n) + ": rows differing", double(wrong), 0.0);
+    const float temperature = 0.7f;
+    softmax_device(dl, rows, n, temperature, nullptr);
+    const auto probs = from_device(dl, logits.size());
+    std::vector<double> want(logits.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, double(logits[size_t(r * n + i)]) / temperature);
+      for (int64_t i = 0; i < n; ++i) sum += (want[size_t(r * n + i)] = std::exp(logits[size_t(r * n + i)] / temperature - mx));
+      for (int64_t i = 0; i < n; ++i) want[size_t(r * n + i)] /= sum;
+    }
+    report("softmax T=0.7 rows=" + std::to_string(rows) + " n=" + std::to_string(n), rel_err(probs, want), 1e-5);
+    // Sampling: the pick must be where u·Σp falls in the (double) CDF, up to f32 rounding of the sums.
+    std::vector<float> u(static_cast<size_t>(rows));
+    for (auto& v : u) v = uniform(0, 0.999f);
+    float* du = to_device(u);
+    sample_device(dl, rows, n, du, dpick, nullptr);
+    ck(cudaDeviceSynchronize(), "sample");
+    ck(cudaMemcpy(pick.data(), dpick, pick.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    wrong = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      double total = 0;
+      for (int64_t i = 0; i < n; ++i) total += probs[size_t(r * n + i)];
+      const double target = u[size_t(r)] * total, slack = 1e-5 * total;
+      const int64_t g = pick[size_t(r)];
+      double before = 0;
+      for (int64_t i = 0; i < g && i < n; ++i) before += probs[size_t(r * n + i)];
+      const bool ok = g >= 0 && g < n && before <= target + slack && before + probs[size_t(r * n + g)] >= target - slack;
+      wrong += !ok;
+    }
+    report("sample (CDF inversion) rows=" + std::to_string(rows) + " n=" + std::to_string(n) + ": rows wrong",
+           double(wrong), 0.0);
+    cudaFree(dl);
+    cudaFree(dpick);
+    cudaFree(du);
+  }
+  // Bad arguments are refused with a code, not launched.
+  int refused = 0;
+  try {
+    rope_device(nullptr, 1, 1, 3, 0, 10000.0, RopeLayout::Half, nullptr);
+  } catch (const CudaError& e) {
+    refused += e.code == "ERR_SHAPE";
+  }
+  try {
+    softmax_device(nullptr, 1, 4, 0.0f, nullptr);
+  } catch (const CudaError& e) {
+    refused += e.code == "ERR_ARG";
+  }
+  try {
+    top_k_device(nullptr, 1, 4, 5, nullptr, nullptr);
+  } catch (const CudaError& e) {
+    refused += e.code == "ERR_ARG";
+  }
+  report("decode-step helpers refuse bad arguments (3 cases)", double(3 - refused), 0.0);
+}
+
 // ---- timing --------------------------------------------------------------------------------
 
 struct Timer {
@@ -539,7 +976,92 @@ void timings(bool quick, double* hbm_gbs) {
     row(fmt("attention decode f16 H=32 KVH=8 D=128 L=%.0f: dense %.4f ms (%.0f GB/s", double(L), t_all, gb / (t_all / 1e3)) +
         fmt(" = %.0f%% of measured HBM)", 100.0 * gb / (t_all / 1e3) / *hbm_gbs) +
         fmt(", Quest 1/16 pages %.4f ms = %.2fx dense", t_q, t_all / t_q));
-    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)dout, (void*)doff, (void*)ditems}) cudaFree(p);
+    // Quest as a decode step runs it, all on the device: page bounds kept up to date (built once
+    // here; a step adds at most one page), then per step the page scores, the top-k and attention
+    // over the chosen pages. Budget 1/16: the 511 best complete pages plus the current one.
+    const int64_t current = pages - 1, keep = pages / 16 - 1;
+    uint16_t* db = nullptr;
+    float* dscores = nullptr;
+    int32_t *qoff = nullptr, *qitems = nullptr;
+    ck(cudaMalloc(&db, size_t(KH * pages * 2 * D) * 2), "malloc");
+    ck(cudaMalloc(&dscores, size_t(KH * current) * 4), "malloc");
+    ck(cudaMalloc(&qoff, size_t(KH + 1) * 4), "malloc");
+    ck(cudaMalloc(&qitems, size_t(KH * (keep + 1)) * 4), "malloc");
+    const QuestBoundsView bv{db, KH, pages, D};
+    const double t_bounds = timer.median_ms([&] { quest_page_bounds_device(kvv, int32_t(page), 0, pages, bv, nullptr); }, 1, 5);
+    const double t_sel = timer.median_ms([&] { quest_select_device(dq, H, bv, current, keep, dscores, qoff, qitems, nullptr); });
+    const SelectionView chosen_sel{SelectionKind::Pages, qoff, qitems, int32_t(page)};
+    const double t_step = timer.median_ms([&] {
+      quest_select_device(dq, H, bv, current, keep, dscores, qoff, qitems, nullptr);
+      attention_decode_device(dq, H, kvv, chosen_sel, keep + 1, scale, dout, nullptr);
+    });
+    row(fmt("Quest 1/16 on the device at L=%.0f: selection (scores + top-k) %.4f ms, selection + attention %.4f ms", double(L),
+            t_sel, t_step) +
+        fmt(" = %.2fx dense attention (target 6x); building all page bounds once %.3f ms", t_all / t_step, t_bounds));
+    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)dout, (void*)doff, (void*)ditems, (void*)db, (void*)dscores,
+                    (void*)qoff, (void*)qitems})
+      cudaFree(p);
+  }
+  // Prefill SpMM: M = 512 tokens through a 90%-sparse 8192 x 8192 f16 weight, CSR (the SpMM kernel
+  // and, for comparison, the decode kernel in 16-token passes) and BSR 16x16, vs dense GEMM.
+  {
+    const int64_t M = 512, N = quick ? 4096 : 8192, K = N;
+    const DType dt = DType::F16;
+    std::vector<float> x(size_t(M * K));
+    for (auto& v : x) v = nonzero();
+    float* dx = to_device(x);
+    float* dy = nullptr;
+    ck(cudaMalloc(&dy, size_t(M * N) * 4), "malloc");
+    const int64_t ld = rowwise_ld(M);
+    float* xt = nullptr;
+    ck(cudaMalloc(&xt, size_t(K * ld) * 4), "malloc");
+    launch_transpose(dx, M, K, xt, ld, nullptr);
+    std::vector<uint32_t> rp(size_t(N + 1), 0);
+    std::vector<uint16_t> ci, cv;
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k)
+        if (rng() % 10 == 0) {
+          ci.push_back(uint16_t(k));
+          cv.push_back(f32_to_16(nonzero(), dt));
+        }
+      rp[size_t(n + 1)] = uint32_t(ci.size());
+    }
+    DeviceWeight csr = upload_csr(rp.data(), ci.data(), 2, cv.data(), dt, N, K);
+    DeviceWeight bsr{};
+    upload_random_bsr(N, K, 16, 16, 0.1, dt, 2, &bsr);
+    const double t_spmm = timer.median_ms([&] { launch_spmm_csr(csr, xt, M, ld, dy, nullptr); }, 2, 10);
+    const double t_rows = timer.median_ms([&] { launch_rowwise(csr, xt, M, dy, nullptr); }, 2, 10);
+    const double t_bsr = timer.median_ms([&] { launch_spmm_bsr(bsr, dx, M, dy, nullptr); }, 2, 10);
+    // Dense baselines on the same shape: our tensor-core kernel and cuBLAS.
+    std::vector<uint16_t> wd(size_t(N * K));
+    for (auto& v : wd) v = f32_to_16(nonzero(), dt);
+    DeviceWeight dense = upload_dense(wd.data(), dt, N, K);
+    const int64_t M_pad = tc_rows_padding(M);
+    void* x16 = nullptr;
+    ck(cudaMalloc(&x16, size_t(M_pad * dense.geo.tiles_k * 32) * 2), "malloc");
+    launch_pack_activations(dx, M, K, x16, M_pad, dense.geo.tiles_k, dt, nullptr);
+    const double t_dense = timer.median_ms([&] { launch_tc_dense(dense, x16, M, dy, nullptr); }, 2, 10);
+    double t_cublas = NAN;
+    void *wrow = nullptr, *xr16 = nullptr;
+    if (have_cublas) {
+      std::vector<uint16_t> xrow(x.size());
+      for (size_t i = 0; i < x.size(); ++i) xrow[i] = f32_to_16(x[i], dt);
+      xr16 = to_device(xrow);
+      wrow = to_device(wd);
+      if (cublas.run(wrow, xr16, dy, M, N, K, dt) == 0)
+        t_cublas = timer.median_ms([&] { cublas.run(wrow, xr16, dy, M, N, K, dt); }, 2, 10);
+    }
+    const double best_dense = std::isnan(t_cublas) ? t_dense : std::min(t_dense, t_cublas);
+    const double flops = 2.0 * double(M) * N * K;
+    row(fmt("prefill M=512 N=K=%.0f f16, 90%% sparse: dense ours %.3f ms (%.0f TFLOP/s), cuBLAS %.3f ms", double(N), t_dense,
+            flops / t_dense / 1e9, t_cublas) +
+        fmt("; CSR SpMM %.3f ms = %.2fx best dense (decode kernel in 16-token passes %.3f ms)", t_spmm, best_dense / t_spmm,
+            t_rows) +
+        fmt("; BSR 16x16 %.3f ms = %.2fx best dense [ceiling by work 10x]", t_bsr, best_dense / t_bsr));
+    free_weight(csr);
+    free_weight(bsr);
+    free_weight(dense);
+    for (void* p : {(void*)dx, (void*)dy, (void*)xt, x16, wrow, xr16}) cudaFree(p);
   }
 }
 
@@ -565,6 +1087,10 @@ int main(int argc, char** argv) {
   try {
     parity_matmul(quick);
     parity_attention(quick);
+    parity_spmm(quick);
+    parity_top_k(quick);
+    parity_quest(quick);
+    parity_decode_step();
   } catch (const CudaError& e) {
     std::printf("FAIL parity threw %s: %s\n", e.code.c_str(), e.what());
     ++failures;

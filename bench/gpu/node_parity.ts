@@ -2,10 +2,10 @@
  * The Node half of the GPU check (bench/gpu/check.sh runs it when Node and dist/ were carried):
  * loads the package as a user would, so the whole safe-loading path runs on a real GPU (driver
  * found, child-process self-test, addon loaded), then compares backend 'cuda' with 'js' for
- * dense, CSR and N:M weights on random awkward shapes, sync and async, and prints one line each.
+ * dense, CSR, BSR and N:M weights on random awkward shapes, sync and async, and prints one line each.
  * Exit status: 0 all passed, 1 a mismatch, 2 CUDA not available (the reason is printed).
  */
-import { backendInfo, matmul, matmulAsync, Tensor, toCsr, toNm } from '../../lib/index';
+import { backendInfo, matmul, matmulAsync, Tensor, toBsr, toCsr, toNm } from '../../lib/index';
 
 type DT = 'f32' | 'bf16' | 'f16';
 
@@ -57,6 +57,8 @@ async function main(): Promise<number> {
       const s = `M=${M} K=${K} N=${N} ${dt}`;
       await check(`dense ${s}`, x, weight(N, K, 4, 4, seed++).to(dt), tol);
       await check(`csr 1:8 ${s}`, x, toCsr(weight(N, K, 1, 8, seed++).to(dt)), tol);
+      await check(`bsr 1x16 ${s}`, x, toBsr(weight(N, K, 1, 3, seed++).to(dt), { block: [1, 16] }), tol);
+      await check(`bsr 8x8 ${s}`, x, toBsr(weight(N, K, 1, 3, seed++).to(dt), { block: [8, 8] }), tol);
       await check(`nm 2:4 ${s}`, x, toNm(weight(N, K, 2, 4, seed++).to(dt)), tol);
       await check(`nm 4:8 ${s}`, x, toNm(weight(N, K, 4, 8, seed++).to(dt), { n: 4, m: 8 }), tol);
     }

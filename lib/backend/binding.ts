@@ -314,7 +314,7 @@ export type SparsegptSweepArgs = [
 /** A weight resident in GPU memory (native/cuda/binding/cuda_addon.cc); dispose() frees it now. */
 export interface CudaWeightHandle {
   readonly bytes: number;
-  readonly kind: 'dense16' | 'sparse24' | 'csr' | 'densef32';
+  readonly kind: 'dense16' | 'sparse24' | 'csr' | 'densef32' | 'bsr';
   readonly rows: number;
   readonly cols: number;
   dispose(): void;
@@ -346,6 +346,17 @@ export interface CudaBinding {
     dtype: DTypeCode,
     rows: number,
     cols: number,
+  ): CudaWeightHandle;
+  /** Block-sparse W: [blockRows, blockCols] blocks (blockRows · blockCols <= 4096), block row pointers and columns as in BsrMatrix. */
+  uploadBsr(
+    blockRowPtr: Uint32Array,
+    blockCol: Uint16Array | Uint32Array,
+    values: Float32Array | Uint16Array,
+    dtype: DTypeCode,
+    rows: number,
+    cols: number,
+    blockRows: number,
+    blockCols: number,
   ): CudaWeightHandle;
   /** y[M, rows] = x[M, cols] · Wᵀ. */
   matmul(w: CudaWeightHandle, x: Float32Array, M: number, y: Float32Array): void;

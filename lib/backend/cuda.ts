@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
+import type { BsrMatrix } from '../formats/bsr';
 import type { CsrMatrix } from '../formats/csr';
 import type { NmMatrix } from '../formats/nm';
 import type { Tensor } from '../tensor';
@@ -196,10 +197,15 @@ export function nmAsCsr(w: NmMatrix): { rowPtr: Uint32Array; colIdx: Uint16Array
   };
 }
 
+/** Weights the CUDA addon takes: dense tensors, CSR, BSR and N:M matrices. */
+export type CudaWeightSource = Tensor | CsrMatrix | BsrMatrix | NmMatrix;
+
 /** Uploads a weight to GPU memory once; the handle's dispose() frees it deterministically. */
-export function uploadCudaWeight(b: CudaBinding, w: Tensor | CsrMatrix | NmMatrix): CudaWeightHandle {
+export function uploadCudaWeight(b: CudaBinding, w: CudaWeightSource): CudaWeightHandle {
   try {
     if ('format' in w && w.format === 'csr') return b.uploadCsr(w.rowPtr, w.colIdx, w.values, DTYPE_CODE[w.dtype], w.shape[0], w.shape[1]);
+    if ('format' in w && w.format === 'bsr')
+      return b.uploadBsr(w.blockRowPtr, w.blockCol, w.values, DTYPE_CODE[w.dtype], w.shape[0], w.shape[1], w.block[0], w.block[1]);
     if ('format' in w && w.format === 'nm') {
       // Any N:M with at most 2 nonzeros in every aligned group of 4 fits the sparse tensor cores
       // (2:4, 1:4, 1:2, and 2:8 / 4:8 weights that happen to); the addon checks and says ERR_PATTERN.
@@ -220,7 +226,7 @@ export function uploadCudaWeight(b: CudaBinding, w: Tensor | CsrMatrix | NmMatri
   }
 }
 
-function runSync(b: CudaBinding, w: Tensor | CsrMatrix | NmMatrix, x: Tensor, y: Float32Array): void {
+function runSync(b: CudaBinding, w: CudaWeightSource, x: Tensor, y: Float32Array): void {
   const h = uploadCudaWeight(b, w);
   try {
     b.matmul(h, x.data as Float32Array, x.shape[0]!, y);
@@ -231,7 +237,7 @@ function runSync(b: CudaBinding, w: Tensor | CsrMatrix | NmMatrix, x: Tensor, y:
   }
 }
 
-async function runAsync(b: CudaBinding, w: Tensor | CsrMatrix | NmMatrix, x: Tensor, y: Float32Array): Promise<void> {
+async function runAsync(b: CudaBinding, w: CudaWeightSource, x: Tensor, y: Float32Array): Promise<void> {
   const h = uploadCudaWeight(b, w);
   try {
     await b.matmulAsync(h, x.data as Float32Array, x.shape[0]!, y);
@@ -243,7 +249,7 @@ async function runAsync(b: CudaBinding, w: Tensor | CsrMatrix | NmMatrix, x: Ten
 }
 
 /**
- * The cuda Backend: dense, CSR and N:M matmul run on the GPU; every other op is served by
+ * The cuda Backend: dense, CSR, BSR and N:M matmul run on the GPU; every other op is served by
  * `fallback` (the CPU backend). Weights passed per call are uploaded, used and freed within
  * the call (correct, but the transfer dominates small ops); resident weights for whole models
  * go through uploadCudaWeight() once.
@@ -256,6 +262,8 @@ export function createCudaBackend(b: CudaBinding, fallback: Backend): Backend {
     matmulAsync: (x, w, y) => runAsync(b, w, x, y),
     matmulCsr: (x, w, y) => runSync(b, w, x, y),
     matmulCsrAsync: (x, w, y) => runAsync(b, w, x, y),
+    matmulBsr: (x, w, y) => runSync(b, w, x, y),
+    matmulBsrAsync: (x, w, y) => runAsync(b, w, x, y),
     matmulNm: (x, w, y) => runSync(b, w, x, y),
     matmulNmAsync: (x, w, y) => runAsync(b, w, x, y),
   };

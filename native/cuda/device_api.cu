@@ -311,6 +311,61 @@ std::string self_test() {
     free_weight(f32);
     err = rel_error(y, reference(wdf));
     if (!(err <= 1e-5)) return "dense f32 matmul: relative error " + std::to_string(err);
+    // BSR (2x8 blocks, every other block kept) through the block SpMM kernel; the kept blocks'
+    // padding past K = 70 holds garbage the kernel must crop.
+    {
+      const int64_t br = 2, bc = 8, nbr = (N + br - 1) / br, nbc = (K + bc - 1) / bc;
+      std::vector<uint32_t> brp(size_t(nbr + 1), 0);
+      std::vector<uint16_t> bcol;
+      std::vector<float> bvals, wb(size_t(N * K), 0.0f);
+      for (int64_t r = 0; r < nbr; ++r) {
+        for (int64_t c = (r % 2); c < nbc; c += 2) {
+          bcol.push_back(uint16_t(c));
+          for (int64_t i = 0; i < br; ++i)
+            for (int64_t j = 0; j < bc; ++j) {
+              const int64_t row = r * br + i, col = c * bc + j;
+              const float v = row < N && col < K ? wdf[row * K + col] : 9.0f;
+              bvals.push_back(v);
+              if (row < N && col < K) wb[row * K + col] = v;
+            }
+        }
+        brp[size_t(r + 1)] = uint32_t(bcol.size());
+      }
+      DeviceWeight bsr = upload_bsr(brp.data(), bcol.data(), 2, bvals.data(), DType::F32, N, K, br, bc);
+      matmul_host(bsr, x.data(), M, y.data());
+      free_weight(bsr);
+      err = rel_error(y, reference(wb));
+      if (!(err <= 1e-5)) return "BSR f32 matmul: relative error " + std::to_string(err);
+    }
+    // CSR at 20 tokens: the prefill SpMM kernel (M >= kCsrSpmmMinTokens).
+    {
+      const int64_t M20 = 20;
+      std::vector<float> x20(size_t(M20 * K)), wc(size_t(N * K), 0.0f), y20(size_t(M20 * N));
+      for (auto& v : x20) v = uni(rng);
+      std::vector<uint32_t> rp(size_t(N + 1), 0);
+      std::vector<uint16_t> ci;
+      std::vector<float> cv;
+      for (int64_t r = 0; r < N; ++r) {
+        for (int64_t c = r % 3; c < K; c += 3) {
+          ci.push_back(uint16_t(c));
+          cv.push_back(wdf[r * K + c]);
+          wc[r * K + c] = wdf[r * K + c];
+        }
+        rp[size_t(r + 1)] = uint32_t(ci.size());
+      }
+      DeviceWeight csr = upload_csr(rp.data(), ci.data(), 2, cv.data(), DType::F32, N, K);
+      matmul_host(csr, x20.data(), M20, y20.data());
+      free_weight(csr);
+      std::vector<double> want(size_t(M20 * N));
+      for (int64_t m = 0; m < M20; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          double acc = 0;
+          for (int64_t k = 0; k < K; ++k) acc += double(x20[m * K + k]) * wc[n * K + k];
+          want[m * N + n] = acc;
+        }
+      err = rel_error(y20, want);
+      if (!(err <= 1e-5)) return "CSR SpMM f32 matmul (20 tokens): relative error " + std::to_string(err);
+    }
     return "";
   } catch (const std::exception& e) {
     return e.what();

@@ -47,9 +47,9 @@ __device__ __forceinline__ float warp_max(float v) {
 // A float's rank as an unsigned key (larger float, larger key) for radix selection: NaN ranks as
 // -inf (as the CPU's top-k does) and -0 as +0, so keys tie exactly where the floats compare equal.
 __device__ __forceinline__ uint32_t order_key(float x) {
-  if (isnan(x)) x = -INFINITY;
-  if (x == 0.0f) x = 0.0f;
-  const uint32_t u = __float_as_uint(x);
+  uint32_t u = __float_as_uint(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) u = 0xff800000u;  // NaN -> -inf
+  if ((u & 0x7fffffffu) == 0) u = 0;                      // -0 -> +0 (bitwise: immune to fast-math)
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 

@@ -1,10 +1,10 @@
 /**
- * Parity of the cuda backend against the js reference: dense (f32 / bf16 / f16), CSR and N:M
+ * Parity of the cuda backend against the js reference: dense (f32 / bf16 / f16), CSR, BSR and N:M
  * (2:4 on the sparse tensor cores; 1:4, 2:8 fitting or falling back to the row-wise kernel),
  * on random, awkward shapes, sync and async. Runs only where CUDA is available (a GPU, its
  * driver and a built addon that passed its self-test); elsewhere it is skipped and says why.
  */
-import { backendInfo, matmul, matmulAsync, Tensor, toCsr, toNm } from '../../lib/index';
+import { backendInfo, matmul, matmulAsync, Tensor, toBsr, toCsr, toNm } from '../../lib/index';
 import { AWKWARD_SIZES, randInt, relError, rng, tolerance } from '../helpers';
 
 const cuda = backendInfo().cuda;
@@ -52,6 +52,28 @@ describeCuda('cuda backend vs js', () => {
       const csr = toCsr(w);
       const err = relError(matmul(x, csr, { backend: 'cuda' }).data as Float32Array, matmul(x, csr, { backend: 'js' }).data as Float32Array);
       if (!(err <= tolerance(dtype))) throw new Error(`M=${M} K=${K} N=${N} ${dtype}: rel error ${err}`);
+    }
+  });
+
+  test.each([
+    [1, 16, 'f32'],
+    [16, 1, 'bf16'],
+    [4, 4, 'f16'],
+    [3, 5, 'f32'],
+    [100, 3, 'f16'],
+    [2, 130, 'bf16'],
+  ] as const)('BSR %ix%i %s, sync and async', async (br, bc, dtype) => {
+    let seed = 300;
+    for (const [M, K, N] of shapes) {
+      const x = Tensor.random([M, K], seed++);
+      const w = toBsr(nmWeight(N, K, 1, 3, seed++).to(dtype), { block: [br, bc] });
+      const ref = matmul(x, w, { backend: 'js' }).data as Float32Array;
+      const got = matmul(x, w, { backend: 'cuda' }).data as Float32Array;
+      const gotAsync = (await matmulAsync(x, w, { backend: 'cuda' })).data as Float32Array;
+      for (const [what, y] of [['sync', got], ['async', gotAsync]] as const) {
+        const err = relError(y, ref);
+        if (!(err <= tolerance(dtype))) throw new Error(`${what} M=${M} K=${K} N=${N} ${br}x${bc} ${dtype}: rel error ${err}`);
+      }
     }
   });
 

@@ -6,7 +6,9 @@
 //   deviceInfo() -> { name, major, minor, totalMemory, smCount, driverVersion, runtimeVersion, count }
 //   selfTest() -> "" or what failed
 //   uploadDense(w, dtype, rows, cols) / uploadNm(values, positions, n, m, dtype, rows, cols) /
-//   uploadCsr(rowPtr, colIdx, values, dtype, rows, cols) -> CudaWeight { bytes, kind, dispose() }
+//   uploadCsr(rowPtr, colIdx, values, dtype, rows, cols) /
+//   uploadBsr(blockRowPtr, blockCol, values, dtype, rows, cols, blockRows, blockCols)
+//     -> CudaWeight { bytes, kind, dispose() }
 //   matmul(weight, x, M, y) and matmulAsync(weight, x, M, y): y[M, rows] = x[M, cols] · Wᵀ
 #include <napi.h>
 
@@ -87,7 +89,7 @@ class CudaWeight : public Napi::ObjectWrap<CudaWeight> {
   }
   Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(w_.bytes)); }
   Napi::Value Kind(const Napi::CallbackInfo& info) {
-    static const char* names[] = {"dense16", "sparse24", "csr", "densef32"};
+    static const char* names[] = {"dense16", "sparse24", "csr", "densef32", "bsr"};
     return Napi::String::New(info.Env(), names[int(w_.kind)]);
   }
   Napi::Value Rows(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(w_.rows)); }
@@ -159,6 +161,29 @@ Napi::Value UploadCsr(const Napi::CallbackInfo& info) {
                           }));
 }
 
+Napi::Value UploadBsr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DType dt = arg_dtype(info, 3, "dtype");
+  const int64_t rows = arg_size(info, 4, "rows"), cols = arg_size(info, 5, "cols");
+  const int64_t br = arg_size(info, 6, "blockRows", 4096), bc = arg_size(info, 7, "blockCols", 4096);
+  if (br < 1 || bc < 1 || br * bc > 4096)
+    throw_coded(env, "ERR_ARG", "uploadBsr: block must be [rows, cols] >= 1 with rows * cols <= 4096");
+  const int64_t nbr = (rows + br - 1) / br;
+  ArrayArg rp = arg_index_array(info, 0, "blockRowPtr", napi_uint32_array, nbr + 1);
+  const auto* ptr = static_cast<const uint32_t*>(rp.data);
+  const int64_t nblocks = ptr[nbr];
+  if (!info[1].IsTypedArray()) throw_coded(env, "ERR_DTYPE", "blockCol must be a Uint16Array or Uint32Array");
+  const napi_typedarray_type ct = info[1].As<Napi::TypedArray>().TypedArrayType();
+  if (ct != napi_uint16_array && ct != napi_uint32_array)
+    throw_coded(env, "ERR_DTYPE", "blockCol must be a Uint16Array or Uint32Array");
+  ArrayArg bcol = arg_index_array(info, 1, "blockCol", ct, nblocks);
+  ArrayArg vals = arg_array(info, 2, "values", dt, checked_mul(env, nblocks, br * bc));
+  return CudaWeight::Wrap(env, guarded(env, [&] {
+                            return cuda::upload_bsr(ptr, bcol.data, ct == napi_uint16_array ? 2 : 4, vals.data, dt, rows,
+                                                    cols, br, bc);
+                          }));
+}
+
 struct MatmulCall {
   CudaWeight* weight;
   DeviceWeight w;
@@ -217,6 +242,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("uploadDense", Napi::Function::New(env, UploadDense, "uploadDense"));
   exports.Set("uploadNm", Napi::Function::New(env, UploadNm, "uploadNm"));
   exports.Set("uploadCsr", Napi::Function::New(env, UploadCsr, "uploadCsr"));
+  exports.Set("uploadBsr", Napi::Function::New(env, UploadBsr, "uploadBsr"));
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
   exports.Set("matmulAsync", Napi::Function::New(env, MatmulAsync, "matmulAsync"));
   return exports;
