@@ -3,11 +3,12 @@
  * stored value: used by saveModel to turn llama2.c's interleaved-pair RoPE layout of q and k
  * into Hugging Face's half-split one (see convert.ts for why that permutation is exact).
  *
- * CSR and N:M rows are independent, so their arrays are moved row by row (explicit zeros
+ * CSR, N:M and bitmap rows are independent, so their arrays are moved row by row (explicit zeros
  * and N:M positions kept as they are). BSR with one-row blocks likewise; taller blocks mix
  * rows, so they are rebuilt from the permuted dense matrix with the same block size.
  */
 import { SparsennError } from '../errors';
+import { BitmapMatrix } from '../formats/bitmap';
 import { BsrMatrix } from '../formats/bsr';
 import { CsrMatrix } from '../formats/csr';
 import { NmMatrix } from '../formats/nm';
@@ -69,6 +70,11 @@ export function permuteRows(w: LinearWeight, order: Int32Array): LinearWeight {
       return new BsrMatrix(w.shape, w.block, g.ptr, g.idx, g.vals, w.dtype);
     }
     return BsrMatrix.fromDense(permuteRows(w.toDense(), order) as Tensor, { block: w.block });
+  }
+  if (w instanceof BitmapMatrix) {
+    // Rows are independent: masks move as fixed-width rows, values as variable-length ones.
+    const g = gatherCompressed(w.rowPtr, new Uint16Array(w.nnz), w.values, 1, order);
+    return new BitmapMatrix(w.shape, gatherRows(w.masks, w.groups, order), g.ptr, g.vals, w.dtype);
   }
   throw new SparsennError('ERR_ARG', 'permuteRows: unsupported weight type');
 }

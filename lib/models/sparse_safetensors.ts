@@ -9,6 +9,7 @@
  *       {"format":"csr","shape":[N,K],"dtype":"f32"}
  *       {"format":"nm", "shape":[N,K],"dtype":"bf16","n":2,"m":4}
  *       {"format":"bsr","shape":[N,K],"dtype":"f16","block":[br,bc]}
+ *       {"format":"bitmap","shape":[N,K],"dtype":"f32"}
  *   __metadata__["sparsenn.version"] = "1" (layout version of these entries)
  *
  *   CSR  <name>.weight.csr.row_ptr        U32        [N + 1]
@@ -19,6 +20,9 @@
  *   BSR  <name>.weight.bsr.block_row_ptr  U32        [ceil(N/br) + 1]
  *        <name>.weight.bsr.block_col      U16 | U32  [blocks]
  *        <name>.weight.bsr.values         F32 | BF16 | F16 [blocks, br, bc]
+ *   bitmap <name>.weight.bitmap.masks    U16        [N, ceil(K/16)]  (bit i of mask g keeps column 16g + i)
+ *        <name>.weight.bitmap.row_ptr     U32        [N + 1]
+ *        <name>.weight.bitmap.values      F32 | BF16 | F16 [nnz]
  *
  * Reading is for untrusted files: the description is parsed and checked against the
  * config's shape, every component's dtype and shape is checked against what the
@@ -28,6 +32,7 @@
  */
 import type { DType } from '../dtype';
 import { SparsennError } from '../errors';
+import { BitmapMatrix, bitmapGroups } from '../formats/bitmap';
 import { BsrMatrix, MAX_BLOCK_ELEMENTS } from '../formats/bsr';
 import { CsrMatrix, type IndexArray } from '../formats/csr';
 import { NmMatrix, nmGeometry } from '../formats/nm';
@@ -78,6 +83,13 @@ export function sparseWeightTensors(weight: string, w: SparseMatrix): { tensors:
       [`${weight}.bsr.block_col`]: { dtype: indexDType(w.blockCol), shape: [w.blockCol.length], data: w.blockCol },
       [`${weight}.bsr.values`]: vals(w.values, [w.nblocks, br, bc]),
     };
+  } else if (w instanceof BitmapMatrix) {
+    spec = { format: 'bitmap', ...base };
+    tensors = {
+      [`${weight}.bitmap.masks`]: { dtype: 'U16', shape: [N, w.groups], data: w.masks },
+      [`${weight}.bitmap.row_ptr`]: { dtype: 'U32', shape: [N + 1], data: w.rowPtr },
+      [`${weight}.bitmap.values`]: vals(w.values, [w.values.length]),
+    };
   } else throw new SparsennError('ERR_ARG', `saveModel: ${weight} has a sparse format (${String((w as { format?: unknown }).format)}) that cannot be saved`);
   return { tensors, spec: [sparseSpecKey(weight), JSON.stringify(spec)] };
 }
@@ -96,7 +108,8 @@ export interface SparseSource {
 type Spec =
   | { format: 'csr'; dtype: DType }
   | { format: 'nm'; dtype: DType; n: number; m: number }
-  | { format: 'bsr'; dtype: DType; block: [number, number] };
+  | { format: 'bsr'; dtype: DType; block: [number, number] }
+  | { format: 'bitmap'; dtype: DType };
 
 function parseSpec(text: string, shape: readonly [number, number], bad: (p: string) => SparsennError): Spec {
   let v: unknown;
@@ -125,8 +138,10 @@ function parseSpec(text: string, shape: readonly [number, number], bad: (p: stri
         throw bad(`BSR block ${JSON.stringify(b)} must be [rows, cols] of positive integers with rows·cols <= ${MAX_BLOCK_ELEMENTS}`);
       return { format: 'bsr', dtype, block: [b[0], b[1]] };
     }
+    case 'bitmap':
+      return { format: 'bitmap', dtype };
     default:
-      throw bad(`sparse format ${JSON.stringify(o.format)} is not csr, nm or bsr`);
+      throw bad(`sparse format ${JSON.stringify(o.format)} is not csr, nm, bsr or bitmap`);
   }
 }
 
@@ -186,6 +201,13 @@ export async function readSparseWeight(src: SparseSource, weight: string, shape:
         const vals = component('values', [valueDType], [blocks, br, bc]);
         return new BsrMatrix([N, K], [br, bc], (await read(ptr)) as Uint32Array, (await read(col)) as IndexArray, (await read(vals)) as SparseValues, spec.dtype);
       }
+      case 'bitmap': {
+        const masks = component('masks', ['U16'], [N, bitmapGroups(K)]);
+        const ptr = component('row_ptr', ['U32'], [N + 1]);
+        const vals = component('values', [valueDType], [null]);
+        if (vals.shape[0]! > N * K) throw bad(`${vals.shape[0]} stored values do not fit a [${N}, ${K}] matrix`);
+        return new BitmapMatrix([N, K], (await read(masks)) as Uint16Array, (await read(ptr)) as Uint32Array, (await read(vals)) as SparseValues, spec.dtype);
+      }
     }
   } catch (e) {
     // The format's own validation (ERR_FORMAT / ERR_SHAPE) becomes a file error naming the weight.
@@ -201,6 +223,7 @@ export function castSparse(w: SparseMatrix, dtype: DType): SparseMatrix {
   if (w instanceof CsrMatrix) return new CsrMatrix(w.shape, w.rowPtr, w.colIdx, cast(w.values), dtype);
   if (w instanceof NmMatrix) return new NmMatrix(w.shape, w.n, w.m, cast(w.values), w.meta, dtype);
   if (w instanceof BsrMatrix) return new BsrMatrix(w.shape, w.block, w.blockRowPtr, w.blockCol, cast(w.values), dtype);
+  if (w instanceof BitmapMatrix) return new BitmapMatrix(w.shape, w.masks, w.rowPtr, cast(w.values), dtype);
   if (!isSparseMatrix(w)) throw new SparsennError('ERR_ARG', 'castSparse: not a sparse matrix');
   throw new SparsennError('ERR_ARG', `castSparse: format ${w.format} is not supported`);
 }
