@@ -18,6 +18,7 @@ import * as path from 'path';
 import { backendInfo, setThreads } from '../lib/index';
 import { attentionSuite } from './attention';
 import { attentionQualitySuite } from './quality/attention-quality';
+import { streamingQualitySuite } from './quality/streaming-quality';
 import { decodeSuite } from './decode';
 import { decodeLongSuite } from './decode_long';
 import { denseSuite } from './dense';
@@ -33,6 +34,7 @@ export const SUITES: readonly Suite[] = [
   denseSuite,
   attentionSuite,
   attentionQualitySuite,
+  streamingQualitySuite,
   decodeSuite,
   decodeLongSuite,
   sparseCsrBsrSuite,

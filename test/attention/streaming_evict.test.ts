@@ -14,9 +14,8 @@ import { syntheticModel } from '../../lib/models/synthetic';
 import type { ModelConfig } from '../../lib/models/types';
 import { Linear } from '../../lib/nn/linear';
 import { Tensor } from '../../lib/tensor';
-import type { Model } from '../../lib/models/model';
-import type { AttentionPolicy } from '../../lib/nn/attention';
 import { applyRope } from '../../lib/nn/rope';
+import { streamingNll } from '../../bench/quality/streaming-quality';
 import { EVALUATION_STORIES } from '../../bench/quality/texts';
 import { relError, rng } from '../helpers';
 import { describeWithStories, loadStories } from '../models/stories';
@@ -188,26 +187,6 @@ describe('GPT-2 (learned positions) with eviction', () => {
   });
 });
 
-/**
- * Mean NLL of ids[1..] fed one token per forward pass (the paper's streaming evaluation: every
- * token is a decode step, so eviction happens as it would in generation).
- */
-async function streamingNll(model: Model, ids: readonly number[], attention: AttentionPolicy | undefined): Promise<number> {
-  const net = model.network;
-  const cache = net.newCache(64);
-  const V = net.config.vocabSize;
-  let sum = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const logits = await net.forward([{ ids: [ids[t]!], cache }], { backend: 'cpu', attention, allLogits: false });
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, logits[v]!);
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(logits[v]! - max);
-    sum += Math.log(z) + max - logits[ids[t + 1]!]!;
-  }
-  return sum / (ids.length - 1);
-}
-
 describeWithStories('StreamingLLM eviction on stories260K (context 512)', () => {
   test('token-by-token perplexity: evicting close to non-evicting and dense; runs past the context', async () => {
     const m = await loadStories();
@@ -215,13 +194,15 @@ describeWithStories('StreamingLLM eviction on stories260K (context 512)', () => 
     const ids = all.slice(0, 512);
     const sinks = 4;
     const window = 124; // sinks + window = 1/4 of the context
-    const dense = await streamingNll(m, ids, undefined);
-    const select = await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks, window }));
-    const evict = await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks, window, evict: true }));
-    const evict16 = await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks, window, evict: true, evictBatch: 16 }));
-    const noSinks = await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks: 0, window: sinks + window, evict: true }));
+    const dense = (await streamingNll(m, ids, undefined)).nll;
+    const select = (await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks, window }))).nll;
+    const evicting = await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks, window, evict: true }));
+    const evict = evicting.nll;
+    expect(evicting.peakCache).toBe(sinks + window);
+    const evict16 = (await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks, window, evict: true, evictBatch: 16 }))).nll;
+    const noSinks = (await streamingNll(m, ids, createAttentionPolicy({ policy: 'streaming', sinks: 0, window: sinks + window, evict: true }))).nll;
     // The whole text (past the 512-token context), which only the evicting policy can decode.
-    const long = await streamingNll(m, all, createAttentionPolicy({ policy: 'streaming', sinks, window, evict: true }));
+    const long = (await streamingNll(m, all, createAttentionPolicy({ policy: 'streaming', sinks, window, evict: true }))).nll;
     const ppl = (x: number) => Math.exp(x).toFixed(3);
     console.log(
       `stories260K, ${ids.length - 1} tokens fed one by one, sinks ${sinks} + window ${window}: perplexity dense ${ppl(dense)}, ` +
