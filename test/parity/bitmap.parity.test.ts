@@ -241,6 +241,17 @@ describeNative('bitmap matmul through the public API (default variant)', () => {
       }
   });
 
+  test('K past 65536 (no index width limit) and a single long row', () => {
+    for (const [M, N, K] of [
+      [2, 3, 70001],
+      [1, 1, 100000],
+    ] as const) {
+      const x = Tensor.random([M, K], 3);
+      const w = toBitmap(pruned(N, K, 0.8, 4));
+      expect(relError(matmul(x, w, { backend: 'cpu' }).data, matmul(x, w.toDense(), { backend: 'js' }).data)).toBeLessThanOrEqual(TOL);
+    }
+  });
+
   test('threads are balanced by nonzeros: a skewed matrix still matches', () => {
     const w = pruned(64, 500, 0.99, 5);
     const d = w.data as Float32Array;
