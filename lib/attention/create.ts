@@ -62,7 +62,7 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
       checkOptions(s, ['policy', 'budget', 'selectionLayers', 'backend'], 'attention tidal');
       return new TidalPolicy(s);
     case 'moa':
-      checkOptions(s, ['policy', 'spans', 'sinks'], 'attention moa');
+      checkOptions(s, ['policy', 'spans', 'sinks', 'prefill'], 'attention moa');
       return new MoaPolicy(s);
     default:
       throw new SparsennError(

@@ -16,7 +16,7 @@ import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect } from './ops';
 import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
-import { SELECT_TILE, selectScoresLength, type TiledRows } from './selection_contract';
+import { SELECT_TILE, selectScoresLength, type Bf16Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface DoubleSparsityOptions {
@@ -59,7 +59,7 @@ export function calibrateLabelChannels(queries: Float32Array, keys: Float32Array
  * selection buffers.
  */
 class LabelCache {
-  labels: TiledRows;
+  labels: Bf16Rows;
   filled = 0;
   readonly scratch = new SelectionScratch();
 
@@ -157,7 +157,7 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     const all = cache.labels;
     const r = all.width;
     const size = all.capacity * r;
-    const labels: TiledRows = { ...all, data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size), kvHeads: 1 };
+    const labels: Bf16Rows = { ...all, data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size), kvHeads: 1 };
     const D = req.kv.headDim;
     const n = length - 1;
     const tokens = new Uint32Array(this.budget);

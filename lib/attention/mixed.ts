@@ -30,9 +30,9 @@ export class MixedPolicy extends SparsePolicy {
   }
 
   /** A layer with no per-head entries prefills as its policy does (block pattern or rows). */
-  prefillPattern(layer: number, T: number, pos0: number): PrefillPattern | null {
+  prefillPattern(layer: number, T: number, pos0: number, heads: number, kvHeads: number): PrefillPattern | null {
     const prefix = `${layer}:`;
     if (Object.keys(this.map.heads ?? {}).some((k) => k.startsWith(prefix))) return null;
-    return (this.map.layers?.[layer] ?? this.map.default).prefillPattern?.(layer, T, pos0) ?? null;
+    return (this.map.layers?.[layer] ?? this.map.default).prefillPattern?.(layer, T, pos0, heads, kvHeads) ?? null;
   }
 }

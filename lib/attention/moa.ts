@@ -7,7 +7,7 @@
  */
 import { SparsennError } from '../errors';
 import type { KvCacheView } from './contract';
-import { readRow, SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
+import { readRow, SparsePolicy, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { sinkWindowSelection } from './streaming';
 
 /** A head's elastic span rule: span(length) = alpha + beta · length tokens. */
@@ -21,29 +21,72 @@ export interface MoaOptions {
   spans: ReadonlyArray<ReadonlyArray<MoaSpan>>;
   /** Initial tokens every head keeps (default 4). */
   sinks?: number;
+  /**
+   * Prompt rows one by one with the exact spans ('rows', default), or as one block-sparse call per
+   * layer ('blocks': per head, sink blocks + the 64-token blocks covering every row's span, a superset).
+   */
+  prefill?: 'rows' | 'blocks';
 }
+
+/** Block size of the 'blocks' prefill. */
+const PREFILL_BLOCK = 64;
 
 export class MoaPolicy extends SparsePolicy {
   readonly name = 'moa';
   readonly spans: MoaOptions['spans'];
   readonly sinks: number;
 
+  readonly prefill: 'rows' | 'blocks';
+
   constructor(o: MoaOptions) {
     super();
     this.spans = o.spans;
     this.sinks = o.sinks ?? 4;
+    this.prefill = o.prefill ?? 'rows';
+    if (this.prefill !== 'rows' && this.prefill !== 'blocks') throw new SparsennError('ERR_ARG', "moa: prefill must be 'rows' or 'blocks'");
     if (!Array.isArray(o.spans)) throw new SparsennError('ERR_ARG', 'moa: spans must be an array per layer of arrays per head');
     for (const layer of o.spans)
       for (const s of layer)
         if (!(s.alpha >= 0) || !(s.beta >= 0)) throw new SparsennError('ERR_ARG', 'moa: span alpha and beta must be >= 0');
   }
 
+  /** Head kvHead's window at a query of position pos (null: the head reads everything). */
+  private windowAt(layer: number, kvHead: number, pos: number): number | null {
+    const span = this.spans[layer]?.[kvHead];
+    return span ? Math.max(1, Math.round(span.alpha + span.beta * (pos + 1))) : null;
+  }
+
   selectHead(req: HeadRequest): HeadSelection {
-    const span = this.spans[req.layer]?.[req.kvHead];
-    if (!span) return { kind: 'all' };
-    const length = req.pos + 1;
-    const window = Math.max(1, Math.round(span.alpha + span.beta * length));
-    return sinkWindowSelection(length, this.sinks, window);
+    const window = this.windowAt(req.layer, req.kvHead, req.pos);
+    return window === null ? { kind: 'all' } : sinkWindowSelection(req.pos + 1, this.sinks, window);
+  }
+
+  /**
+   * Per query head (through its KV head's span): sink blocks, and every key block from the one
+   * holding the earliest window start of the query block's rows on (spans are elastic in the
+   * length, so each row's start is computed; a query block holds at most 64 rows).
+   */
+  prefillPattern(layer: number, T: number, pos0: number, heads: number, kvHeads: number): PrefillPattern | null {
+    if (this.prefill !== 'blocks' || T < 2) return null;
+    const b = PREFILL_BLOCK;
+    const qBlocks = Math.ceil(T / b);
+    const group = heads / kvHeads;
+    // firstKept[kvHead · qBlocks + qb]: the first key block a row of query block qb may need (0: all).
+    const firstKept = new Int32Array(kvHeads * qBlocks);
+    for (let h = 0; h < kvHeads; h++)
+      for (let qb = 0; qb < qBlocks; qb++) {
+        let start = Infinity;
+        for (let pos = pos0 + qb * b; pos < pos0 + Math.min(T, (qb + 1) * b); pos++) {
+          const w = this.windowAt(layer, h, pos);
+          start = Math.min(start, w === null ? 0 : Math.max(0, pos - w + 1));
+        }
+        firstKept[h * qBlocks + qb] = Math.floor(start / b);
+      }
+    const sinkBlocks = Math.ceil(this.sinks / b);
+    return {
+      pattern: { kind: 'mask', perHead: true, keep: (head, qb, kb) => kb < sinkBlocks || kb >= firstKept[Math.floor(head / group) * qBlocks + qb]! },
+      blockSize: b,
+    };
   }
 }
 

@@ -43,9 +43,10 @@ export interface SparseAttentionPolicy extends AttentionPolicy {
   /**
    * Optional: a block pattern that a prefill of T rows (positions pos0 ..) may run as ONE
    * block-sparse kernel call instead of asking selectLayer row by row. Each row then reads a
-   * superset of what it would select (whole blocks). null: rows one by one.
+   * superset of what it would select (whole blocks). null: rows one by one. heads / kvHeads: the
+   * layer's query and KV head counts (a per-head mask has one entry per query head).
    */
-  prefillPattern?(layer: number, T: number, pos0: number): PrefillPattern | null;
+  prefillPattern?(layer: number, T: number, pos0: number, heads: number, kvHeads: number): PrefillPattern | null;
 }
 
 /** A prefill block pattern and its block size (tokens per query and key block). */

@@ -6,20 +6,21 @@
  * worth `budget` tokens, always including the current (newest, possibly partial) page.
  *
  * The bound is one dot product: Σ_d max(q_d·lo_d, q_d·hi_d) = [q⁺, q⁻] · [hi, lo] with
- * q⁺ = max(q, 0), q⁻ = min(q, 0), so pages are stored as rows [hi, lo] (bf16, rounded outward:
- * 1/16 of the KV bytes at page size 16 and f16 keys) and one fused call per layer scores every
- * head's pages and picks their top (ops.questSelect; selection_contract.ts has the layout).
+ * q⁺ = max(q, 0), q⁻ = min(q, 0), so pages are stored as rows [hi, lo] and one fused call per
+ * layer scores every head's pages and picks their top (ops.questSelect; selection_contract.ts has
+ * the layout). The rows are int8 codes times a per-page scale, rounded outward so they still bound
+ * every key: 2·D + 4 bytes per page, 1/32 of what reading the page's f16 keys and values costs, so
+ * choosing pages costs a fraction of reading them.
  *
  * GQA: the group's query heads share one selection, scored by the largest bound over the group
  * (a page is read if any head of the group may need it).
  */
 import type { BackendChoice } from '../backend/types';
-import { bf16ToF32 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { questPageBounds, questSelect } from './ops';
 import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
-import { SELECT_TILE, selectScoresLength, tiledIndex, type TiledRows } from './selection_contract';
+import { SELECT_TILE, selectScoresLength, tiledIndex, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface QuestOptions {
@@ -33,11 +34,12 @@ export interface QuestOptions {
 
 /**
  * Page bounds of every KV head of one layer: per complete page the element-wise max (hi, rounded
- * up) and min (lo, rounded down) of its keys in bf16, so they still bound every key. Built
- * incrementally: each update computes only the pages completed since the last one.
+ * up) and min (lo, rounded down) of its keys as int8 codes times the page's scale, so they still
+ * bound every key. Built incrementally: each update computes only the pages completed since the
+ * last one.
  */
 export class PageBounds {
-  rows: TiledRows;
+  rows: ScaledInt8Rows;
   /** Pages whose bounds are final. */
   complete = 0;
 
@@ -47,7 +49,7 @@ export class PageBounds {
     readonly headDim: number,
     private readonly backend: BackendChoice = 'auto',
   ) {
-    this.rows = { data: new Uint16Array(0), kvHeads, capacity: 0, width: 2 * headDim };
+    this.rows = { data: new Int8Array(0), scales: new Float32Array(0), kvHeads, capacity: 0, width: 2 * headDim };
   }
 
   /** Brings complete pages up to date with a cache of `length` tokens. */
@@ -63,23 +65,26 @@ export class PageBounds {
   private grow(pages: number): void {
     const old = this.rows;
     const capacity = Math.ceil(Math.max(pages, 2 * old.capacity, 64) / SELECT_TILE) * SELECT_TILE;
-    const data = new Uint16Array(this.kvHeads * capacity * old.width);
-    const kept = Math.ceil(this.complete / SELECT_TILE) * SELECT_TILE * old.width;
-    for (let h = 0; h < this.kvHeads; h++) data.set(old.data.subarray(h * old.capacity * old.width, h * old.capacity * old.width + kept), h * capacity * old.width);
-    this.rows = { data, kvHeads: this.kvHeads, capacity, width: old.width };
+    const data = new Int8Array(this.kvHeads * capacity * old.width);
+    const scales = new Float32Array(this.kvHeads * capacity);
+    const kept = Math.ceil(this.complete / SELECT_TILE) * SELECT_TILE;
+    for (let h = 0; h < this.kvHeads; h++) {
+      data.set(old.data.subarray(h * old.capacity * old.width, (h * old.capacity + kept) * old.width), h * capacity * old.width);
+      scales.set(old.scales.subarray(h * old.capacity, h * old.capacity + kept), h * capacity);
+    }
+    this.rows = { data, scales, kvHeads: this.kvHeads, capacity, width: old.width };
   }
 
   /** Upper bound of q·k over page p of head h (the readable form of what the kernel computes). */
   bound(q: Float32Array, qOffset: number, h: number, p: number): number {
     const D = this.headDim;
+    const { data, scales, capacity } = this.rows;
     let s = 0;
     for (let d = 0; d < D; d++) {
       const qd = q[qOffset + d]!;
-      const hi = bf16ToF32(this.rows.data[tiledIndex(this.rows, h, p, d)]!);
-      const lo = bf16ToF32(this.rows.data[tiledIndex(this.rows, h, p, D + d)]!);
-      s += Math.max(qd * lo, qd * hi);
+      s += Math.max(qd * data[tiledIndex(this.rows, h, p, d)]!, qd * data[tiledIndex(this.rows, h, p, D + d)]!);
     }
-    return s;
+    return scales[h * capacity + p]! * s; // hi, lo = codes · the page's scale
   }
 }
 
@@ -135,7 +140,12 @@ export class QuestPolicy extends SparsePolicy {
     if (!p) return { kind: 'all' };
     const all = this.pageBounds(req.kv, req.layer, length).rows;
     const size = all.capacity * all.width;
-    const one: TiledRows = { ...all, data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size), kvHeads: 1 };
+    const one: ScaledInt8Rows = {
+      ...all,
+      data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size),
+      scales: all.scales.subarray(req.kvHead * all.capacity, (req.kvHead + 1) * all.capacity),
+      kvHeads: 1,
+    };
     const pages = new Uint32Array(p.keep + 1);
     const scores = new Float32Array(selectScoresLength(1, p.current));
     questSelect({ q: req.queries, heads: req.queries.length / req.kv.headDim, bounds: one, current: p.current, keep: p.keep, scores, items: pages }, { backend: this.backend });

@@ -3,10 +3,11 @@
  * reference lib/backend/js/attention_select.ts): one call per layer scores every KV head's small
  * per-row summaries against its GQA group of queries and writes each head's top-k list.
  *
- * Both summaries are "tiled rows": bf16 rows of `width` channels, 16 rows per tile, channel-major
- * inside a tile, so a SIMD lane holds one row and a tile is scored with broadcast FMAs and no
- * horizontal sums. Element (head h, row i, channel c) is at `tiledIndex(rows, h, i, c)`.
- *   Quest:            row = page,  channels = [hi(D), lo(D)] (hi rounded up, lo down to bf16)
+ * Both summaries are "tiled rows": rows of `width` channels, 16 rows per tile, channel-major inside
+ * a tile, so a SIMD lane holds one row and a tile is scored with broadcast FMAs and no horizontal
+ * sums. Element (head h, row i, channel c) is at `tiledIndex(rows, h, i, c)`.
+ *   Quest:            row = page, channels = [hi(D), lo(D)] as int8 codes times the page's scale,
+ *                     hi rounded up and lo down (still bounds): 1/32 of the page's f16 K and V bytes
  *   Double Sparsity:  row = token, channels = the head's label channels of its key (bf16)
  */
 import type { KvCacheView } from './contract';
@@ -14,8 +15,7 @@ import type { KvCacheView } from './contract';
 /** Rows per tile. */
 export const SELECT_TILE = 16;
 
-export interface TiledRows {
-  readonly data: Uint16Array;
+interface TiledShape {
   readonly kvHeads: number;
   /** Rows per head, a multiple of SELECT_TILE. */
   readonly capacity: number;
@@ -23,7 +23,20 @@ export interface TiledRows {
   readonly width: number;
 }
 
-export function tiledIndex(r: TiledRows, h: number, i: number, c: number): number {
+/** bf16 elements. */
+export interface Bf16Rows extends TiledShape {
+  readonly data: Uint16Array;
+}
+
+/** int8 codes; element = code · scales[h·capacity + i] (a scale per row, >= 0). */
+export interface ScaledInt8Rows extends TiledShape {
+  readonly data: Int8Array;
+  readonly scales: Float32Array;
+}
+
+export type TiledRows = Bf16Rows | ScaledInt8Rows;
+
+export function tiledIndex(r: TiledShape, h: number, i: number, c: number): number {
   const lane = i % SELECT_TILE;
   return (h * r.capacity + i - lane) * r.width + c * SELECT_TILE + lane;
 }
@@ -33,25 +46,30 @@ export function selectScoresLength(kvHeads: number, n: number): number {
   return kvHeads * Math.ceil(n / SELECT_TILE) * SELECT_TILE;
 }
 
-/** Quest bounds of the complete pages [pageBegin, pageEnd) of every KV head; bounds.width = 2·headDim. */
+/**
+ * Quest bounds of the complete pages [pageBegin, pageEnd) of every KV head; bounds.width = 2·headDim.
+ * With m the largest |hi_d|, |lo_d| of a page, its scale s is the smallest f32 with 127·s >= m, hi
+ * codes are ceil(hi/s) and lo codes floor(lo/s) (clamped to ±127). A page holding a non-finite key
+ * gets s = +Infinity and codes ±127 (bound +Infinity: always read).
+ */
 export interface QuestPageBoundsArgs {
   readonly kv: KvCacheView;
   readonly pageSize: number;
-  readonly bounds: TiledRows;
+  readonly bounds: ScaledInt8Rows;
   readonly pageBegin: number;
   readonly pageEnd: number;
 }
 
 /**
  * Quest selection: for each KV head h, pages [0, current) scored by the largest bound over h's
- * query group, Σ_d max(q_d·lo_d, q_d·hi_d); the `keep` best (ascending, ties to the lower page),
+ * query group, s_p · Σ_d max(q_d·lo_code_d, q_d·hi_code_d); the `keep` best (ascending, ties to the lower page),
  * then `current`, into items[h·(keep+1) ..]. q is [heads, headDim]; scores is scratch of
  * selectScoresLength(kvHeads, current) (it holds the page scores afterwards).
  */
 export interface QuestSelectArgs {
   readonly q: Float32Array;
   readonly heads: number;
-  readonly bounds: TiledRows;
+  readonly bounds: ScaledInt8Rows;
   readonly current: number;
   readonly keep: number;
   readonly scores: Float32Array;
@@ -62,7 +80,7 @@ export interface QuestSelectArgs {
 export interface LabelUpdateArgs {
   readonly kv: KvCacheView;
   readonly channels: Uint32Array;
-  readonly labels: TiledRows;
+  readonly labels: Bf16Rows;
   readonly begin: number;
   readonly end: number;
 }
@@ -77,7 +95,7 @@ export interface LabelSelectArgs {
   readonly heads: number;
   readonly headDim: number;
   readonly channels: Uint32Array;
-  readonly labels: TiledRows;
+  readonly labels: Bf16Rows;
   readonly n: number;
   readonly k: number;
   readonly scores: Float32Array;

@@ -17,14 +17,20 @@ function range(begin: number, end: number, limit: number, what: string): void {
   if (begin > end || end > limit) throw new SparsennError('ERR_ARG', `attention selection: ${what} [${begin}, ${end}) must be an ordered range within ${limit}`);
 }
 
-function checkTiled(r: TiledRows, what: string, kvHeads: number, width: number): void {
-  if (typeof r !== 'object' || r === null || !(r.data instanceof Uint16Array))
-    throw new SparsennError('ERR_DTYPE', `attention selection: ${what}.data must be a Uint16Array (bf16)`);
+function checkTiled(r: TiledRows, what: string, kvHeads: number, width: number, kind: 'bf16' | 'int8'): void {
+  const want = kind === 'bf16' ? Uint16Array : Int8Array;
+  if (typeof r !== 'object' || r === null || !(r.data instanceof want))
+    throw new SparsennError('ERR_DTYPE', `attention selection: ${what}.data must be a ${want.name} (${kind})`);
   const cap = int(r.capacity, `${what}.capacity`);
   if (cap % SELECT_TILE !== 0) throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.capacity must be a multiple of ${SELECT_TILE}, got ${cap}`);
   if (r.kvHeads !== kvHeads || r.width !== width)
     throw new SparsennError('ERR_SHAPE', `attention selection: ${what} must have ${kvHeads} heads of width ${width}, got ${r.kvHeads} of ${r.width}`);
   if (r.data.length < kvHeads * cap * width) throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.data is shorter than kvHeads·capacity·width`);
+  if (kind === 'int8') {
+    const scales = (r as { scales?: unknown }).scales;
+    if (!(scales instanceof Float32Array) || scales.length < kvHeads * cap)
+      throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.scales must be a Float32Array of at least kvHeads·capacity`);
+  }
 }
 
 function checkQueries(q: Float32Array, heads: number, kvHeads: number, headDim: number): void {
@@ -51,7 +57,7 @@ function checkChannels(channels: Uint32Array, kvHeads: number, width: number, he
 export function checkQuestPageBoundsArgs(a: QuestPageBoundsArgs): void {
   checkKv(a.kv, a.kv.kvHeads);
   const page = int(a.pageSize, 'pageSize', 1);
-  checkTiled(a.bounds, 'bounds', a.kv.kvHeads, 2 * a.kv.headDim);
+  checkTiled(a.bounds, 'bounds', a.kv.kvHeads, 2 * a.kv.headDim, 'int8');
   range(int(a.pageBegin, 'pageBegin'), int(a.pageEnd, 'pageEnd'), Math.min(a.bounds.capacity, Math.floor(a.kv.length / page)), 'pages');
 }
 
@@ -60,7 +66,7 @@ export function checkQuestSelectArgs(a: QuestSelectArgs): void {
   const kvHeads = int(b?.kvHeads, 'bounds.kvHeads', 1);
   const width = int(b.width, 'bounds.width', 2);
   if (width % 2 !== 0) throw new SparsennError('ERR_SHAPE', 'attention selection: bounds.width must be 2·headDim');
-  checkTiled(b, 'bounds', kvHeads, width);
+  checkTiled(b, 'bounds', kvHeads, width, 'int8');
   checkQueries(a.q, a.heads, kvHeads, width / 2);
   range(0, int(a.current, 'current'), b.capacity, 'scored pages');
   if (int(a.keep, 'keep') > a.current) throw new SparsennError('ERR_ARG', `attention selection: keep (${a.keep}) must not exceed current (${a.current})`);
@@ -71,7 +77,7 @@ export function checkLabelUpdateArgs(a: LabelUpdateArgs): void {
   checkKv(a.kv, a.kv.kvHeads);
   const width = int(a.labels?.width, 'labels.width', 1);
   checkChannels(a.channels, a.kv.kvHeads, width, a.kv.headDim);
-  checkTiled(a.labels, 'labels', a.kv.kvHeads, width);
+  checkTiled(a.labels, 'labels', a.kv.kvHeads, width, 'bf16');
   range(int(a.begin, 'begin'), int(a.end, 'end'), Math.min(a.labels.capacity, a.kv.length), 'tokens');
 }
 
@@ -80,7 +86,7 @@ export function checkLabelSelectArgs(a: LabelSelectArgs): void {
   const kvHeads = int(l?.kvHeads, 'labels.kvHeads', 1);
   const width = int(l.width, 'labels.width', 1);
   const D = int(a.headDim, 'headDim', 1);
-  checkTiled(l, 'labels', kvHeads, width);
+  checkTiled(l, 'labels', kvHeads, width, 'bf16');
   checkQueries(a.q, a.heads, kvHeads, D);
   checkChannels(a.channels, kvHeads, width, D);
   range(0, int(a.n, 'n'), l.capacity, 'scored tokens');

@@ -5,12 +5,12 @@ import type { NativeBinding } from './binding';
 
 export function questPageBoundsArgs(a: QuestPageBoundsArgs): Parameters<NativeBinding['attentionQuestPageBounds']> {
   const { kv, bounds } = a;
-  return [kv.k, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headDim, kv.headStride, kv.tokenStride, a.pageSize, bounds.data, bounds.capacity, a.pageBegin, a.pageEnd];
+  return [kv.k, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headDim, kv.headStride, kv.tokenStride, a.pageSize, bounds.data, bounds.scales, bounds.capacity, a.pageBegin, a.pageEnd];
 }
 
 export function questSelectArgs(a: QuestSelectArgs): Parameters<NativeBinding['attentionQuestSelect']> {
   const { bounds } = a;
-  return [a.q, a.heads, bounds.width / 2, bounds.data, bounds.kvHeads, bounds.capacity, a.current, a.keep, a.scores, a.items];
+  return [a.q, a.heads, bounds.width / 2, bounds.data, bounds.scales, bounds.kvHeads, bounds.capacity, a.current, a.keep, a.scores, a.items];
 }
 
 export function labelUpdateArgs(a: LabelUpdateArgs): Parameters<NativeBinding['attentionLabelUpdate']> {

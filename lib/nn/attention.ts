@@ -136,9 +136,9 @@ const ALL: KvSelection = { kind: 'all' };
 /** Longest stretch of synchronous per-row attention before a prefill yields to the event loop. */
 const SLICE_MS = 4;
 
-function prefillPatternOf(policy: AttentionPolicy, layer: number, T: number, pos0: number): PrefillPattern | null {
-  const p = policy as { prefillPattern?: (layer: number, T: number, pos0: number) => PrefillPattern | null };
-  return typeof p.prefillPattern === 'function' ? p.prefillPattern(layer, T, pos0) : null;
+function prefillPatternOf(policy: AttentionPolicy, layer: number, T: number, pos0: number, shape: AttentionShape): PrefillPattern | null {
+  const p = policy as { prefillPattern?: (layer: number, T: number, pos0: number, heads: number, kvHeads: number) => PrefillPattern | null };
+  return typeof p.prefillPattern === 'function' ? p.prefillPattern(layer, T, pos0, shape.heads, shape.kvHeads) : null;
 }
 
 /**
@@ -207,7 +207,7 @@ export async function attendSpans(
   if (policy !== undefined) {
     for (const s of spans) {
       // A policy that offers a block pattern for prefill runs the whole span as one kernel call.
-      const pp = prefillPatternOf(policy, layer, s.count, s.pos0);
+      const pp = prefillPatternOf(policy, layer, s.count, s.pos0, shape);
       if (pp) {
         const plan = planBlockSparse({ T: s.count, pos0: s.pos0, heads: shape.heads, blockSize: pp.blockSize, pattern: pp.pattern });
         await runBlockSparseAsync(

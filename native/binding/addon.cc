@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_input_sparse(env, exports);
   register_attention(env, exports);
   register_attention_select(env, exports);
+  register_attention_select(env, exports);
   register_bitmap(env, exports);
   return exports;
 }

@@ -31,15 +31,28 @@ KvView parse_keys(const Napi::CallbackInfo& info, size_t first) {
   return KvView{k.data, k.data, dt, kvh, len, D, hs, ts};
 }
 
-// Tiled bf16 rows at [i]: data (Uint16Array), with kvHeads, capacity (a multiple of 16), width.
+// Tiled rows at [i] with kvHeads, capacity (a multiple of 16) and width: bf16 data (Uint16Array),
+// or with `scaled` int8 codes (Int8Array) at [i] and their per-row scales (Float32Array) at [i + 1].
 TiledRows parse_tiled(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t kv_heads, int64_t capacity,
-                      int64_t width) {
+                      int64_t width, bool scaled = false) {
   Napi::Env env = info.Env();
   if (capacity % kSelectTile != 0)
     throw_coded(env, "ERR_SHAPE", std::string(name) + " capacity must be a multiple of 16, got " + std::to_string(capacity));
   if (width < 1) throw_coded(env, "ERR_SHAPE", std::string(name) + " width must be at least 1");
-  ArrayArg a = arg_array(info, i, name, DType::BF16, checked_mul(env, checked_mul(env, kv_heads, capacity), width));
-  return TiledRows{static_cast<uint16_t*>(a.data), kv_heads, capacity, width};
+  const int64_t rows = checked_mul(env, kv_heads, capacity), elems = checked_mul(env, rows, width);
+  if (!scaled) {
+    ArrayArg a = arg_array(info, i, name, DType::BF16, elems);
+    return TiledRows{a.data, nullptr, kv_heads, capacity, width};
+  }
+  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int8_array)
+    throw_coded(env, "ERR_DTYPE", std::string(name) + " must be an Int8Array");
+  Napi::TypedArray codes = info[i].As<Napi::TypedArray>();
+  if (int64_t(codes.ElementLength()) < elems)
+    throw_coded(env, "ERR_SHAPE", std::string(name) + " is too short: needs " + std::to_string(elems) + " elements, has " +
+                                      std::to_string(codes.ElementLength()));
+  ArrayArg scales = arg_array(info, i + 1, "scales", DType::F32, rows);
+  int8_t* data = static_cast<int8_t*>(codes.ArrayBuffer().Data());
+  return TiledRows{data ? data + codes.ByteOffset() : nullptr, static_cast<float*>(scales.data), kv_heads, capacity, width};
 }
 
 void check_range(Napi::Env env, const char* what, int64_t begin, int64_t end, int64_t limit, const char* limit_name) {
@@ -83,35 +96,35 @@ const uint32_t* parse_channels(const Napi::CallbackInfo& info, size_t i, int64_t
 }
 
 // attentionQuestPageBounds(k, kvDtype, kvHeads, length, headDim, headStride, tokenStride, pageSize, bounds,
-//                          capacity, pageBegin, pageEnd)
+//                          scales, capacity, pageBegin, pageEnd)
 Napi::Value AttentionQuestPageBounds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const KvView kv = parse_keys(info, 0);
   const int64_t page = arg_size(info, 7, "pageSize", kMaxTokens - 1);
-  const int64_t cap = arg_size(info, 9, "capacity", kMaxTokens - 1);
-  const int64_t b = arg_size(info, 10, "pageBegin", kMaxTokens - 1);
-  const int64_t e = arg_size(info, 11, "pageEnd", kMaxTokens - 1);
+  const int64_t cap = arg_size(info, 10, "capacity", kMaxTokens - 1);
+  const int64_t b = arg_size(info, 11, "pageBegin", kMaxTokens - 1);
+  const int64_t e = arg_size(info, 12, "pageEnd", kMaxTokens - 1);
   if (page < 1) throw_coded(env, "ERR_ARG", "pageSize must be at least 1");
-  const TiledRows bounds = parse_tiled(info, 8, "bounds", kv.kv_heads, cap, 2 * kv.head_dim);
+  const TiledRows bounds = parse_tiled(info, 8, "bounds", kv.kv_heads, cap, 2 * kv.head_dim, true);
   check_range(env, "pages", b, e, std::min(cap, kv.length / page), "the complete pages of the cache and the capacity");
   run_sync(env, [&] { quest_page_bounds(kv, page, bounds, b, e); });
   return env.Undefined();
 }
 
-// attentionQuestSelect(q, heads, headDim, bounds, kvHeads, capacity, current, keep, scores, items)
+// attentionQuestSelect(q, heads, headDim, bounds, scales, kvHeads, capacity, current, keep, scores, items)
 Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t D = arg_size(info, 2, "headDim");
-  const int64_t kvh = arg_size(info, 4, "kvHeads");
-  const int64_t cap = arg_size(info, 5, "capacity", kMaxTokens - 1);
-  const int64_t current = arg_size(info, 6, "current", kMaxTokens - 1);
-  const int64_t keep = arg_size(info, 7, "keep", kMaxTokens - 1);
+  const int64_t kvh = arg_size(info, 5, "kvHeads");
+  const int64_t cap = arg_size(info, 6, "capacity", kMaxTokens - 1);
+  const int64_t current = arg_size(info, 7, "current", kMaxTokens - 1);
+  const int64_t keep = arg_size(info, 8, "keep", kMaxTokens - 1);
   if (D < 1 || kvh < 1) throw_coded(env, "ERR_SHAPE", "headDim and kvHeads must be at least 1");
   const F32View q = parse_queries(info, 0, kvh, D);
-  const TiledRows bounds = parse_tiled(info, 3, "bounds", kvh, cap, 2 * D);
+  const TiledRows bounds = parse_tiled(info, 3, "bounds", kvh, cap, 2 * D, true);
   check_range(env, "scored pages", 0, current, cap, "the bounds capacity");
   if (keep > current) throw_coded(env, "ERR_ARG", "keep (" + std::to_string(keep) + ") must not exceed current (" + std::to_string(current) + ")");
-  const SelectOut o = parse_select_out(info, 8, kvh, current, keep);
+  const SelectOut o = parse_select_out(info, 9, kvh, current, keep);
   run_sync(env, [&] { quest_select(q, bounds, current, keep, o.scores, o.items); });
   return env.Undefined();
 }

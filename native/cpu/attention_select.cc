@@ -53,17 +53,6 @@ inline uint32_t f32_bits(float x) {
   return b;
 }
 
-// x as bf16 rounded toward +inf (up) or -inf (down), so a stored bound still bounds.
-inline uint16_t bf16_directed(float x, bool up) {
-  const uint32_t bits = f32_bits(x);
-  uint32_t h = bits >> 16;
-  if ((bits & 0xffffu) != 0 && (bits & 0x7f800000u) != 0x7f800000u) {
-    const bool negative = (bits & 0x80000000u) != 0;
-    if (up != negative) h += 1;  // truncation went toward zero; step away from it
-  }
-  return uint16_t(h & 0xffffu);
-}
-
 // Round to nearest even; NaN stays a quiet NaN (as lib/dtype.ts f32ToBf16).
 inline uint16_t bf16_nearest(float x) {
   const uint32_t bits = f32_bits(x);
@@ -79,9 +68,11 @@ void select_rows(const float* a, int64_t a_stride, int64_t groups, const TiledRo
   const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
   const int64_t stride = round_up_tile(n);
   const TileScoresFn kernel = tile_scores_kernel();
+  const int64_t elem = rows.scales ? 1 : 2;  // int8 codes or bf16
   auto score = [&](int64_t h, int64_t t0, int64_t t1) {
-    kernel(a + h * groups * a_stride, a_stride, groups, rows.data + (h * rows.capacity + t0 * kSelectTile) * rows.width,
-           rows.width, t1 - t0, scores + h * stride + t0 * kSelectTile);
+    const int64_t first = h * rows.capacity + t0 * kSelectTile;  // row index of the first tile
+    kernel(a + h * groups * a_stride, a_stride, groups, static_cast<const char*>(rows.data) + first * rows.width * elem,
+           rows.scales ? rows.scales + first : nullptr, rows.width, t1 - t0, scores + h * stride + t0 * kSelectTile);
   };
   auto choose = [&](int64_t h) {
     uint32_t* out = items + h * (k + 1);
@@ -98,7 +89,7 @@ void select_rows(const float* a, int64_t a_stride, int64_t groups, const TiledRo
   }
   // Few heads: spread each head's rows over the cores in chunks of about 64 KiB (small enough to
   // use every core, big enough that the pool's per-task cost stays small beside the reading).
-  const int64_t tile_bytes = rows.width * kSelectTile * 2;
+  const int64_t tile_bytes = rows.width * kSelectTile * elem;
   const int64_t per = std::max<int64_t>(1, (int64_t(64) << 10) / tile_bytes);
   const int64_t chunks = (tiles + per - 1) / per;
   if (chunks > 0)
@@ -253,17 +244,41 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
 void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bounds, int64_t page_begin, int64_t page_end) {
   const int64_t D = kv.head_dim, pages = page_end - page_begin;
   if (pages <= 0) return;
+  int8_t* codes = static_cast<int8_t*>(bounds.data);
   parallel_for(kv.kv_heads * pages, [&](int64_t task) {
     const int64_t h = task / pages, p = page_begin + task % pages;
+    thread_local std::vector<float> hi_lo;
+    std::vector<float>& hl = hi_lo;
+    hl.resize(size_t(2 * D));
+    double m = 0;  // the largest |hi_d|, |lo_d|; NaN poisons it, as a non-finite page should
     for (int64_t d = 0; d < D; ++d) {
       float hi = -std::numeric_limits<float>::infinity(), lo = std::numeric_limits<float>::infinity();
       for (int64_t t = p * page_size; t < (p + 1) * page_size; ++t) {
         const float x = key_at(kv, h, t, d);
+        if (std::isnan(x)) m = std::numeric_limits<double>::quiet_NaN();
         hi = std::max(hi, x);
         lo = std::min(lo, x);
       }
-      bounds.data[tiled_index(bounds, h, p, d)] = bf16_directed(hi, true);
-      bounds.data[tiled_index(bounds, h, p, D + d)] = bf16_directed(lo, false);
+      hl[size_t(d)] = hi;
+      hl[size_t(D + d)] = lo;
+      m = std::isnan(m) ? m : std::max({m, std::fabs(double(hi)), std::fabs(double(lo))});
+    }
+    // The smallest float scale with 127*s >= m, so every code fits in int8.
+    float scale = float(m / 127.0);
+    if (std::isfinite(m) && double(scale) * 127.0 < m) scale = std::nextafter(scale, std::numeric_limits<float>::infinity());
+    const bool finite = std::isfinite(m);
+    bounds.scales[h * bounds.capacity + p] = finite ? scale : std::numeric_limits<float>::infinity();
+    for (int64_t d = 0; d < D; ++d) {
+      // hi rounded up, lo down: code*s still bounds every key of the page.
+      double hc = 127, lc = -127;
+      if (finite && scale > 0) {
+        hc = std::min(127.0, std::max(-127.0, std::ceil(double(hl[size_t(d)]) / double(scale))));
+        lc = std::min(127.0, std::max(-127.0, std::floor(double(hl[size_t(D + d)]) / double(scale))));
+      } else if (finite) {
+        hc = lc = 0;  // an all-zero page
+      }
+      codes[tiled_index(bounds, h, p, d)] = int8_t(hc);
+      codes[tiled_index(bounds, h, p, D + d)] = int8_t(lc);
     }
   });
 }
@@ -291,7 +306,7 @@ void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledR
     const int64_t h = task / chunks, t0 = begin + (task % chunks) * per, t1 = std::min(end, t0 + per);
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t c = 0; c < r; ++c)
-        labels.data[tiled_index(labels, h, t, c)] = bf16_nearest(key_at(kv, h, t, channels[h * r + c]));
+        static_cast<uint16_t*>(labels.data)[tiled_index(labels, h, t, c)] = bf16_nearest(key_at(kv, h, t, channels[h * r + c]));
   });
 }
 

@@ -5,14 +5,16 @@
 
 namespace sparsenn {
 
-// For `tiles` consecutive tiles of `width` channels (tile i at tiles_data + i*width*16):
+// For `tiles` consecutive tiles of `width` channels (tile i at element i*width*16 of tiles_data):
 // out[16*i + j] = max over g < groups of Σ_c a[g*a_stride + c] · row j of tile i, channel c.
-using TileScoresFn = void (*)(const float* a, int64_t a_stride, int64_t groups, const uint16_t* tiles_data, int64_t width,
-                              int64_t tiles, float* out);
+// Rows are bf16 when scales is null; otherwise int8 codes, and out[16*i + j] is multiplied by
+// scales[16*i + j] (the row's scale, >= 0, so it commutes with the max).
+using TileScoresFn = void (*)(const float* a, int64_t a_stride, int64_t groups, const void* tiles_data, const float* scales,
+                              int64_t width, int64_t tiles, float* out);
 
-namespace portable { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
-namespace avx2 { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
-namespace avx512 { void tile_scores(const float*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*); }
+namespace portable { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
+namespace avx2 { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
+namespace avx512 { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
 
 // Writes the indices i < n with s[i] >= low (NaN never), ascending, to idx and returns how many.
 // idx must have room for n + 16 entries (a variant may store whole vectors past the count).

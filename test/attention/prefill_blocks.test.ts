@@ -1,11 +1,12 @@
 /**
- * Streaming prefill as one block-sparse kernel call (`prefill: 'blocks'`): every prompt row reads
+ * Streaming and MoA prefill as one block-sparse kernel call (`prefill: 'blocks'`): every prompt row reads
  * exactly the whole 64-token blocks the plan promises (checked row by row against the decode
  * kernel over that token set), which cover the row's own sinks + window; a window covering the
  * prompt equals dense; on stories260K the perplexity stays close to the exact per-row prefill.
  */
 import { createAttentionPolicy } from '../../lib/attention/create';
 import { MixedPolicy } from '../../lib/attention/mixed';
+import { MoaPolicy } from '../../lib/attention/moa';
 import { attentionDecode } from '../../lib/attention/ops';
 import { StreamingPolicy, STREAMING_PREFILL_BLOCK } from '../../lib/attention/streaming';
 import type { KvSelection } from '../../lib/attention/contract';
@@ -85,9 +86,67 @@ describe("streaming prefill: 'blocks'", () => {
     // A mixed policy prefills a layer as that layer's policy does, unless heads of the layer differ.
     const blocks = new StreamingPolicy({ window: 8, prefill: 'blocks' });
     const mixed = new MixedPolicy({ default: new FullPolicy(), layers: { 1: blocks }, heads: { '2:0': blocks } });
-    expect(mixed.prefillPattern(0, 100, 0)).toBeNull();
-    expect(mixed.prefillPattern(1, 100, 0)).not.toBeNull();
-    expect(mixed.prefillPattern(2, 100, 0)).toBeNull();
+    expect(mixed.prefillPattern(0, 100, 0, 4, 2)).toBeNull();
+    expect(mixed.prefillPattern(1, 100, 0, 4, 2)).not.toBeNull();
+    expect(mixed.prefillPattern(2, 100, 0, 4, 2)).toBeNull();
+  });
+});
+
+describe("MoA prefill: 'blocks' (per-head elastic spans)", () => {
+  test.each([
+    [300, 0],
+    [211, 37],
+  ])('T %i at pos0 %i: each row = decode over its heads\' blocks, a superset of each head\'s span', async (T, pos0) => {
+    const heads = 6;
+    const kvHeads = 3;
+    const D = 16;
+    const spans = [[{ alpha: 20, beta: 0.1 }, { alpha: 90, beta: 0 }]]; // KV head 2 has no span: reads everything
+    const sinks = 5;
+    const policy = new MoaPolicy({ spans, sinks, prefill: 'blocks' });
+    const cache = new KvCache(1, kvHeads, D, 4096, pos0 + T);
+    cache.fillSynthetic(pos0 + T, 9);
+    cache.length = pos0;
+    const q = Tensor.random([T * heads * D], 13).data as Float32Array;
+    const out = new Float32Array(T * heads * D);
+    await attendSpans(q, [{ cache, pos0, row: 0, count: T }], 0, { heads, kvHeads, headDim: D }, out, policy, 'cpu');
+    const kv = kvViewOfCache(cache, 0, pos0 + T);
+    const exact = (h: number, pos: number): number[] => {
+      const s = spans[0]![h];
+      if (!s) return [0, pos + 1];
+      const sel = policy.selectHead({ layer: 0, kvHead: h, pos, queries: new Float32Array(2 * D), kv });
+      return sel.kind === 'all' ? [0, pos + 1] : (sel as { ranges: number[] }).ranges;
+    };
+    const uncovered: string[] = [];
+    const exactRanges = Array.from({ length: kvHeads }, (_, h) => Array.from({ length: T }, (_, r) => exact(h, pos0 + r)));
+    for (let r = 0; r < T; r++) {
+      const pos = pos0 + r;
+      const qb = Math.floor(r / B);
+      const perHead = Array.from({ length: kvHeads }, (_, h) => {
+        // The earliest exact window start over the query block's rows, rounded down to a block.
+        let start = Infinity;
+        for (let i = qb * B; i < Math.min(T, (qb + 1) * B); i++) {
+          const e = exactRanges[h]![i]!;
+          start = Math.min(start, e.length === 2 ? e[0]! : e[2]!);
+        }
+        const first = Math.floor(start / B) * B;
+        const sinkEnd = Math.min(Math.ceil(sinks / B) * B, first);
+        const ranges = sinkEnd > 0 ? [0, sinkEnd, first, pos + 1] : [first, pos + 1];
+        // Superset: every range of the row's exact selection lies inside.
+        const e = exactRanges[h]![r]!;
+        const covered = (t: number) => (ranges.length === 4 && t < ranges[1]!) || (t >= ranges[ranges.length - 2]! && t <= pos);
+        for (let i = 0; i < e.length; i += 2) for (let t = e[i]!; t < e[i + 1]!; t++) if (!covered(t)) uncovered.push(`head ${h} row ${pos} key ${t}`);
+        return ranges;
+      });
+      const offsets = new Uint32Array(kvHeads + 1);
+      perHead.forEach((x, h) => (offsets[h + 1] = offsets[h]! + x.length / 2));
+      const selection: KvSelection = { kind: 'ranges', offsets, items: Uint32Array.from(perHead.flat()) };
+      const want = new Float32Array(heads * D);
+      attentionDecode({ q: q.subarray(r * heads * D, (r + 1) * heads * D), heads, kv: { ...kv, length: pos + 1 }, selection, scale: 1 / Math.sqrt(D), out: want }, { backend: 'js' });
+      expect(relError(out.subarray(r * heads * D, (r + 1) * heads * D), want)).toBeLessThan(1e-5);
+    }
+    expect(uncovered.slice(0, 5)).toEqual([]);
+    expect(() => createAttentionPolicy({ policy: 'moa', spans, prefill: 'tiles' } as never)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(new MoaPolicy({ spans }).prefillPattern(0, 100, 0, heads, kvHeads)).toBeNull();
   });
 });
 
@@ -109,5 +168,11 @@ describeWithStories("streaming prefill 'blocks' on stories260K", () => {
     );
     expect(Math.abs(Math.log(blocks.ppl) - Math.log(rows.ppl))).toBeLessThan(0.05);
     expect(blocks.ppl).not.toBe(rows.ppl);
+    // MoA with elastic spans of a quarter of the length per head.
+    const spans = Array.from({ length: m.config.layers }, () => Array.from({ length: m.config.kvHeads }, (_, h) => ({ alpha: 8 * h, beta: 0.25 })));
+    const moaRows = await time({ policy: 'moa', spans });
+    const moaBlocks = await time({ policy: 'moa', spans, prefill: 'blocks' });
+    console.log(`stories260K MoA spans 8h + 0.25·length: per-row prefill ${moaRows.ppl.toFixed(4)} (${moaRows.ms.toFixed(0)} ms), blocks ${moaBlocks.ppl.toFixed(4)} (${moaBlocks.ms.toFixed(0)} ms)`);
+    expect(Math.abs(Math.log(moaBlocks.ppl) - Math.log(moaRows.ppl))).toBeLessThan(0.05);
   });
 });

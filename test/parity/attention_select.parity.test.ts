@@ -1,6 +1,7 @@
 /**
  * Parity of the fused Quest / Double Sparsity selection (native/cpu/attention_select*.cc) against
- * the js reference (lib/backend/js/attention_select.ts): page bounds and label rows bit for bit;
+ * the js reference (lib/backend/js/attention_select.ts): page bounds (int8 codes and scales) and
+ * label rows bit for bit;
  * scores within f32 tolerance; selections a true top-k of the reference scores (near-ties may
  * swap) and, on integer-valued data where every score is exact, identical lists including the
  * tie order. Random awkward shapes: odd lengths, GQA 1/4/8, pages cut mid-way, f32/f16/bf16 caches
@@ -8,7 +9,7 @@
  */
 import type { KvCacheView } from '../../lib/attention/contract';
 import { labelCacheUpdate, labelSelect, questPageBounds, questSelect } from '../../lib/attention/ops';
-import { SELECT_TILE, selectScoresLength, type TiledRows } from '../../lib/attention/selection_contract';
+import { SELECT_TILE, selectScoresLength, type Bf16Rows, type ScaledInt8Rows } from '../../lib/attention/selection_contract';
 import { nativeBinding } from '../../lib/backend/native';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
@@ -19,10 +20,19 @@ const native = backendInfo().backend !== 'js';
 const describeNative = native ? describe : describe.skip;
 const DTYPES = ['f32', 'f16', 'bf16'] as const;
 
-function tiled(kvHeads: number, rows: number, width: number, extra: number): TiledRows {
+/** Label rows, bf16, the unwritten ones NaN. */
+function labelRows(kvHeads: number, rows: number, width: number, extra: number): Bf16Rows {
   const capacity = Math.ceil((rows + extra) / SELECT_TILE) * SELECT_TILE;
   return { data: new Uint16Array(kvHeads * capacity * width).fill(0x7fc0), kvHeads, capacity, width };
 }
+
+/** Page-bound rows, int8 codes and scales, the unwritten ones garbage. */
+function boundRows(kvHeads: number, rows: number, width: number, extra: number): ScaledInt8Rows {
+  const capacity = Math.ceil((rows + extra) / SELECT_TILE) * SELECT_TILE;
+  return { data: new Int8Array(kvHeads * capacity * width).fill(77), scales: new Float32Array(kvHeads * capacity).fill(NaN), kvHeads, capacity, width };
+}
+
+const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.prototype.every.call(a, (x: number, i: number) => Object.is(x, b[i]));
 
 /** Checks `got` holds, per head, a top-k of `ref` scores (ascending, then `last`), allowing swaps within eps. */
 function expectTopK(ref: Float32Array, got: Uint32Array, kvHeads: number, n: number, k: number, last: number, what: string): void {
@@ -78,14 +88,14 @@ describeNative('Quest page bounds and page choice: cpu vs js', () => {
         const c = randomCase(r, dtype, group, (seed += 2), length);
         const pageSize = [16, 7, 32, 1][rep]!;
         const full = Math.floor(length / pageSize);
-        const ref = tiled(c.kv.kvHeads, full, 2 * c.kv.headDim, randInt(r, 0, 40));
-        const got: TiledRows = { ...ref, data: ref.data.slice() };
+        const ref = boundRows(c.kv.kvHeads, full, 2 * c.kv.headDim, randInt(r, 0, 40));
+        const got: ScaledInt8Rows = { ...ref, data: ref.data.slice(), scales: ref.scales.slice() };
         // Bounds built in two steps (pages cut mid-way through a tile), as a decoding loop does.
         const mid = randInt(r, 0, full);
         for (const [b, e] of [[0, mid], [mid, full]] as const)
           for (const [bounds, backend] of [[ref, 'js'], [got, 'cpu']] as const)
             questPageBounds({ kv: c.kv, pageSize, bounds, pageBegin: b, pageEnd: e }, { backend });
-        if (!ref.data.every((x, i) => x === got.data[i])) throw new Error(`${c.label} P=${pageSize}: bounds differ`);
+        if (!same(ref.data, got.data) || !same(ref.scales, got.scales)) throw new Error(`${c.label} P=${pageSize}: bounds differ`);
 
         const current = Math.ceil(length / pageSize) - 1;
         const keep = randInt(r, 0, current);
@@ -115,12 +125,12 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
         const D = c.kv.headDim;
         const width = randInt(r, 1, Math.min(D, 20));
         const channels = Uint32Array.from({ length: c.kv.kvHeads * width }, () => randInt(r, 0, D - 1));
-        const ref = tiled(c.kv.kvHeads, length, width, randInt(r, 0, 40));
-        const got: TiledRows = { ...ref, data: ref.data.slice() };
+        const ref = labelRows(c.kv.kvHeads, length, width, randInt(r, 0, 40));
+        const got: Bf16Rows = { ...ref, data: ref.data.slice() };
         const mid = randInt(r, 0, length);
         for (const [b, e] of [[0, mid], [mid, length]] as const)
           for (const [labels, backend] of [[ref, 'js'], [got, 'cpu']] as const) labelCacheUpdate({ kv: c.kv, channels, labels, begin: b, end: e }, { backend });
-        if (!ref.data.every((x, i) => x === got.data[i])) throw new Error(`${c.label} r=${width}: labels differ`);
+        if (!same(ref.data, got.data)) throw new Error(`${c.label} r=${width}: labels differ`);
 
         const n = length - 1;
         const k = rep === 3 ? randInt(r, 1, n >> 3) : randInt(r, 0, n);
@@ -149,7 +159,7 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
       const kv: KvCacheView = { k: k32, v: k32, dtype: 'f32', kvHeads, length: n + 1, headDim: D, headStride: (n + 1) * D, tokenStride: D };
       const q = Float32Array.from({ length: heads * D }, () => randInt(r, -2, 2) || 1);
       const channels = Uint32Array.from({ length: kvHeads * width }, (_, i) => (i * 3) % D);
-      const labels = tiled(kvHeads, n + 1, width, 0);
+      const labels = labelRows(kvHeads, n + 1, width, 0);
       labelCacheUpdate({ kv, channels, labels, begin: 0, end: n + 1 }, { backend: 'cpu' });
       for (const k of [0, 1, Math.floor(n / 16), n - 1, n]) {
         const lists = (['js', 'cpu'] as const).map((backend) => {
@@ -165,7 +175,7 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
 
 describe('bad selection arguments are coded errors', () => {
   const kv = randomKv(2, 100, 8, 'f16', 1);
-  const bounds = tiled(2, 6, 16, 0);
+  const bounds = boundRows(2, 6, 16, 0);
   const q = Tensor.random([4 * 8], 2).data as Float32Array;
   const backends = native ? (['js', 'cpu'] as const) : (['js'] as const);
   test.each(backends)('through the ops (%s)', (backend) => {
@@ -177,7 +187,7 @@ describe('bad selection arguments are coded errors', () => {
     expect(codeOf(() => questSelect({ ...sel, items: new Uint32Array(5) }, o))).toBe('ERR_SHAPE');
     expect(codeOf(() => questSelect({ ...sel, bounds: { ...bounds, capacity: 15 } }, o))).toBe('ERR_SHAPE');
     expect(codeOf(() => questPageBounds({ kv, pageSize: 16, bounds, pageBegin: 0, pageEnd: 7 }, o))).toBe('ERR_ARG');
-    const labels = tiled(2, 100, 2, 0);
+    const labels = labelRows(2, 100, 2, 0);
     const lab = { q, heads: 4, headDim: 8, channels: Uint32Array.of(0, 1, 2, 8), labels, n: 99, k: 5, scores: new Float32Array(256), items: new Uint32Array(12) };
     expect(codeOf(() => labelSelect(lab, o))).toBe('ERR_ARG');
     expect(codeOf(() => labelCacheUpdate({ kv, channels: Uint32Array.of(0, 1, 2, 3), labels, begin: 0, end: 101 }, o))).toBe('ERR_ARG');
@@ -186,11 +196,14 @@ describe('bad selection arguments are coded errors', () => {
   (native ? test : test.skip)('straight into the addon', () => {
     const b = nativeBinding()!;
     const scores = new Float32Array(32);
-    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, 2, 16, 5, 2, scores, new Uint32Array(5))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
-    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, 2, 16, 17, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
-    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, 2, 48, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
-    expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 100, 8, 800, 8, 16, bounds.data, 16, 0, 7)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
-    expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 101, 8, 800, 8, 16, bounds.data, 16, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 16, 5, 2, scores, new Uint32Array(5))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 16, 17, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 48, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 100, 8, 800, 8, 16, bounds.data, bounds.scales, 16, 0, 7)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 101, 8, 800, 8, 16, bounds.data, bounds.scales, 16, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, new Float32Array(31), 2, 16, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    const asU16 = new Uint16Array(512) as unknown as Int8Array;
+    expect(() => b.attentionQuestSelect(q, 4, 8, asU16, bounds.scales, 2, 16, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
     const labels = new Uint16Array(2 * 112 * 2);
     expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, Uint32Array.of(0, 9, 1, 1), labels, 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(() => b.attentionLabelSelect(q, 4, 8, Uint32Array.of(0, 1, 1, 1), labels, 2, 2, 112, 99, 100, new Float32Array(224), new Uint32Array(202))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));

@@ -11,17 +11,18 @@ import { bf16ToF32, elementReader, f32ToBf16 } from '../../dtype';
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 
-/** x as bf16 bits rounded toward +∞ (up) or −∞ (down), so a stored bound still bounds. */
-export function bf16Directed(x: number, up: boolean): number {
+/** The next f32 above a positive finite f32 x. */
+function nextUpF32(x: number): number {
   f32buf[0] = x;
-  const bits = u32buf[0]!;
-  let h = bits >>> 16;
-  if ((bits & 0xffff) !== 0 && (bits & 0x7f800000) !== 0x7f800000) {
-    // Truncation moved toward zero: step one ulp away from zero when that is the wanted direction.
-    const negative = (bits & 0x80000000) !== 0;
-    if (up !== negative) h += 1;
-  }
-  return h & 0xffff;
+  u32buf[0]! += 1;
+  return f32buf[0]!;
+}
+
+/** The scale of a page whose largest |hi_d|, |lo_d| is m: the smallest f32 s with 127·s >= m. */
+export function pageScale(m: number): number {
+  if (!Number.isFinite(m)) return Infinity;
+  const s = Math.fround(m / 127);
+  return s * 127 < m ? nextUpF32(s) : s;
 }
 
 function keyReader(kv: KvCacheView): (h: number, t: number, d: number) => number {
@@ -33,18 +34,30 @@ export function questPageBoundsRef(a: QuestPageBoundsArgs): void {
   const { kv, bounds, pageSize } = a;
   const D = kv.headDim;
   const key = keyReader(kv);
+  const clamp = (x: number) => Math.min(127, Math.max(-127, x));
   for (let h = 0; h < kv.kvHeads; h++)
-    for (let p = a.pageBegin; p < a.pageEnd; p++)
+    for (let p = a.pageBegin; p < a.pageEnd; p++) {
+      const hi = new Float64Array(D).fill(-Infinity);
+      const lo = new Float64Array(D).fill(Infinity);
+      let m = 0;
       for (let d = 0; d < D; d++) {
-        let hi = -Infinity;
-        let lo = Infinity;
         for (let t = p * pageSize; t < (p + 1) * pageSize; t++) {
-          hi = Math.max(hi, key(h, t, d));
-          lo = Math.min(lo, key(h, t, d));
+          const x = key(h, t, d);
+          if (Number.isNaN(x)) m = NaN;
+          hi[d] = Math.max(hi[d]!, x);
+          lo[d] = Math.min(lo[d]!, x);
         }
-        bounds.data[tiledIndex(bounds, h, p, d)] = bf16Directed(hi, true);
-        bounds.data[tiledIndex(bounds, h, p, D + d)] = bf16Directed(lo, false);
+        if (!Number.isNaN(m)) m = Math.max(m, Math.abs(hi[d]!), Math.abs(lo[d]!));
       }
+      const s = pageScale(m);
+      bounds.scales[h * bounds.capacity + p] = s;
+      for (let d = 0; d < D; d++) {
+        // hi rounded up, lo down: code·s still bounds every key of the page.
+        const [hc, lc] = !Number.isFinite(s) ? [127, -127] : s === 0 ? [0, 0] : [clamp(Math.ceil(hi[d]! / s)), clamp(Math.floor(lo[d]! / s))];
+        bounds.data[tiledIndex(bounds, h, p, d)] = hc;
+        bounds.data[tiledIndex(bounds, h, p, D + d)] = lc;
+      }
+    }
 }
 
 /** Per head: the k best of its n scores (row h of the padded scratch), then `last`. */
@@ -75,9 +88,9 @@ export function questSelectRef(a: QuestSelectArgs): void {
     let s = 0;
     for (let d = 0; d < D; d++) {
       const x = q[g * D + d]!;
-      s += Math.max(x * bf16ToF32(bounds.data[tiledIndex(bounds, h, p, d)]!), x * bf16ToF32(bounds.data[tiledIndex(bounds, h, p, D + d)]!));
+      s += Math.max(x * bounds.data[tiledIndex(bounds, h, p, d)]!, x * bounds.data[tiledIndex(bounds, h, p, D + d)]!);
     }
-    return s;
+    return bounds.scales[h * bounds.capacity + p]! * s;
   };
   groupMax(bounds, a.heads, a.current, bound, a.scores);
   topKPerHead(bounds.kvHeads, a.scores, a.current, a.keep, a.current, a.items);

@@ -2,12 +2,15 @@
 // (label cache): one call per layer scores every KV head's candidate rows against its GQA group of
 // queries and writes each head's top-k list, so a decode step does no per-head work in JavaScript.
 //
-// Both policies keep their small per-row summaries in the same "tiled rows" layout: bf16 rows of
-// `width` channels, 16 rows per tile, channel-major inside a tile, so a SIMD lane holds one row and
+// Both policies keep their small per-row summaries in the same "tiled rows" layout: rows of `width`
+// channels, 16 rows per tile, channel-major inside a tile, so a SIMD lane holds one row and
 // scoring a tile is `width` broadcast FMAs per query with no horizontal sums. Element (head h,
 // row i, channel c) lives at data[(h*capacity + i - i%16)*width + c*16 + i%16] (capacity: rows per
-// head, a multiple of 16).
-//   Quest:            row = page, channels = [hi(D), lo(D)] (hi rounded up, lo down to bf16)
+// head, a multiple of 16). Elements are bf16, or int8 codes times a per-row scale
+// scales[h*capacity + i] (value = code * scale).
+//   Quest:            row = page, channels = [hi(D), lo(D)] as int8 codes with the page's scale,
+//                     hi rounded up and lo down (so they still bound every key): 1/32 of the page's
+//                     f16 K and V bytes
 //   Double Sparsity:  row = token, channels = the head's r label channels of its key (bf16)
 #pragma once
 #include <cstdint>
@@ -19,18 +22,23 @@ namespace sparsenn {
 constexpr int64_t kSelectTile = 16;
 
 struct TiledRows {
-  uint16_t* data;
+  void* data;      // uint16_t bf16 elements, or int8_t codes when scales is set
+  float* scales;   // per row, [kv_heads, capacity]; nullptr for bf16 rows
   int64_t kv_heads;
   int64_t capacity;  // rows per head, a multiple of kSelectTile
   int64_t width;     // channels per row
 };
 
 // Quest page bounds of pages [page_begin, page_end) of every KV head (each page complete:
-// (page_end)*page_size <= kv.length). bounds.width must be 2*kv.head_dim.
+// (page_end)*page_size <= kv.length), as int8 rows: bounds.width must be 2*kv.head_dim and
+// bounds.scales set. With m the largest |hi_d|, |lo_d| of the page, the scale s is the smallest
+// float with 127*s >= m; hi codes are ceil(hi/s), lo codes floor(lo/s) (so code*s still bounds). A
+// page holding a non-finite key gets s = +inf and codes ±127: its bound is +inf, it is always read.
 void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bounds, int64_t page_begin, int64_t page_end);
 
 // Quest selection for one layer. q is [heads, D] (heads a multiple of bounds.kv_heads). For each KV
-// head h: score pages [0, current) by max over h's query group of Σ_d max(q_d·lo_d, q_d·hi_d),
+// head h: score pages [0, current) by s_p · max over h's query group of
+// Σ_d max(q_d·lo_code_d, q_d·hi_code_d),
 // take the `keep` best (ascending, ties to the lower page; keep <= current), then `current`:
 // items[h*(keep+1) .. h*(keep+1)+keep]. scores: scratch of kv_heads * round_up(current, 16) floats
 // (row h starts at h*round_up(current, 16)).
