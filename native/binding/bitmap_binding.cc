@@ -31,7 +31,7 @@ struct BitmapArgs {
 BitmapArgs parse(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t M = arg_size(info, 1, "M");
-  const int64_t K = arg_size(info, 2, "K");
+  const int64_t K = arg_size(info, 2, "K", (int64_t(1) << 31) - 1);  // prefill runs the CSR kernel on 32-bit indices
   const DType wt = arg_dtype(info, 6, "wDtype");
   const int64_t N = arg_size(info, 7, "N", (int64_t(1) << 32) - 2);
   const int64_t G = (K + kBitmapGroup - 1) / kBitmapGroup;

@@ -124,6 +124,11 @@ bool rows_for(const BitmapView& w, const float* x, int64_t ldx, float* y, int64_
 template <DType DT>
 bool rows_dispatch(const BitmapView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
                    int64_t ne) {
+  // At most 4 rows of X per pass: 16 ymm registers hold R·MR accumulators and 2·MR x halves.
+  if (mr > 4) {
+    const bool first = rows_dispatch<DT>(w, x, ldx, 4, y, ldy, nb, ne);
+    return rows_dispatch<DT>(w, x + 4 * ldx, ldx, mr - 4, y + 4 * ldy, ldy, nb, ne) && first;
+  }
   switch (mr) {
     case 1: return rows_for<DT, 1>(w, x, ldx, y, ldy, nb, ne);
     case 2: return rows_for<DT, 2>(w, x, ldx, y, ldy, nb, ne);

@@ -7,7 +7,7 @@
 namespace sparsenn {
 
 // Most X rows one kernel call handles: each expanded weight vector is reused for all of them.
-constexpr int64_t kBitmapMaxXRows = 4;
+constexpr int64_t kBitmapMaxXRows = 8;
 
 // Computes y[m, n] for `mr` (1..kBitmapMaxXRows) rows of X and output columns
 // [n_begin, n_end). x and y point at the first of those rows; ldx / ldy are their
