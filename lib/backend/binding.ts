@@ -166,63 +166,6 @@ export interface NativeBinding {
     scores: Float32Array,
     items: Uint32Array,
   ): void;
-  /** Quest page bounds (lib/attention/selection_contract.ts); order as native/binding/attention_select_binding.cc. */
-  attentionQuestPageBounds(
-    k: Float32Array | Uint16Array,
-    kvDtype: DTypeCode,
-    kvHeads: number,
-    length: number,
-    headDim: number,
-    headStride: number,
-    tokenStride: number,
-    pageSize: number,
-    bounds: Uint16Array,
-    capacity: number,
-    pageBegin: number,
-    pageEnd: number,
-  ): void;
-  attentionQuestSelect(
-    q: Float32Array,
-    heads: number,
-    headDim: number,
-    bounds: Uint16Array,
-    kvHeads: number,
-    capacity: number,
-    current: number,
-    keep: number,
-    scores: Float32Array,
-    items: Uint32Array,
-  ): void;
-  /** Double Sparsity label cache rows [begin, end). */
-  attentionLabelUpdate(
-    k: Float32Array | Uint16Array,
-    kvDtype: DTypeCode,
-    kvHeads: number,
-    length: number,
-    headDim: number,
-    headStride: number,
-    tokenStride: number,
-    channels: Uint32Array,
-    labels: Uint16Array,
-    width: number,
-    capacity: number,
-    begin: number,
-    end: number,
-  ): void;
-  attentionLabelSelect(
-    q: Float32Array,
-    heads: number,
-    headDim: number,
-    channels: Uint32Array,
-    labels: Uint16Array,
-    kvHeads: number,
-    width: number,
-    capacity: number,
-    n: number,
-    k: number,
-    scores: Float32Array,
-    items: Uint32Array,
-  ): void;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] N:M sparse (lib/formats/nm.ts layout); checks n, m and every length. */
   matmulNm(
     x: Float32Array,
@@ -285,10 +228,6 @@ export const NATIVE_FUNCTIONS = [
   'attentionPrefillAsync',
   'attentionGroupScores',
   'attentionTopK',
-  'attentionQuestPageBounds',
-  'attentionQuestSelect',
-  'attentionLabelUpdate',
-  'attentionLabelSelect',
   'attentionQuestPageBounds',
   'attentionQuestSelect',
   'attentionLabelUpdate',

@@ -8,7 +8,6 @@ import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
 import { decodeArgs, groupScoresArgs, prefillArgs } from './attention_native';
 import { labelSelectArgs, labelUpdateArgs, questPageBoundsArgs, questSelectArgs } from './attention_select_native';
-import { labelSelectArgs, labelUpdateArgs, questPageBoundsArgs, questSelectArgs } from './attention_select_native';
 import { NATIVE_FUNCTIONS, type NativeBinding } from './binding';
 import type { Backend } from './types';
 
@@ -126,18 +125,6 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     attentionGroupScores(a) {
       wrap(() => b.attentionGroupScores(...groupScoresArgs(a)));
-    },
-    attentionQuestPageBounds(a) {
-      wrap(() => b.attentionQuestPageBounds(...questPageBoundsArgs(a)));
-    },
-    attentionQuestSelect(a) {
-      wrap(() => b.attentionQuestSelect(...questSelectArgs(a)));
-    },
-    attentionLabelUpdate(a) {
-      wrap(() => b.attentionLabelUpdate(...labelUpdateArgs(a)));
-    },
-    attentionLabelSelect(a) {
-      wrap(() => b.attentionLabelSelect(...labelSelectArgs(a)));
     },
     attentionQuestPageBounds(a) {
       wrap(() => b.attentionQuestPageBounds(...questPageBoundsArgs(a)));

@@ -9,7 +9,6 @@ import type { CsrMatrix } from '../formats/csr';
 import type { NmMatrix } from '../formats/nm';
 import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs, TopKArgs } from '../attention/contract';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
-import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
 import type { Tensor } from '../tensor';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
@@ -37,11 +36,6 @@ export interface Backend {
   attentionGroupScores(a: GroupScoresArgs): void;
   /** Row-wise top-k indices for sparse-attention policies; args already validated. */
   attentionTopK(a: TopKArgs): void;
-  /** Fused Quest / Double Sparsity selection steps (lib/attention/selection_contract.ts); args already validated. */
-  attentionQuestPageBounds(a: QuestPageBoundsArgs): void;
-  attentionQuestSelect(a: QuestSelectArgs): void;
-  attentionLabelUpdate(a: LabelUpdateArgs): void;
-  attentionLabelSelect(a: LabelSelectArgs): void;
   /** Fused Quest / Double Sparsity selection steps (lib/attention/selection_contract.ts); args already validated. */
   attentionQuestPageBounds(a: QuestPageBoundsArgs): void;
   attentionQuestSelect(a: QuestSelectArgs): void;

@@ -16,7 +16,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_input_sparse(env, exports);
   register_attention(env, exports);
   register_attention_select(env, exports);
-  register_attention_select(env, exports);
   register_bitmap(env, exports);
   return exports;
 }

@@ -2,7 +2,6 @@
 import type { Backend } from '../types';
 import { attentionDecodeRef, attentionGroupScoresRef, attentionPrefillRef, attentionTopKRef } from './attention';
 import { labelSelectRef, labelUpdateRef, questPageBoundsRef, questSelectRef } from './attention_select';
-import { labelSelectRef, labelUpdateRef, questPageBoundsRef, questSelectRef } from './attention_select';
 import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
 import { matmulInputSparseRange } from './matmul_input_sparse';
@@ -54,10 +53,6 @@ export const jsBackend: Backend = {
   attentionGroupScores(a) {
     attentionGroupScoresRef(a);
   },
-  attentionQuestPageBounds: questPageBoundsRef,
-  attentionQuestSelect: questSelectRef,
-  attentionLabelUpdate: labelUpdateRef,
-  attentionLabelSelect: labelSelectRef,
   attentionQuestPageBounds: questPageBoundsRef,
   attentionQuestSelect: questSelectRef,
   attentionLabelUpdate: labelUpdateRef,
