@@ -7,6 +7,7 @@
 
 #define SPARSENN_VARIANT avx2
 #include "spmm_nm_generic.inc"
+#include "spmm_nm_prefill.inc"
 
 namespace sparsenn {
 namespace avx2 {

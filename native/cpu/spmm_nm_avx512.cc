@@ -14,6 +14,7 @@
 
 #define SPARSENN_VARIANT avx512
 #include "spmm_nm_generic.inc"
+#include "spmm_nm_prefill.inc"
 
 namespace sparsenn {
 namespace avx512 {

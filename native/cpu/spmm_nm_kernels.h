@@ -30,7 +30,18 @@ constexpr int64_t kNmPanelRows = 64;
 using NmPrefillFn = void (*)(const float* xp, int64_t Mp, int64_t Kp, const NmView& w, float* y, int64_t M, int64_t ys,
                              int64_t n0, int64_t n1);
 
+// 2:4 prefill on packed X (spmm_nm_prefill.inc): xp holds Mp / panel panels of [Kx][panel] floats
+// (k-major, zero past M and K; Kx = 32 * meta_words, so every metadata word's columns are inside);
+// writes Y[:, n0:n1). The panel width (X rows per panel) is the variant's: 4 vectors.
+constexpr int64_t kNm24PanelAvx512 = 64;
+constexpr int64_t kNm24PanelAvx2 = 32;
+constexpr int64_t kNm24BlockWords = 2;  // k-block: 64 columns, so a panel block is 16 KB / 8 KB (L1)
+namespace avx2 {
+void nm24_prefill_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t);
+}
+
 namespace avx512 {
+void nm24_prefill_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t);
 void nm_prefill_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t);
 void nm_generic_range(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t);
 void nm24_block(const float*, int64_t, int64_t, const NmView&, float*, int64_t, int64_t, int64_t, int64_t, int64_t,

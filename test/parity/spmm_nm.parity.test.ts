@@ -1,6 +1,6 @@
 /**
  * Parity: N:M matmul on every backend against the js reference, over random awkward shapes
- * (K not a multiple of m, odd N) x {1:4, 2:4, 2:8, 4:8} x dtypes x M in {1, 3, 17, 64}.
+ * (K not a multiple of m, odd N) x {1:4, 2:4, 2:8, 4:8} x dtypes x M in {1, 3, 17, 31, 64, 65, 130, 257}.
  */
 import { backendInfo, matmul, matmulAsync, Tensor, toNm } from '../../lib/index';
 import { randomNmDense } from '../formats/nm_random';
@@ -23,6 +23,10 @@ describeNative('N:M matmul: cpu vs js', () => {
     for (let i = 0; i < 4; i++) cases.push({ M, K: randInt(r, 1, 300) | (i === 0 ? 1 : 0), N: randInt(r, 1, 70) | 1 });
   cases.push({ M: 1, K: 4096 + 13, N: 33 }, { M: 5, K: 32, N: 16 }, { M: 64, K: 2048 + 64 + 3, N: 37 }, { M: 2, K: 1, N: 1 });
   cases.push({ M: 130, K: 203, N: 101 }); // prefill kernel: a partial last panel of X rows and a tail of W rows
+  // 2:4 prefill (outer products on packed X): partial panels of 32 / 64 X rows, K past whole metadata
+  // words (32 columns) and past whole groups, W rows past the register tile and the task.
+  for (const M of [31, 65, 257]) cases.push({ M, K: randInt(r, 33, 700) | 1, N: randInt(r, 1, 300) | 1 });
+  cases.push({ M: 257, K: 64 * 3 + 32 + 6, N: 131 }, { M: 65, K: 4096 + 30, N: 9 });
 
   test.each(PATTERNS)('%i:%i over f32 / bf16 / f16', (n, m) => {
     let seed = 100 * n + m;
