@@ -15,7 +15,7 @@ import { swiglu } from '../nn/activations';
 import { attendSpans } from '../nn/attention';
 import type { Linear } from '../nn/linear';
 import { rmsnorm } from '../nn/rmsnorm';
-import { applyRope } from '../nn/rope';
+import { applyRope, rotateRows } from '../nn/rope';
 import { Tensor } from '../tensor';
 import { embedRow, evictForPolicy, gatherRows, logitRows, prepareSegments, spansOf, throwIfAborted } from './forward_utils';
 import type { ForwardOptions, ModelConfig, Network, Segment, StageTimings } from './types';
@@ -75,7 +75,7 @@ export class LlamaNetwork implements Network {
     const mm = { backend: opts.backend };
     const layout = c.ropeLayout === 'half' ? 'half' : 'interleaved';
     // Keys that slide down by `shift` cache slots are rotated back by as many positions.
-    evictForPolicy(segments, opts.attention, (keys, offset, count, shift) => applyRope(keys, offset, count, c.headDim, -shift, c.ropeTheta, layout));
+    evictForPolicy(segments, opts.attention, (keys, offset, count, shift) => rotateRows(keys, offset, count, c.headDim, -shift, c.ropeTheta, layout));
     const rows = prepareSegments(segments, c.maxSeqLen);
     const dim = c.dim;
     const kvDim = c.kvHeads * c.headDim;

@@ -34,3 +34,33 @@ export function applyRope(
     }
   }
 }
+
+/**
+ * Rotates `rows` consecutive [headDim] rows of x (from `offset`) by `delta` positions: what a
+ * cache eviction needs when keys slide down by −delta slots (RoPE rotations compose, so a key
+ * rotated for position p and then by delta is the key rotated for p + delta). The angles are the
+ * same for every row, so they are computed once and the rows are walked in memory order.
+ */
+export function rotateRows(x: Float32Array, offset: number, rows: number, headDim: number, delta: number, theta: number, layout: RopeLayout): void {
+  const half = headDim / 2;
+  const cos = new Float64Array(half);
+  const sin = new Float64Array(half);
+  for (let i = 0; i < half; i++) {
+    const angle = delta * Math.pow(theta, (-2 * i) / headDim);
+    cos[i] = Math.cos(angle);
+    sin[i] = Math.sin(angle);
+  }
+  // Pair i is (2i, 2i+1) interleaved or (i, i + half) for 'half': element steps of `step`, pairs `gap` apart.
+  const step = layout === 'interleaved' ? 2 : 1;
+  const gap = layout === 'interleaved' ? 1 : half;
+  const end = offset + rows * headDim;
+  for (let base = offset; base < end; base += headDim)
+    for (let i = 0, a = base; i < half; i++, a += step) {
+      const c = cos[i]!;
+      const s = sin[i]!;
+      const x0 = x[a]!;
+      const x1 = x[a + gap]!;
+      x[a] = x0 * c - x1 * s;
+      x[a + gap] = x0 * s + x1 * c;
+    }
+}

@@ -114,7 +114,7 @@ describe("MoA prefill: 'blocks' (per-head elastic spans)", () => {
       const s = spans[0]![h];
       if (!s) return [0, pos + 1];
       const sel = policy.selectHead({ layer: 0, kvHead: h, pos, queries: new Float32Array(2 * D), kv });
-      return sel.kind === 'all' ? [0, pos + 1] : (sel as { ranges: number[] }).ranges;
+      return sel.kind === 'ranges' ? [...sel.ranges] : [0, pos + 1];
     };
     const uncovered: string[] = [];
     const exactRanges = Array.from({ length: kvHeads }, (_, h) => Array.from({ length: T }, (_, r) => exact(h, pos0 + r)));

@@ -14,7 +14,7 @@ import { syntheticModel } from '../../lib/models/synthetic';
 import type { ModelConfig } from '../../lib/models/types';
 import { Linear } from '../../lib/nn/linear';
 import { Tensor } from '../../lib/tensor';
-import { applyRope } from '../../lib/nn/rope';
+import { applyRope, rotateRows } from '../../lib/nn/rope';
 import { streamingNll } from '../../bench/quality/streaming-quality';
 import { EVALUATION_STORIES } from '../../bench/quality/texts';
 import { relError, rng } from '../helpers';
@@ -32,7 +32,7 @@ describe('evictMiddle with RoPE re-rotation', () => {
     const sinks = 3;
     const window = 11;
     const ev = streamingEviction(sinks, window, 1);
-    const rotateBack = (keys: Float32Array, off: number, count: number, shift: number) => applyRope(keys, off, count, D, -shift, theta, layout);
+    const rotateBack = (keys: Float32Array, off: number, count: number, shift: number) => rotateRows(keys, off, count, D, -shift, theta, layout);
     const kept: number[] = []; // which raw token sits in each slot
     for (let step = 0; step < 60; step++) {
       const p = ev.plan(cache.length, 1);
