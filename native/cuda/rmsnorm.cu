@@ -1,6 +1,6 @@
 // RMSNorm (Llama), row by row over [rows, dim]: out = x / sqrt(mean(x²) + eps) · weight, as
 // lib/nn/rmsnorm.ts. One block per row: a block-wide sum of squares, then the scaled write.
-// out may be x (in place).
+// out may be x (in place), so neither is declared __restrict__.
 #include "device_common.cuh"
 #include "kernels.h"
 
@@ -11,7 +11,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void __launch_bounds__(kThreads)
-    rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t dim, float eps,
+    rmsnorm_kernel(const float* x, const float* __restrict__ weight, int64_t dim, float eps,
                    float* out) {
   __shared__ float scratch[32];
   const float* xr = x + int64_t(blockIdx.x) * dim;

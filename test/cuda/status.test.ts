@@ -140,6 +140,14 @@ const built = fs.existsSync(realAddon);
     expect(() => a.uploadNm(new Uint16Array(2), new Uint8Array(2), 2, 4, 2, 1, 4)).toThrow(expect.objectContaining({ code: 'ERR_BACKEND' }));
     expect(() => a.uploadNm(new Uint16Array([1, 1]), new Uint8Array([2, 2]), 2, 4, 2, 1, 4)).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
     expect(() => a.uploadCsr(new Uint32Array([0, 1]), new Uint16Array([7]), new Uint16Array([1]), 2, 1, 4)).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
+    // BSR: block shape, index type, lengths and block columns are checked before any device call.
+    const rp = new Uint32Array([0, 1]);
+    expect(() => a.uploadBsr(rp, new Uint16Array([0]), new Float32Array(4), 0, 2, 4, 0, 2)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => a.uploadBsr(rp, new Uint16Array([0]), new Float32Array(8192), 0, 2, 4, 128, 64)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => a.uploadBsr(rp, new Int32Array([0]) as never, new Float32Array(4), 0, 2, 4, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
+    expect(() => a.uploadBsr(rp, new Uint16Array([0]), new Float32Array(3), 0, 2, 4, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => a.uploadBsr(rp, new Uint16Array([2]), new Float32Array(4), 0, 2, 4, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
+    expect(() => a.uploadBsr(new Uint32Array([1, 1]), new Uint16Array([0]), new Float32Array(4), 0, 2, 4, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
     expect(() => a.matmul({} as never, new Float32Array(1), 1, new Float32Array(1))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
   });
 });
