@@ -2,8 +2,10 @@
 // largest of n scores, ascending, ties to the lower index, NaN ranked as -inf. Used by the Quest
 // selection (pages) and by top-k sampling (vocabulary).
 // One block per row, no sort: a radix select finds the k-th largest key a byte at a time (four
-// passes of a 256-bin histogram over the row), then one pass in index order writes every key
-// above it and the first `need` keys equal to it, positions from a block-wide prefix sum.
+// passes of a 256-bin histogram over the row; warp 0 finds the bin with a warp scan), then each
+// thread takes a contiguous segment of the row, two block-wide prefix sums give where its
+// selections go, and it writes every key above the k-th largest and the first `need` keys equal
+// to it (in index order), so the output comes out ascending without a sort.
 #include "device_common.cuh"
 #include "kernels.h"
 
@@ -13,13 +15,44 @@ namespace {
 
 constexpr int kThreads = 512;
 
+// Warp 0: the bin (from the top) where `need` keys are reached; updates prefix and need.
+__device__ __forceinline__ void find_bin(const unsigned* hist, int shift, uint32_t prefix, uint32_t* prefix_out,
+                                         long long* need_io) {
+  const int lane = threadIdx.x & 31;
+  const long long need = *need_io;
+  unsigned c[8];
+  long long mine = 0;  // lane l owns bins 255 - 8l down to 248 - 8l
+#pragma unroll
+  for (int j = 0; j < 8; ++j) mine += (c[j] = hist[255 - 8 * lane - j]);
+  long long incl = mine;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const long long up = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += up;
+  }
+  const int first = __ffs(__ballot_sync(0xffffffffu, incl >= need)) - 1;  // exists: the row holds >= need keys
+  __syncwarp();
+  if (lane == first) {
+    long long above = incl - mine;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      if (above + c[j] >= need) {
+        *prefix_out = prefix | (uint32_t(255 - 8 * lane - j) << shift);
+        *need_io = need - above;
+        break;
+      }
+      above += c[j];
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kThreads)
     top_k_kernel(const float* __restrict__ scores, int64_t n, int64_t ld, int64_t k, uint32_t* __restrict__ out,
                  int64_t out_ld) {
   __shared__ unsigned hist[256];
   __shared__ uint32_t prefix_s;
-  __shared__ int64_t need_s;
-  __shared__ int scan[32];
+  __shared__ long long need_s;
+  __shared__ long long scan[32];
   const float* s = scores + int64_t(blockIdx.x) * ld;
   uint32_t* o = out + int64_t(blockIdx.x) * out_ld;
   if (threadIdx.x == 0) {
@@ -38,34 +71,28 @@ __global__ void __launch_bounds__(kThreads)
       if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1u);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      int64_t above = 0;
-      for (int b = 255; b >= 0; --b) {
-        if (above + hist[b] >= need_s) {
-          prefix_s = prefix | (uint32_t(b) << shift);
-          need_s -= above;
-          break;
-        }
-        above += hist[b];
-      }
-    }
+    if (threadIdx.x < 32) find_bin(hist, shift, prefix, &prefix_s, &need_s);
     mask |= 255u << shift;
     __syncthreads();
   }
   const uint32_t threshold = prefix_s;
-  const int64_t need = need_s;  // keys equal to the threshold to take, lowest indices first
-  int64_t ties_seen = 0, written = 0;
-  for (int64_t base = 0; base < n && written < k; base += kThreads) {
-    const int64_t i = base + threadIdx.x;
-    const uint32_t key = i < n ? order_key(s[i]) : 0u;
-    const bool above = i < n && key > threshold, tie = i < n && key == threshold;
-    int ties_here = 0, taken_here = 0;
-    const int tie_rank = block_exclusive_sum(tie ? 1 : 0, scan, &ties_here);
-    const bool take = above || (tie && ties_seen + tie_rank < need);
-    const int pos = block_exclusive_sum(take ? 1 : 0, scan, &taken_here);
-    if (take) o[written + pos] = uint32_t(i);
-    ties_seen += ties_here;
-    written += taken_here;
+  const long long need = need_s;  // keys equal to the threshold to take, lowest indices first
+  // Compaction over contiguous segments: count, place, write.
+  const int64_t per = (n + kThreads - 1) / kThreads;
+  const int64_t lo = min(n, int64_t(threadIdx.x) * per), hi = min(n, lo + per);
+  long long above = 0, ties = 0;
+  for (int64_t i = lo; i < hi; ++i) {
+    const uint32_t key = order_key(s[i]);
+    above += key > threshold;
+    ties += key == threshold;
+  }
+  long long total;
+  const long long above_before = block_exclusive_sum(above, scan, &total);
+  long long tie_rank = block_exclusive_sum(ties, scan, &total);
+  long long pos = above_before + min(tie_rank, need);
+  for (int64_t i = lo; i < hi; ++i) {
+    const uint32_t key = order_key(s[i]);
+    if (key > threshold || (key == threshold && tie_rank++ < need)) o[pos++] = uint32_t(i);
   }
 }
 
