@@ -2,10 +2,10 @@
  * Decode attention at long context, Llama-7B attention shapes (32 query heads, 8 KV heads, head
  * dim 128, f16 cache): dense attention against sparse policies at a 1/16 budget, in the same
  * interleaved rounds, with the streaming-read ceiling timed alongside. Policy rows include their
- * selection cost (Quest and Double Sparsity: one fused native call per layer, whose summaries --
- * page bounds, label cache -- are 1/16 of the KV bytes, so the byte ceiling of a 1/16 budget is
- * 8x); the kernel-only and selection-only rows show the split, and GB/s count every byte a row
- * reads. Plus block-sparse causal prefill (1/8 of the blocks) against dense causal prefill.
+ * selection cost (Quest and Double Sparsity: one fused native call per layer over their summaries:
+ * Quest's int8 page bounds are 1/31.5 of the KV bytes, so its byte ceiling at a 1/16 budget is
+ * 10.6x; Double Sparsity's bf16 label cache is 1/16, ceiling 8x); the kernel-only and
+ * selection-only rows show the split, and GB/s count every byte a row reads. Plus block-sparse causal prefill (1/8 of the blocks) against dense causal prefill.
  */
 import { planBlockSparse, runBlockSparse } from '../lib/attention/block_sparse';
 import type { KvCacheView } from '../lib/attention/contract';
@@ -66,9 +66,10 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
     ['doubleSparsity', new DoubleSparsityPolicy({ budget, labelChannels: D / 8 }), 0],
     ['streaming', new StreamingPolicy({ sinks: 4, window: budget - 4 }), 0],
   ];
-  // What each policy's selection reads per step: Quest's bf16 [hi, lo] rows of the complete pages,
-  // Double Sparsity's bf16 label rows of the older tokens (r = D/8 channels).
-  const selectionBytes = [KV_HEADS * (Math.ceil(L / 16) - 1) * 2 * D * 2, KV_HEADS * (L - 1) * (D / 8) * 2, 0];
+  // What each policy's selection reads per step: Quest's int8 [hi, lo] rows and f32 scale of the
+  // complete pages, Double Sparsity's bf16 label rows of the older tokens (r = D/8 channels).
+  const selectionBytes = [KV_HEADS * (Math.ceil(L / 16) - 1) * (2 * D + 4), KV_HEADS * (L - 1) * (D / 8) * 2, 0];
+  const selectionDtype = ['int8+scale', 'bf16'];
   // TidalDecode: the reusing layers read the positions a selection layer chose.
   const tidal = new TidalPolicy({ budget, selectionLayers: [0] });
   tidal.selectLayer(0, q, HEADS, kv, L - 1);
@@ -106,7 +107,7 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
     const share = (100 * stats[7 + i]!.medianMs) / stats[1 + i]!.medianMs;
     rows.push({
       ...makeRow(
-        { op: 'selection', shape, dtype: 'bf16', threads: ctx.threads, backend: name, note: `selection only (one native call per layer): ${share.toFixed(0)}% of the policy's step` },
+        { op: 'selection', shape, dtype: selectionDtype[i]!, threads: ctx.threads, backend: name, note: `selection only (one native call per layer): ${share.toFixed(0)}% of the policy's step` },
         stats[7 + i]!,
         { bytes: selectionBytes[i]! },
       ),
