@@ -712,6 +712,49 @@ void parity_decode_step() {
     cudaFree(dpick);
     cudaFree(du);
   }
+  // Top-k sampling composed on the device: top-k -> gather -> softmax -> sample -> index.
+  {
+    const int64_t rows = 3, n = 32000, k = 40;
+    const float temperature = 0.8f;
+    std::vector<float> logits(size_t(rows * n)), u(static_cast<size_t>(rows));
+    for (auto& v : logits) v = nonzero() * 8;
+    for (auto& v : u) v = uniform(0, 0.999f);
+    float* dl = to_device(logits);
+    float* du = to_device(u);
+    uint32_t* didx = nullptr;
+    float* dsub = nullptr;
+    int32_t* dpick = nullptr;
+    ck(cudaMalloc(&didx, size_t(rows * k) * 4), "malloc");
+    ck(cudaMalloc(&dsub, size_t(rows * k) * 4), "malloc");
+    ck(cudaMalloc(&dpick, size_t(rows) * 4), "malloc");
+    top_k_device(dl, rows, n, k, didx, nullptr);
+    gather_device(dl, rows, n, didx, k, dsub, nullptr);
+    softmax_device(dsub, rows, k, temperature, nullptr);
+    sample_device(dsub, rows, k, du, dpick, nullptr);
+    std::vector<uint32_t> idx(size_t(rows * k));
+    std::vector<int32_t> pick(static_cast<size_t>(rows));
+    ck(cudaDeviceSynchronize(), "top-k sampling");
+    ck(cudaMemcpy(idx.data(), didx, idx.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    ck(cudaMemcpy(pick.data(), dpick, pick.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    int64_t wrong = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      // Reference: the k best logits by index, softmax in double, the CDF walk in index order.
+      const auto best = ref_top_k(logits.data() + r * n, n, k);
+      std::vector<double> p(static_cast<size_t>(k));
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < k; ++j) mx = std::max(mx, double(logits[size_t(r * n + best[size_t(j)])]) / temperature);
+      for (int64_t j = 0; j < k; ++j) sum += (p[size_t(j)] = std::exp(logits[size_t(r * n + best[size_t(j)])] / temperature - mx));
+      const double target = u[size_t(r)] * sum, slack = 1e-5 * sum;
+      const int32_t g = pick[size_t(r)];
+      double before = 0;
+      for (int64_t j = 0; j < g && j < k; ++j) before += p[size_t(j)];
+      const bool ok = g >= 0 && g < k && before <= target + slack && before + p[size_t(g)] >= target - slack;
+      for (int64_t j = 0; j < k; ++j) wrong += idx[size_t(r * k + j)] != best[size_t(j)];
+      wrong += !ok;
+    }
+    report("top-k sampling k=40 of 32000 (top-k, gather, softmax, sample): entries wrong", double(wrong), 0.0);
+    for (void* ptr : {(void*)dl, (void*)du, (void*)didx, (void*)dsub, (void*)dpick}) cudaFree(ptr);
+  }
   // Bad arguments are refused with a code, not launched.
   int refused = 0;
   try {

@@ -115,6 +115,9 @@ void softmax_device(float* x, int64_t rows, int64_t n, float temperature, void* 
 void argmax_device(const float* x, int64_t rows, int64_t n, int32_t* out, void* stream);
 // Per row a draw from weights [rows, n] (>= 0, need not sum to 1) given uniforms [rows] in [0, 1).
 void sample_device(const float* weights, int64_t rows, int64_t n, const float* uniforms, int32_t* out, void* stream);
+// out[r, j] = x[r, idx[r, j]] for x [rows, n], idx [rows, k] (NaN for an index >= n). With
+// top_k_device, softmax_device and sample_device: top-k sampling without leaving the device.
+void gather_device(const float* x, int64_t rows, int64_t n, const uint32_t* idx, int64_t k, float* out, void* stream);
 
 // Runs the tiny end-to-end test the loader trusts: each kernel on random data vs a CPU result.
 // Returns "" on success, else what failed.

@@ -4,7 +4,10 @@
 //   sample_device:  a draw per row from unnormalised weights with a given uniform u in [0, 1):
 //                   the first i with u · Σw < w[0] + … + w[i] (the reference's CDF walk), or the
 //                   last positive weight when rounding leaves the walk short.
-// Top-k sampling composes top_k_device (top_k.cu) with these on the k gathered logits.
+//   gather_device:  out[r, j] = x[r, idx[r, j]], to pull the top-k logits out of the vocabulary.
+// Top-k sampling on the device: top_k_device (top_k.cu) -> gather_device -> softmax_device ->
+// sample_device -> idx[pick]. The same distribution as lib/generate/sampler.ts, not the same draw
+// for a given u: the reference walks the candidates most likely first, this walks them by index.
 // One block per row; vocabularies of 32K-256K entries are a few passes over L2.
 #include "device_common.cuh"
 #include "kernels.h"
@@ -100,6 +103,14 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) out[blockIdx.x] = int32_t(pick >= 0 ? pick : fallback >= 0 ? fallback : 0);
 }
 
+__global__ void gather_kernel(const float* __restrict__ x, int64_t n, const uint32_t* __restrict__ idx, int64_t rows,
+                              int64_t k, float* __restrict__ out) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < rows * k; t += int64_t(gridDim.x) * blockDim.x) {
+    const uint32_t i = idx[t];
+    out[t] = i < n ? x[(t / k) * n + i] : NAN;  // an index past the row reads nothing
+  }
+}
+
 void check_rows(int64_t rows, int64_t n, const char* what) {
   if (rows < 0 || n <= 0) throw CudaError("ERR_SHAPE", std::string(what) + ": need rows >= 0 and n >= 1");
   if (rows > 0x7fffffff || n > 0x7fffffff) throw CudaError("ERR_SHAPE", std::string(what) + ": too large for one launch");
@@ -128,6 +139,15 @@ void sample_device(const float* weights, int64_t rows, int64_t n, const float* u
   if (rows == 0) return;
   sample_kernel<<<unsigned(rows), kThreads, 0, as_stream(stream)>>>(weights, n, uniforms, out);
   check_cuda(cudaGetLastError(), "sample launch");
+}
+
+void gather_device(const float* x, int64_t rows, int64_t n, const uint32_t* idx, int64_t k, float* out, void* stream) {
+  check_rows(rows, n, "gather");
+  if (k < 0) throw CudaError("ERR_SHAPE", "gather: k must be >= 0");
+  if (rows * k == 0) return;
+  gather_kernel<<<unsigned(std::min<int64_t>((rows * k + 255) / 256, 65535)), 256, 0, as_stream(stream)>>>(x, n, idx, rows,
+                                                                                                           k, out);
+  check_cuda(cudaGetLastError(), "gather launch");
 }
 
 }  // namespace sparsenn::cuda
