@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -22,6 +23,13 @@ namespace {
 CollectAtLeastFn collect_kernel() {
   static const CollectAtLeastFn kernel = pick_kernel<CollectAtLeastFn>(
       SPARSENN_X86_KERNEL(avx512::collect_at_least), SPARSENN_X86_KERNEL(avx2::collect_at_least), portable::collect_at_least);
+  return kernel;
+}
+
+// Quest's sign-pattern kernel where a variant has one (nullptr elsewhere: the [q⁺, q⁻] path serves).
+QuestTileScoresFn quest_tile_scores_kernel() {
+  static const QuestTileScoresFn kernel =
+      pick_kernel<QuestTileScoresFn>(SPARSENN_X86_KERNEL(avx512::quest_tile_scores), nullptr, nullptr);
   return kernel;
 }
 
@@ -60,20 +68,17 @@ inline uint16_t bf16_nearest(float x) {
   return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
-// Group-max scores of rows [0, n) of every head into scores (row h at h*round_up_tile(n)), for
-// per-head operands a (query group of head h at a + h*groups*a_stride); then per head the k best
-// of its n scores followed by `last`, into items[h*(k+1) ..].
-void select_rows(const float* a, int64_t a_stride, int64_t groups, const TiledRows& rows, int64_t n, int64_t k, uint32_t last,
-                 float* scores, uint32_t* items) {
+// Scores tiles [t0, t1) of head h into scores + h*round_up_tile(n) + 16*t0.
+using ScoreTiles = std::function<void(int64_t h, int64_t t0, int64_t t1)>;
+
+// Group-max scores of rows [0, n) of every head (by `score`) into scores (row h at
+// h*round_up_tile(n)); then per head the k best of its n scores followed by `last`, into
+// items[h*(k+1) ..].
+void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int64_t k, uint32_t last, float* scores,
+                 uint32_t* items) {
   const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
   const int64_t stride = round_up_tile(n);
-  const TileScoresFn kernel = tile_scores_kernel();
   const int64_t elem = rows.scales ? 1 : 2;  // int8 codes or bf16
-  auto score = [&](int64_t h, int64_t t0, int64_t t1) {
-    const int64_t first = h * rows.capacity + t0 * kSelectTile;  // row index of the first tile
-    kernel(a + h * groups * a_stride, a_stride, groups, static_cast<const char*>(rows.data) + first * rows.width * elem,
-           rows.scales ? rows.scales + first : nullptr, rows.width, t1 - t0, scores + h * stride + t0 * kSelectTile);
-  };
   auto choose = [&](int64_t h) {
     uint32_t* out = items + h * (k + 1);
     top_k_ascending(scores + h * stride, n, k, out);
@@ -98,6 +103,19 @@ void select_rows(const float* a, int64_t a_stride, int64_t groups, const TiledRo
       score(h, c * per, std::min(tiles, (c + 1) * per));
     });
   parallel_for(rows.kv_heads, choose);
+}
+
+// The dot-product scorer of select_rows: per-head operands a (query group of head h at
+// a + h*groups*a_stride) against the rows as they are.
+ScoreTiles dot_scores(const float* a, int64_t a_stride, int64_t groups, const TiledRows& rows, int64_t n, float* scores) {
+  const TileScoresFn kernel = tile_scores_kernel();
+  const int64_t elem = rows.scales ? 1 : 2;
+  const int64_t stride = round_up_tile(n);
+  return [=](int64_t h, int64_t t0, int64_t t1) {
+    const int64_t first = h * rows.capacity + t0 * kSelectTile;  // row index of the first tile
+    kernel(a + h * groups * a_stride, a_stride, groups, static_cast<const char*>(rows.data) + first * rows.width * elem,
+           rows.scales ? rows.scales + first : nullptr, rows.width, t1 - t0, scores + h * stride + t0 * kSelectTile);
+  };
 }
 
 // Monotone map of a float to an unsigned key (larger float, larger key); NaN ranks as -inf and
@@ -285,6 +303,40 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
 
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
   const int64_t D = bounds.width / 2, G = q.rows / bounds.kv_heads;
+  if (const QuestTileScoresFn kernel = quest_tile_scores_kernel(); kernel && q.cols == D) {
+    // Per KV head and chunk of up to 4 of its queries, the dims grouped by sign pattern (a
+    // counting sort), so the kernel reads hi or lo per query and dim without a branch.
+    const int64_t chunks = (G + 3) / 4, plan_len = 17 + D;
+    thread_local std::vector<int32_t> plans;
+    std::vector<int32_t>& pl = plans;
+    pl.resize(size_t(bounds.kv_heads * chunks * plan_len));
+    for (int64_t h = 0; h < bounds.kv_heads; ++h)
+      for (int64_t c = 0; c < chunks; ++c) {
+        int32_t* runs = pl.data() + (h * chunks + c) * plan_len;
+        int32_t* order = runs + 17;
+        const int64_t g0 = h * G + 4 * c, ng = std::min<int64_t>(4, G - 4 * c);
+        auto pattern = [&](int64_t d) {
+          int p = 0;
+          for (int64_t g = 0; g < ng; ++g) p |= int(q.data[(g0 + g) * D + d] > 0) << g;
+          return p;
+        };
+        std::fill(runs, runs + 17, 0);
+        for (int64_t d = 0; d < D; ++d) ++runs[pattern(d) + 1];
+        for (int p = 0; p < 16; ++p) runs[p + 1] += runs[p];
+        int32_t fill[16];
+        std::copy(runs, runs + 16, fill);
+        for (int64_t d = 0; d < D; ++d) order[fill[pattern(d)]++] = int32_t(d);
+      }
+    const int8_t* codes = static_cast<const int8_t*>(bounds.data);
+    const int64_t stride = round_up_tile(current);
+    const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
+      const int64_t first = h * bounds.capacity + t0 * kSelectTile;
+      kernel(q.data + h * G * D, G, pl.data() + h * chunks * plan_len, codes + first * bounds.width, bounds.scales + first, D,
+             t1 - t0, scores + h * stride + t0 * kSelectTile);
+    };
+    select_rows(score, bounds, current, keep, uint32_t(current), scores, items);
+    return;
+  }
   // [q⁺, q⁻] per query head: Σ_d max(q_d·lo_d, q_d·hi_d) = q⁺·hi + q⁻·lo, one dot product per row.
   thread_local std::vector<float> split;
   split.resize(size_t(q.rows * 2 * D));
@@ -294,7 +346,7 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
       split[size_t(r * 2 * D + d)] = x > 0 ? x : 0.0f;
       split[size_t(r * 2 * D + D + d)] = x < 0 ? x : 0.0f;
     }
-  select_rows(split.data(), 2 * D, G, bounds, current, keep, uint32_t(current), scores, items);
+  select_rows(dot_scores(split.data(), 2 * D, G, bounds, current, scores), bounds, current, keep, uint32_t(current), scores, items);
 }
 
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end) {
@@ -318,7 +370,7 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   gathered.resize(size_t(q.rows * r));
   for (int64_t g = 0; g < q.rows; ++g)
     for (int64_t c = 0; c < r; ++c) gathered[size_t(g * r + c)] = q.data[g * q.cols + channels[(g / G) * r + c]];
-  select_rows(gathered.data(), r, G, labels, n, k, uint32_t(n), scores, items);
+  select_rows(dot_scores(gathered.data(), r, G, labels, n, scores), labels, n, k, uint32_t(n), scores, items);
 }
 
 }  // namespace sparsenn

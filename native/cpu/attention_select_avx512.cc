@@ -102,6 +102,92 @@ void tile_scores(const float* a, int64_t a_stride, int64_t groups, const void* t
   else tile_scores_of(a, a_stride, groups, static_cast<const uint16_t*>(tiles_data), scales, width, tiles, out);
 }
 
+namespace {
+
+// The dims of one sign pattern P of an NG-query chunk: query g reads hi_d when bit g of P is set
+// (q_g,d > 0), else lo_d, so each dim costs NG multiply-adds instead of 2·NG.
+template <int NG, int P, int NT>
+inline void quest_run(const float* q, int64_t D, const int32_t* dims, int64_t count, const int8_t* tile, int64_t tile_elems,
+                      __m512 (&acc)[NT][NG]) {
+  constexpr bool any_hi = P != 0, any_lo = P != (1 << NG) - 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t d = dims[i];
+    __m512 hi[NT], lo[NT];
+    for (int t = 0; t < NT; ++t) {
+      hi[t] = any_hi ? widen(tile + t * tile_elems + d * 16) : _mm512_setzero_ps();
+      lo[t] = any_lo ? widen(tile + t * tile_elems + (D + d) * 16) : _mm512_setzero_ps();
+    }
+    for (int g = 0; g < NG; ++g) {
+      const __m512 x = _mm512_set1_ps(q[g * D + d]);
+      for (int t = 0; t < NT; ++t) acc[t][g] = _mm512_fmadd_ps(x, ((P >> g) & 1) ? hi[t] : lo[t], acc[t][g]);
+    }
+  }
+}
+
+template <int NG, int NT>
+inline void quest_chunk(const float* q, int64_t D, const int32_t* plan, const int8_t* tile, int64_t tile_elems, __m512* best) {
+  __m512 acc[NT][NG];
+  for (int t = 0; t < NT; ++t)
+    for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_ps();
+  const int32_t* runs = plan;
+  const int32_t* order = plan + 17;
+  for (int p = 0; p < (1 << NG); ++p) {
+    const int32_t* dims = order + runs[p];
+    const int64_t count = runs[p + 1] - runs[p];
+    if (count == 0) continue;
+    switch (p) {
+#define SPARSENN_QUEST_RUN(P) \
+  case P:                      \
+    if constexpr (P < (1 << NG)) quest_run<NG, P, NT>(q, D, dims, count, tile, tile_elems, acc); \
+    break;
+      SPARSENN_QUEST_RUN(0) SPARSENN_QUEST_RUN(1) SPARSENN_QUEST_RUN(2) SPARSENN_QUEST_RUN(3)
+      SPARSENN_QUEST_RUN(4) SPARSENN_QUEST_RUN(5) SPARSENN_QUEST_RUN(6) SPARSENN_QUEST_RUN(7)
+      SPARSENN_QUEST_RUN(8) SPARSENN_QUEST_RUN(9) SPARSENN_QUEST_RUN(10) SPARSENN_QUEST_RUN(11)
+      SPARSENN_QUEST_RUN(12) SPARSENN_QUEST_RUN(13) SPARSENN_QUEST_RUN(14) SPARSENN_QUEST_RUN(15)
+#undef SPARSENN_QUEST_RUN
+      default: break;
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int g = 0; g < NG; ++g) best[t] = _mm512_max_ps(best[t], acc[t][g]);
+}
+
+template <int NT>
+inline void quest_all_chunks(const float* q, int64_t groups, const int32_t* plan, int64_t D, const int8_t* tile,
+                             int64_t tile_elems, __m512* best) {
+  // The rows were read in a permuted channel order: ask for the tiles after these whole.
+  for (int64_t b = 0; b < NT * tile_elems; b += 64) _mm_prefetch(reinterpret_cast<const char*>(tile) + NT * tile_elems + b, _MM_HINT_T0);
+  for (int64_t g0 = 0, c = 0; g0 < groups; g0 += 4, ++c) {
+    const float* qc = q + g0 * D;
+    const int32_t* pc = plan + c * (17 + D);
+    switch (std::min<int64_t>(4, groups - g0)) {
+      case 1: quest_chunk<1, NT>(qc, D, pc, tile, tile_elems, best); break;
+      case 2: quest_chunk<2, NT>(qc, D, pc, tile, tile_elems, best); break;
+      case 3: quest_chunk<3, NT>(qc, D, pc, tile, tile_elems, best); break;
+      default: quest_chunk<4, NT>(qc, D, pc, tile, tile_elems, best); break;
+    }
+  }
+}
+
+}  // namespace
+
+void quest_tile_scores(const float* q, int64_t groups, const int32_t* plan, const int8_t* tiles_data, const float* scales,
+                       int64_t D, int64_t tiles, float* out) {
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const int64_t tile_elems = 2 * D * 16;
+  int64_t i = 0;
+  for (; i + 2 <= tiles; i += 2) {
+    __m512 best[2] = {neg_inf, neg_inf};
+    quest_all_chunks<2>(q, groups, plan, D, tiles_data + i * tile_elems, tile_elems, best);
+    for (int64_t t = 0; t < 2; ++t) _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
+  }
+  for (; i < tiles; ++i) {
+    __m512 best = neg_inf;
+    quest_all_chunks<1>(q, groups, plan, D, tiles_data + i * tile_elems, tile_elems, &best);
+    _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
+  }
+}
+
 int64_t collect_at_least(const float* s, int64_t n, float low, uint32_t* idx) {
   // Compress in registers and store whole vectors: a compress straight to memory is microcoded and
   // slow on some cores (Zen 4), and the caller leaves 16 entries of room past the count.
