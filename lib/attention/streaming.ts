@@ -7,13 +7,15 @@
  *
  * With `evict: true` memory is bounded, as in the paper: before new tokens are appended the cache
  * drops its middle, keeping the sinks and the newest window − 1 tokens, so a decode step reads
- * exactly sinks + window. Positions are assigned within the cache (cache slot i is position i, so
- * positions never pass sinks + window and a sequence can run past the context length): the paper
- * caches keys before RoPE and rotates them by their slot at every step; we cache them rotated and,
- * when they slide down by s slots, rotate them back by s (RoPE rotations compose exactly, up to
- * f32 rounding), which is the same attention for a fraction of the work. `evictBatch` > 1 drops
- * that many tokens at once (the slide then happens every evictBatch steps; sink-to-query distance
- * drifts by up to evictBatch − 1; the cache holds at most sinks + window + evictBatch − 1 tokens).
+ * exactly sinks + window. Positions are assigned within the cache: the paper caches keys before
+ * RoPE and rotates them by their cache slot at every step, so the query sees token j at distance
+ * (its slot − j) and distances never pass sinks + window, whatever the sequence length (it can
+ * run past the context length). RoPE depends only on distances, so we keep keys rotated, encode
+ * every token at slot + evicted, and at each eviction re-rotate only the sinks (from copies kept
+ * before the first eviction) to sit right before the window: the same attention scores (tested to
+ * 1e-5) for O(sinks) work instead of rotating the whole window every step. `evictBatch` > 1
+ * drops that many tokens at once (the sink-to-query distance then drifts by up to evictBatch − 1,
+ * and the cache holds at most sinks + window + evictBatch − 1 tokens).
  * A prompt longer than the window is prefilled in one pass with original positions (each row
  * reads its own sinks + window) and evicted before the first decode step.
  *

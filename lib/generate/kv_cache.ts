@@ -77,30 +77,60 @@ export class KvCache {
 
   /**
    * Evicts tokens [sinks, from) of every layer (StreamingLLM's rolling cache): the tokens after
-   * them slide down to follow the sinks, so token i of the cache is again position i. `reposition`
-   * re-encodes the position of the keys that moved (RoPE models rotate them back by `from − sinks`,
-   * which equals caching keys before RoPE and rotating them by their cache position at read time);
-   * it gets one layer's key array, the offset of a run of `count` consecutive [headDim] rows of one
-   * head, and the shift. Returns the number of tokens dropped.
+   * them slide down to follow the sinks. Afterwards every cached token stands at position
+   * slot + evicted (models encode new tokens there too): the window keeps the positions it was
+   * encoded with and the sinks move forward to sit right before it, so the distance between any
+   * two cached tokens, or a token and the query, is their slot distance — exactly the paper's
+   * positions within the cache (sink i at i, slot j at j, caching keys before RoPE), and only the
+   * sinks are re-encoded. `rotate` re-encodes a run of `count` [headDim] key rows of one head by
+   * `delta` positions (RoPE models); it is always applied to copies of the sinks kept from before
+   * the first eviction, so rounding never accumulates. Without it (learned positions) tokens are
+   * only dropped. Returns the number of tokens dropped.
    */
-  evictMiddle(sinks: number, from: number, reposition?: (keys: Float32Array, offset: number, count: number, shift: number) => void): number {
+  evictMiddle(sinks: number, from: number, rotate?: (keys: Float32Array, offset: number, count: number, delta: number) => void): number {
     if (!Number.isSafeInteger(sinks) || !Number.isSafeInteger(from) || sinks < 0 || from < sinks || from > this.length)
       throw new SparsennError('ERR_ARG', `evictMiddle: need 0 <= sinks (${sinks}) <= from (${from}) <= length (${this.length})`);
+    if (this.sinkKeys && this.sinkKeys.sinks !== sinks)
+      throw new SparsennError('ERR_ARG', `evictMiddle: this cache keeps ${this.sinkKeys.sinks} sinks, not ${sinks}`);
     const shift = from - sinks;
     if (shift === 0) return 0;
-    const moved = this.length - from;
+    const hd = this.headDim;
+    if (rotate && sinks > 0 && !this.sinkKeys) {
+      // The sinks as first encoded (positions 0 .. sinks − 1), one [kvHeads, sinks, headDim] copy per layer.
+      const rows = this.keys.map((k) => {
+        const c = new Float32Array(this.kvHeads * sinks * hd);
+        for (let h = 0; h < this.kvHeads; h++) c.set(k.subarray(this.offset(h, 0), this.offset(h, sinks)), h * sinks * hd);
+        return c;
+      });
+      this.sinkKeys = { sinks, rows };
+    }
     for (let l = 0; l < this.layers; l++) {
       const k = this.keys[l]!;
       const v = this.values[l]!;
       for (let h = 0; h < this.kvHeads; h++) {
         k.copyWithin(this.offset(h, sinks), this.offset(h, from), this.offset(h, this.length));
         v.copyWithin(this.offset(h, sinks), this.offset(h, from), this.offset(h, this.length));
-        if (reposition && moved > 0) reposition(k, this.offset(h, sinks), moved, shift);
       }
     }
     this.length -= shift;
     this.evicted += shift;
+    if (rotate && this.sinkKeys)
+      for (let l = 0; l < this.layers; l++) {
+        const k = this.keys[l]!;
+        for (let h = 0; h < this.kvHeads; h++) {
+          k.set(this.sinkKeys.rows[l]!.subarray(h * sinks * hd, (h + 1) * sinks * hd), this.offset(h, 0));
+          rotate(k, this.offset(h, 0), sinks, this.evicted);
+        }
+      }
     return shift;
+  }
+
+  /** Pristine copies of the sink keys, taken at the first eviction of a RoPE model's cache. */
+  private sinkKeys: { sinks: number; rows: Float32Array[] } | null = null;
+
+  /** Position of the token in cache slot `slot` (slot + evicted; see evictMiddle). */
+  positionOf(slot: number): number {
+    return slot + this.evicted;
   }
 
   /**

@@ -66,18 +66,18 @@ export function spansOf(segments: readonly Segment[]): { cache: Segment['cache']
 
 /**
  * Lets a bounded-memory attention policy (StreamingLLM with eviction) drop the middle of each
- * segment's cache before the new tokens are appended; `reposition` re-encodes the positions of
- * the keys that slid down (see KvCache.evictMiddle). A no-op for every other policy.
+ * segment's cache before the new tokens are appended; `rotate` re-encodes key positions (RoPE
+ * models; see KvCache.evictMiddle). A no-op for every other policy.
  */
 export function evictForPolicy(
   segments: readonly Segment[],
   policy: AttentionPolicy | undefined,
-  reposition?: (keys: Float32Array, offset: number, count: number, shift: number) => void,
+  rotate?: (keys: Float32Array, offset: number, count: number, delta: number) => void,
 ): void {
   const eviction = policy?.eviction;
   if (!eviction) return;
   for (const s of segments) {
     const plan = eviction.plan(s.cache.length, s.ids.length);
-    if (plan) s.cache.evictMiddle(plan.sinks, plan.from, reposition);
+    if (plan) s.cache.evictMiddle(plan.sinks, plan.from, rotate);
   }
 }

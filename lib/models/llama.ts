@@ -74,8 +74,8 @@ export class LlamaNetwork implements Network {
     const w = this.weights;
     const mm = { backend: opts.backend };
     const layout = c.ropeLayout === 'half' ? 'half' : 'interleaved';
-    // Keys that slide down by `shift` cache slots are rotated back by as many positions.
-    evictForPolicy(segments, opts.attention, (keys, offset, count, shift) => rotateRows(keys, offset, count, c.headDim, -shift, c.ropeTheta, layout));
+    // Eviction moves the sinks forward to sit before the window: their keys are re-rotated.
+    evictForPolicy(segments, opts.attention, (keys, offset, count, delta) => rotateRows(keys, offset, count, c.headDim, delta, c.ropeTheta, layout));
     const rows = prepareSegments(segments, c.maxSeqLen);
     const dim = c.dim;
     const kvDim = c.kvHeads * c.headDim;
@@ -110,14 +110,16 @@ export class LlamaNetwork implements Network {
       mark('qkv');
 
       // RoPE and cache writes for every new position first, then attention, so a
-      // prompt's positions see each other (causality comes from pos bounds).
+      // prompt's positions see each other (causality comes from slot bounds). A token's RoPE
+      // position is its cache slot plus the tokens evicted before it (0 unless the policy evicts).
       r = 0;
       for (const s of segments) {
         for (let i = 0; i < s.ids.length; i++, r++) {
-          const pos = s.cache.length + i;
+          const slot = s.cache.length + i;
+          const pos = s.cache.positionOf(slot);
           applyRope(q, r * dim, c.heads, c.headDim, pos, c.ropeTheta, layout);
           applyRope(k, r * kvDim, c.kvHeads, c.headDim, pos, c.ropeTheta, layout);
-          s.cache.write(l, pos, k, v, r * kvDim);
+          s.cache.write(l, slot, k, v, r * kvDim);
         }
       }
       mark('rope');

@@ -37,8 +37,8 @@ export interface AttentionPolicy {
 /**
  * How a bounded-memory policy keeps a sequence's cache small. Before a forward pass appends
  * `incoming` tokens to a cache holding `length`, the model asks `plan` and, given a plan, drops
- * cached tokens [sinks, from) (KvCache.evictMiddle), re-encoding the positions of the keys that
- * moved so that cache slot i is position i.
+ * cached tokens [sinks, from) (KvCache.evictMiddle), re-encoding key positions (RoPE: the sinks)
+ * so that distances between cached tokens are their slot distances.
  */
 export interface CacheEviction {
   plan(length: number, incoming: number): { sinks: number; from: number } | null;

@@ -1,7 +1,7 @@
 /**
- * StreamingLLM with eviction: the cache keeps sinks + window tokens (bounded memory), cache slot i
- * is position i (keys re-rotated when they slide, which must equal rotating pre-RoPE keys by their
- * slot), generation runs past the context length, batching keeps one cache per sequence, and on
+ * StreamingLLM with eviction: the cache keeps sinks + window tokens (bounded memory), attention
+ * scores equal the paper's positions within the cache (pre-RoPE keys rotated by their slot),
+ * generation runs past the context length, batching keeps one cache per sequence, and on
  * stories260K the token-by-token perplexity stays close to the non-evicting policy and to dense.
  */
 import { createAttentionPolicy } from '../../lib/attention/create';
@@ -21,33 +21,33 @@ import { relError, rng } from '../helpers';
 import { describeWithStories, loadStories } from '../models/stories';
 
 describe('evictMiddle with RoPE re-rotation', () => {
-  test.each(['interleaved', 'half'] as const)('equals keys cached before RoPE and rotated by their cache slot (%s)', (layout) => {
+  test.each(['interleaved', 'half'] as const)('scores equal keys cached before RoPE and rotated by their cache slot (%s)', (layout) => {
     const layers = 2;
     const kvHeads = 3;
     const D = 8;
     const theta = 10000;
     const cache = new KvCache(layers, kvHeads, D, 4096, 8);
     const r = rng(7);
-    const raw: Float32Array[] = []; // pre-RoPE keys of every token ever written, [kvHeads · D] each, per layer 0
+    const raw: Float32Array[] = []; // pre-RoPE keys of every token ever written, [kvHeads · D] each
     const sinks = 3;
     const window = 11;
     const ev = streamingEviction(sinks, window, 1);
-    const rotateBack = (keys: Float32Array, off: number, count: number, shift: number) => rotateRows(keys, off, count, D, -shift, theta, layout);
+    const rotate = (keys: Float32Array, off: number, count: number, delta: number) => rotateRows(keys, off, count, D, delta, theta, layout);
     const kept: number[] = []; // which raw token sits in each slot
     for (let step = 0; step < 60; step++) {
       const p = ev.plan(cache.length, 1);
       if (p) {
-        cache.evictMiddle(p.sinks, p.from, rotateBack);
+        cache.evictMiddle(p.sinks, p.from, rotate);
         kept.splice(p.sinks, p.from - p.sinks);
       }
-      const pos = cache.length;
-      cache.reserve(pos + 1);
+      const slot = cache.length;
+      cache.reserve(slot + 1);
       const k = Float32Array.from({ length: kvHeads * D }, () => r() * 2 - 1 || 0.5);
       const v = Float32Array.from({ length: kvHeads * D }, () => r() * 2 - 1 || 0.5);
       raw.push(Float32Array.from(k));
-      applyRope(k, 0, kvHeads, D, pos, theta, layout);
-      for (let l = 0; l < layers; l++) cache.write(l, pos, k, v, 0);
-      cache.length = pos + 1;
+      applyRope(k, 0, kvHeads, D, cache.positionOf(slot), theta, layout); // as the model does
+      for (let l = 0; l < layers; l++) cache.write(l, slot, k, v, 0);
+      cache.length = slot + 1;
       kept.push(step);
       expect(cache.length).toBeLessThanOrEqual(sinks + window);
     }
@@ -55,16 +55,29 @@ describe('evictMiddle with RoPE re-rotation', () => {
     expect(cache.evicted).toBe(60 - sinks - window);
     expect(kept.slice(0, sinks)).toEqual([0, 1, 2]);
     expect(kept[kept.length - 1]).toBe(59);
-    for (let slot = 0; slot < cache.length; slot++) {
-      const want = Float32Array.from(raw[kept[slot]!]!);
-      applyRope(want, 0, kvHeads, D, slot, theta, layout);
-      for (let l = 0; l < layers; l++) {
-        const got = new Float32Array(kvHeads * D);
-        for (let h = 0; h < kvHeads; h++) got.set(cache.keys[l]!.subarray(cache.offset(h, slot), cache.offset(h, slot) + D), h * D);
-        // Rotated back once per slide (up to ~45 times): composition stays within f32 rounding.
+    // The newest query (slot L − 1) against every cached key: q·k as the model computes it
+    // (both at slot + evicted) equals the paper's (query at slot L − 1, key i rotated by slot i).
+    const last = cache.length - 1;
+    const q = Float32Array.from({ length: D }, () => r() * 2 - 1 || 0.5);
+    const qModel = Float32Array.from(q);
+    applyRope(qModel, 0, 1, D, cache.positionOf(last), theta, layout);
+    const qPaper = Float32Array.from(q);
+    applyRope(qPaper, 0, 1, D, last, theta, layout);
+    for (let l = 0; l < layers; l++)
+      for (let h = 0; h < kvHeads; h++) {
+        const got = new Float64Array(cache.length);
+        const want = new Float64Array(cache.length);
+        for (let slot = 0; slot < cache.length; slot++) {
+          const key = Float32Array.from(raw[kept[slot]!]!.subarray(h * D, (h + 1) * D));
+          applyRope(key, 0, 1, D, slot, theta, layout);
+          const o = cache.offset(h, slot);
+          for (let d = 0; d < D; d++) {
+            got[slot]! += qModel[d]! * cache.keys[l]![o + d]!;
+            want[slot]! += qPaper[d]! * key[d]!;
+          }
+        }
         expect(relError(got, want)).toBeLessThan(1e-5);
       }
-    }
   });
 
   test('bad ranges are refused', () => {
@@ -73,6 +86,10 @@ describe('evictMiddle with RoPE re-rotation', () => {
     expect(() => c.evictMiddle(3, 2)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(() => c.evictMiddle(1, 6)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(c.evictMiddle(2, 2)).toBe(0);
+    c.evictMiddle(1, 3, () => {});
+    expect(c.length).toBe(3);
+    expect(c.positionOf(2)).toBe(4);
+    expect(() => c.evictMiddle(2, 3, () => {})).toThrow(expect.objectContaining({ code: 'ERR_ARG' })); // another sinks count
   });
 });
 
@@ -110,7 +127,7 @@ describe('bounded memory in the model (synthetic model, context 64)', () => {
   const model = syntheticModel({ dim: 64, layers: 2, heads: 4, kvHeads: 2, maxSeqLen: 64, seed: 3 });
   const attention = { policy: 'streaming', sinks: 4, window: 20, evict: true } as const;
 
-  test('cache length and bytes stop growing over a long generation, and positions never pass the context', async () => {
+  test('cache length and bytes stop growing over a generation far past the context', async () => {
     const net = model.network;
     const policy = createAttentionPolicy(attention);
     const cache = net.newCache(8);
