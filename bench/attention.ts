@@ -15,6 +15,7 @@ import type { SparseAttentionPolicy } from '../lib/attention/policy';
 import { QuestPolicy } from '../lib/attention/quest';
 import { StreamingPolicy } from '../lib/attention/streaming';
 import { TidalPolicy } from '../lib/attention/tidal';
+import { adviseHugePages } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { Tensor } from '../lib/tensor';
 import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions } from './harness';
@@ -41,9 +42,15 @@ const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
 
 function cache(length: number, seed: number): KvCacheView {
   const n = KV_HEADS * length * D;
+  const k = Tensor.random([n], seed).to('f16').data;
+  const v = Tensor.random([n], seed + 1).to('f16').data;
+  // A KV cache is long-lived and streamed: 2 MiB pages, as a serving cache would ask for
+  // (lib/backend/huge_pages.ts). The stream-read ceiling below gets them too.
+  adviseHugePages(k);
+  adviseHugePages(v);
   return {
-    k: Tensor.random([n], seed).to('f16').data,
-    v: Tensor.random([n], seed + 1).to('f16').data,
+    k,
+    v,
     dtype: 'f16',
     kvHeads: KV_HEADS,
     length,
@@ -147,6 +154,7 @@ async function run(ctx: SuiteContext) {
   if (!native) return { rows: [], summary: ['native addon not loaded: the attention suite measures native kernels only, nothing run'] };
   const plan = PLANS[ctx.tiny ? 'tiny' : ctx.quick ? 'quick' : 'full'];
   const buf = Tensor.random([plan.streamMiB * 2 ** 18], 7).data as Float32Array;
+  adviseHugePages(buf);
   const stream = () => native.benchStreamRead(buf, ctx.threads);
   const rows: BenchRow[] = [];
   const summary: string[] = [];

@@ -29,6 +29,8 @@ export interface NativeBinding {
   ): Promise<void>;
   /** Bench only: sums buf with at most `threads` pool workers (a plain streaming read, the bandwidth ceiling). */
   benchStreamRead(buf: Float32Array, threads: number): number;
+  /** Asks for 2 MiB pages under a large typed array (a KV cache); returns the bytes advised (0 where unsupported). */
+  adviseHugePages(view: ArrayBufferView): number;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] in CSR. Checks every pointer; a column index >= K throws ERR_FORMAT. */
   matmulCsr(
     x: Float32Array,
@@ -218,6 +220,7 @@ export const NATIVE_FUNCTIONS = [
   'matmulDense',
   'matmulDenseAsync',
   'benchStreamRead',
+  'adviseHugePages',
   'matmulCsr',
   'matmulCsrAsync',
   'matmulBsr',

@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_attention(env, exports);
   register_attention_select(env, exports);
   register_bitmap(env, exports);
+  register_memory(env, exports);
   return exports;
 }
 

@@ -15,5 +15,6 @@ void register_input_sparse(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_attention_select(Napi::Env env, Napi::Object exports);
 void register_bitmap(Napi::Env env, Napi::Object exports);
+void register_memory(Napi::Env env, Napi::Object exports);
 
 }  // namespace sparsenn::binding
