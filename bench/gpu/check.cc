@@ -403,12 +403,42 @@ std::vector<uint32_t> ref_top_k(const float* s, int64_t n, int64_t k) {
   return idx;
 }
 
-uint16_t bf16_directed_ref(float x, bool up) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  uint32_t h = b >> 16;
-  if ((b & 0xffffu) != 0 && (b & 0x7f800000u) != 0x7f800000u && up != ((b >> 31) != 0)) h += 1;
-  return uint16_t(h & 0xffffu);
+// The CPU's Quest page bounds (questPageBoundsRef in lib/backend/js/attention_select.ts), written
+// independently of the kernel: hi/lo per channel in double, the smallest f32 scale s with
+// 127·s >= max |hi|, |lo| (+inf when a key is not finite), codes ceil(hi/s) and floor(lo/s).
+float ref_page_scale(double m) {
+  if (!std::isfinite(m)) return INFINITY;
+  float sc = float(m / 127.0);
+  if (double(sc) * 127.0 < m) sc = std::nextafter(sc, INFINITY);
+  return sc;
+}
+void ref_quest_page(const std::function<float(int64_t, int64_t)>& key, int64_t t0, int64_t P, int64_t D, int8_t* row,
+                    float* scale) {
+  std::vector<double> hi(static_cast<size_t>(D), -INFINITY), lo(static_cast<size_t>(D), INFINITY);
+  double m = 0;
+  bool non_finite = false;
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t t = t0; t < t0 + P; ++t) {
+      const double x = key(t, d);
+      if (!std::isfinite(x)) non_finite = true;
+      if (std::isnan(x)) continue;
+      hi[size_t(d)] = std::max(hi[size_t(d)], x);
+      lo[size_t(d)] = std::min(lo[size_t(d)], x);
+    }
+    m = std::max({m, std::fabs(hi[size_t(d)]), std::fabs(lo[size_t(d)])});
+  }
+  const float sc = non_finite ? INFINITY : ref_page_scale(m);
+  *scale = sc;
+  for (int64_t d = 0; d < D; ++d) {
+    double hc = 127, lc = -127;
+    if (sc == 0.0f) hc = lc = 0;
+    else if (std::isfinite(sc)) {
+      hc = std::min(127.0, std::max(-127.0, std::ceil(hi[size_t(d)] / sc)));
+      lc = std::min(127.0, std::max(-127.0, std::floor(lo[size_t(d)] / sc)));
+    }
+    row[d] = int8_t(hc);
+    row[D + d] = int8_t(lc);
+  }
 }
 
 void parity_top_k(bool quick) {
@@ -468,36 +498,34 @@ void parity_quest(bool quick) {
     for (auto& v : q) v = nonzero();
     const int64_t full = L / P, capacity = full + 3;
     // Reference bounds.
-    std::vector<uint16_t> want_b(size_t(KH * capacity * 2 * D), 0);
+    std::vector<int8_t> want_codes(size_t(KH * capacity * 2 * D), 0);
+    std::vector<float> want_scales(size_t(KH * capacity), 0.0f);
     for (int64_t h = 0; h < KH; ++h)
       for (int64_t p = 0; p < full; ++p)
-        for (int64_t d = 0; d < D; ++d) {
-          float hi = -INFINITY, lo = INFINITY;
-          for (int64_t t = p * P; t < (p + 1) * P; ++t) {
-            hi = std::max(hi, kf[at(t, h, d)]);
-            lo = std::min(lo, kf[at(t, h, d)]);
-          }
-          want_b[size_t((h * capacity + p) * 2 * D + d)] = bf16_directed_ref(hi, true);
-          want_b[size_t((h * capacity + p) * 2 * D + D + d)] = bf16_directed_ref(lo, false);
-        }
+        ref_quest_page([&](int64_t t, int64_t d) { return kf[at(t, h, d)]; }, p * P, P, D,
+                       &want_codes[size_t((h * capacity + p) * 2 * D)], &want_scales[size_t(h * capacity + p)]);
     uint16_t* dk = to_device(k16);
     uint16_t* dv = to_device(v16);
     float* dq = to_device(q);
-    uint16_t* db = to_device(std::vector<uint16_t>(want_b.size(), 0));
+    int8_t* dcodes = to_device(std::vector<int8_t>(want_codes.size(), 0));
+    float* dscales = to_device(std::vector<float>(want_scales.size(), 0.0f));
     const KvView kv{dk, dv, DType::F16, KH, L, D, hs, ts};
-    const QuestBoundsView bv{db, KH, capacity, D};
+    const QuestBoundsView bv{dcodes, dscales, KH, capacity, D};
     // Incrementally, as decoding builds them: the first third of the pages, then the rest.
     quest_page_bounds_device(kv, int32_t(P), 0, full / 3, bv, nullptr);
     quest_page_bounds_device(kv, int32_t(P), full / 3, full, bv, nullptr);
-    std::vector<uint16_t> got_b(want_b.size());
+    std::vector<int8_t> got_codes(want_codes.size());
+    std::vector<float> got_scales(want_scales.size());
     ck(cudaDeviceSynchronize(), "quest bounds");
-    ck(cudaMemcpy(got_b.data(), db, got_b.size() * 2, cudaMemcpyDeviceToHost), "D2H");
+    ck(cudaMemcpy(got_codes.data(), dcodes, got_codes.size(), cudaMemcpyDeviceToHost), "D2H");
+    ck(cudaMemcpy(got_scales.data(), dscales, got_scales.size() * 4, cudaMemcpyDeviceToHost), "D2H");
     int64_t wrong = 0;
-    for (size_t i = 0; i < got_b.size(); ++i) wrong += got_b[i] != want_b[i];
+    for (size_t i = 0; i < got_codes.size(); ++i) wrong += got_codes[i] != want_codes[i];
+    for (size_t i = 0; i < got_scales.size(); ++i) wrong += std::memcmp(&got_scales[i], &want_scales[i], 4) != 0;
     const std::string shape = " H=" + std::to_string(H) + " KVH=" + std::to_string(KH) + " D=" + std::to_string(D) +
                               " L=" + std::to_string(L) + " page=" + std::to_string(P) +
                               (head_major ? " head-major" : " token-major");
-    report("quest page bounds (bf16 bits differing)" + shape, double(wrong), 0.0);
+    report("quest page bounds (int8 codes + f32 scales differing)" + shape, double(wrong), 0.0);
     // Selection: the complete pages are candidates, the current (partial or next) page is added.
     const int64_t current = full, keep = std::min<int64_t>(current, 1 + current / 16 + int64_t(rng() % 3));
     float* dscores = nullptr;
@@ -520,11 +548,11 @@ void parity_quest(bool quick) {
           double s = 0;
           for (int64_t d = 0; d < D; ++d) {
             const double x = q[size_t(g * D + d)];
-            const double hi = bf16_to_f32(want_b[size_t((h * capacity + p) * 2 * D + d)]);
-            const double lo = bf16_to_f32(want_b[size_t((h * capacity + p) * 2 * D + D + d)]);
+            const double hi = want_codes[size_t((h * capacity + p) * 2 * D + d)];
+            const double lo = want_codes[size_t((h * capacity + p) * 2 * D + D + d)];
             s += std::max(x * hi, x * lo);
           }
-          best = std::max(best, s);
+          best = std::max(best, double(want_scales[size_t(h * capacity + p)]) * s);
         }
         want_s[size_t(h * current + p)] = best;
       }
@@ -567,8 +595,43 @@ void parity_quest(bool quick) {
         for (int64_t d = 0; d < D; ++d) want[size_t(h * D + d)] += s[i] / sum * vf[at(toks[i], kvh, d)];
     }
     report("quest attention over the chosen pages" + shape, rel_err(got, want), 1e-2);
-    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)db, (void*)dscores, (void*)doff, (void*)ditems, (void*)dout})
+    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)dcodes, (void*)dscales, (void*)dscores, (void*)doff,
+                    (void*)ditems, (void*)dout})
       cudaFree(p);
+  }
+  // Special pages: all zero (scale 0, codes 0), one +inf key and one NaN key (scale +inf, codes
+  // +-127), next to an ordinary page; KV heads 2, D 24, pages of 8 tokens.
+  {
+    const int64_t KH = 2, D = 24, P = 8, L = 4 * P;
+    std::vector<uint16_t> k16(size_t(KH * L * D));
+    for (auto& v : k16) v = f32_to_16(nonzero(), DType::F16);
+    for (int64_t h = 0; h < KH; ++h) {
+      for (int64_t i = 0; i < P * D; ++i) k16[size_t((h * L + P) * D + i)] = 0;  // page 1 all zero
+      k16[size_t((h * L + 2 * P + 3) * D + 5)] = 0x7c00;                        // page 2: +inf
+      k16[size_t((h * L + 3 * P + 6) * D + 17)] = 0x7e00;                       // page 3: NaN
+    }
+    std::vector<int8_t> want_codes(size_t(KH * 4 * 2 * D));
+    std::vector<float> want_scales(size_t(KH * 4));
+    for (int64_t h = 0; h < KH; ++h)
+      for (int64_t p = 0; p < 4; ++p)
+        ref_quest_page([&](int64_t t, int64_t d) { return f16_to_f32(k16[size_t((h * L + t) * D + d)]); }, p * P, P, D,
+                       &want_codes[size_t((h * 4 + p) * 2 * D)], &want_scales[size_t(h * 4 + p)]);
+    uint16_t* dk = to_device(k16);
+    int8_t* dcodes = to_device(std::vector<int8_t>(want_codes.size(), 0));
+    float* dscales = to_device(std::vector<float>(want_scales.size(), 0.0f));
+    quest_page_bounds_device(KvView{dk, dk, DType::F16, KH, L, D, L * D, D}, int32_t(P), 0, 4,
+                             QuestBoundsView{dcodes, dscales, KH, 4, D}, nullptr);
+    std::vector<int8_t> got_codes(want_codes.size());
+    std::vector<float> got_scales(want_scales.size());
+    ck(cudaDeviceSynchronize(), "quest bounds");
+    ck(cudaMemcpy(got_codes.data(), dcodes, got_codes.size(), cudaMemcpyDeviceToHost), "D2H");
+    ck(cudaMemcpy(got_scales.data(), dscales, got_scales.size() * 4, cudaMemcpyDeviceToHost), "D2H");
+    int64_t wrong = 0;
+    for (size_t i = 0; i < got_codes.size(); ++i) wrong += got_codes[i] != want_codes[i];
+    for (size_t i = 0; i < got_scales.size(); ++i) wrong += std::memcmp(&got_scales[i], &want_scales[i], 4) != 0;
+    wrong += !(want_scales[1] == 0.0f && std::isinf(want_scales[2]) && std::isinf(want_scales[3]));  // the reference itself
+    report("quest page bounds of zero / +inf / NaN pages (entries differing)", double(wrong), 0.0);
+    for (void* p : {(void*)dk, (void*)dcodes, (void*)dscales}) cudaFree(p);
   }
 }
 
@@ -1023,14 +1086,15 @@ void timings(bool quick, double* hbm_gbs) {
     // here; a step adds at most one page), then per step the page scores, the top-k and attention
     // over the chosen pages. Budget 1/16: the 511 best complete pages plus the current one.
     const int64_t current = pages - 1, keep = pages / 16 - 1;
-    uint16_t* db = nullptr;
-    float* dscores = nullptr;
+    int8_t* dcodes = nullptr;
+    float *dscales = nullptr, *dscores = nullptr;
     int32_t *qoff = nullptr, *qitems = nullptr;
-    ck(cudaMalloc(&db, size_t(KH * pages * 2 * D) * 2), "malloc");
+    ck(cudaMalloc(&dcodes, size_t(KH * pages * 2 * D)), "malloc");
+    ck(cudaMalloc(&dscales, size_t(KH * pages) * 4), "malloc");
     ck(cudaMalloc(&dscores, size_t(KH * current) * 4), "malloc");
     ck(cudaMalloc(&qoff, size_t(KH + 1) * 4), "malloc");
     ck(cudaMalloc(&qitems, size_t(KH * (keep + 1)) * 4), "malloc");
-    const QuestBoundsView bv{db, KH, pages, D};
+    const QuestBoundsView bv{dcodes, dscales, KH, pages, D};
     const double t_bounds = timer.median_ms([&] { quest_page_bounds_device(kvv, int32_t(page), 0, pages, bv, nullptr); }, 1, 5);
     const double t_sel = timer.median_ms([&] { quest_select_device(dq, H, bv, current, keep, dscores, qoff, qitems, nullptr); });
     const SelectionView chosen_sel{SelectionKind::Pages, qoff, qitems, int32_t(page)};
@@ -1041,7 +1105,7 @@ void timings(bool quick, double* hbm_gbs) {
     row(fmt("Quest 1/16 on the device at L=%.0f: selection (scores + top-k) %.4f ms, selection + attention %.4f ms", double(L),
             t_sel, t_step) +
         fmt(" = %.2fx dense attention (target 6x); building all page bounds once %.3f ms", t_all / t_step, t_bounds));
-    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)dout, (void*)doff, (void*)ditems, (void*)db, (void*)dscores,
+    for (void* p : {(void*)dk, (void*)dv, (void*)dq, (void*)dout, (void*)doff, (void*)ditems, (void*)dcodes, (void*)dscales, (void*)dscores,
                     (void*)qoff, (void*)qitems})
       cudaFree(p);
   }

@@ -80,12 +80,15 @@ void attention_decode_device(const float* q, int64_t heads, const KvView& kv, co
                              int64_t entries_max, float scale, float* out, void* stream);
 
 // ---- Quest page selection on the device (quest_page_bounds.cu, quest_select.cu, top_k.cu) ------
-// Page bounds of one layer in device memory: bf16 bits, rows [kv_heads, capacity, 2 * head_dim],
-// row (h, p) = [hi(D) rounded up, lo(D) rounded down] of the keys of page p of KV head h.
+// Page bounds of one layer in device memory, the CPU's values (selection_contract.ts) in plain
+// rows: codes int8 [kv_heads, capacity, 2 * head_dim], row (h, p) = [hi(D) rounded up, lo(D)
+// rounded down] in units of scales[h * capacity + p] (f32, >= 0; +inf for a page with a
+// non-finite key).
 struct QuestBoundsView {
-  uint16_t* data;
+  int8_t* codes;
+  float* scales;
   int64_t kv_heads;
-  int64_t capacity;  // pages per head the buffer holds
+  int64_t capacity;  // pages per head the buffers hold
   int64_t head_dim;
 };
 // Bounds of the complete pages [page_begin, page_end) from an f16 KV cache (device pointers).

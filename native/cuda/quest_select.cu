@@ -1,10 +1,11 @@
 // Quest page selection on the device (the fused step of lib/attention/quest.ts): for each KV head
 // h, pages [0, current) are scored by the largest upper bound over h's GQA group of query heads,
-//   bound(g, p) = Σ_d max(q[g,d]·hi[p,d], q[g,d]·lo[p,d])   (>= q[g]·k for every key k of page p),
+//   bound(g, p) = scale[p] · Σ_d max(q[g,d]·hi[p,d], q[g,d]·lo[p,d])   (>= q[g]·k for every key k
+//   of page p; hi, lo int8 codes, see quest_page_bounds.cu),
 // then the `keep` best pages (ascending, ties to the lower page) and the current page become h's
 // entries of a Pages selection that attention_decode.cu reads directly:
 //   offsets[h] = h·(keep+1), items[h·(keep+1) .. +keep] = best pages, items[.. + keep] = current.
-// Scores: a warp per page, lanes over channels, so the bf16 row [hi, lo] is one coalesced read;
+// Scores: a warp per page, lanes over channels, so the int8 row [hi, lo] is one coalesced read;
 // each row is read once for the whole group (up to 8 query heads per pass).
 #include "device_common.cuh"
 #include "kernels.h"
@@ -16,12 +17,10 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kHeadBatch = 8;
 
-__device__ __forceinline__ float bf16_bits_to_f32(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
-
 // Block (page block, kv head): q of the group staged in shared memory, a warp per page.
 __global__ void __launch_bounds__(kWarps * 32)
-    page_scores_kernel(const float* __restrict__ q, int group, int64_t D, const uint16_t* __restrict__ bounds,
-                       int64_t capacity, int64_t pages, float* __restrict__ scores) {
+    page_scores_kernel(const float* __restrict__ q, int group, int64_t D, const int8_t* __restrict__ codes,
+                       const float* __restrict__ scales, int64_t capacity, int64_t pages, float* __restrict__ scores) {
   extern __shared__ float qs[];  // [group][D]
   const int64_t h = blockIdx.y;
   for (int64_t i = threadIdx.x; i < group * D; i += blockDim.x) qs[i] = q[h * group * D + i];
@@ -29,14 +28,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int lane = threadIdx.x & 31;
   const int64_t p = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   if (p >= pages) return;
-  const uint16_t* row = bounds + (h * capacity + p) * 2 * D;
+  const int8_t* row = codes + (h * capacity + p) * 2 * D;
   float best = -INFINITY;
   for (int hb = 0; hb < group; hb += kHeadBatch) {
     float acc[kHeadBatch];
 #pragma unroll
     for (int j = 0; j < kHeadBatch; ++j) acc[j] = 0.0f;
     for (int64_t d = lane; d < D; d += 32) {
-      const float hi = bf16_bits_to_f32(row[d]), lo = bf16_bits_to_f32(row[D + d]);
+      const float hi = float(row[d]), lo = float(row[D + d]);
 #pragma unroll
       for (int j = 0; j < kHeadBatch; ++j) {
         if (hb + j >= group) break;
@@ -50,7 +49,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       best = fmaxf(best, warp_sum(acc[j]));
     }
   }
-  if (lane == 0) scores[h * pages + p] = best;
+  if (lane == 0) scores[h * pages + p] = scales[h * capacity + p] * best;
 }
 
 __global__ void finish_selection_kernel(int64_t kv_heads, int64_t keep, int64_t current, int32_t* __restrict__ offsets,
@@ -75,7 +74,8 @@ void launch_quest_page_scores(const float* q, int64_t heads, const QuestBoundsVi
     throw CudaError("ERR_SHAPE", "quest scores: too many pages or heads for one launch");
   if (pages == 0 || b.head_dim == 0) return;
   const dim3 grid(unsigned((pages + kWarps - 1) / kWarps), unsigned(b.kv_heads));
-  page_scores_kernel<<<grid, kWarps * 32, smem, s>>>(q, int(group), b.head_dim, b.data, b.capacity, pages, scores);
+  page_scores_kernel<<<grid, kWarps * 32, smem, s>>>(q, int(group), b.head_dim, b.codes, b.scales, b.capacity, pages,
+                                                     scores);
   check_cuda(cudaGetLastError(), "quest scores launch");
 }
 
