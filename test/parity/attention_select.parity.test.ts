@@ -4,7 +4,7 @@
  * label rows bit for bit;
  * scores within f32 tolerance; selections a true top-k of the reference scores (near-ties may
  * swap) and, on integer-valued data where every score is exact, identical lists including the
- * tie order. Random awkward shapes: odd lengths, GQA 1/4/8, pages cut mid-way, f32/f16/bf16 caches
+ * tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
  * in both layouts. Plus coded errors for bad arguments, through the ops and straight into the addon.
  */
 import type { KvCacheView } from '../../lib/attention/contract';
@@ -82,7 +82,8 @@ describeNative('Quest page bounds and page choice: cpu vs js', () => {
   test.each(DTYPES)('%s cache', (dtype) => {
     const r = rng(dtype.length * 31);
     let seed = 100;
-    for (const group of [1, 4, 8])
+    // GQA 3 and 5 too: the AVX-512 Quest kernel takes queries in chunks of up to 4.
+    for (const group of [1, 3, 4, 5, 8])
       for (let rep = 0; rep < 4; rep++) {
         const length = [1, 17, 100, 333, 1001, 2500][randInt(r, 0, 5)]! + rep;
         const c = randomCase(r, dtype, group, (seed += 2), length);
