@@ -50,10 +50,12 @@ describeWithStories('per-sequence policy state in batches (stories260K)', () => 
     if (_name === 'tidal') expect(solo).not.toEqual(dense);
   });
 
-  test('tidal through the BatchScheduler: same tokens as alone', async () => {
+  test.each([
+    ['tidal', () => createAttentionPolicy({ policy: 'tidal', budget: 6, selectionLayers: [1, 3] })],
+    ['streaming evict', () => createAttentionPolicy({ policy: 'streaming', sinks: 2, window: 10, evict: true })],
+  ] as const)('%s through the BatchScheduler: same tokens as alone', async (_name, make) => {
     const m = await loadStories();
     const prompts = samePrompts(m);
-    const make = () => createAttentionPolicy({ policy: 'tidal', budget: 6, selectionLayers: [1, 3] });
     const solo = [await alone(m, prompts[0]!, make, 24), await alone(m, prompts[1]!, make, 24)];
     const s = new BatchScheduler(m, { maxBatch: 2, backend: 'cpu', attention: make() });
     const collect = async (p: number[]) => {
