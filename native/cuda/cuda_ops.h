@@ -1,5 +1,5 @@
 // Host API of the CUDA kernels (plain C++; no N-API, no CUDA types in the interface), used by
-// the addon (binding/cuda_addon.cc) and by the standalone check program (bench/gpu/check.cu).
+// the addon (binding/cuda_addon.cc) and by the standalone check program (bench/gpu/check.cc).
 // Every function throws CudaError on failure; nothing here aborts the process.
 #pragma once
 #include <cstdint>
