@@ -3,6 +3,7 @@
  * local build in build/Release) through node-gyp-build. When none loads, the
  * library keeps working on the js backend and says once how to get the native one.
  */
+import * as os from 'os';
 import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
@@ -17,6 +18,23 @@ const PACKAGE_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '../..
 let loaded: { binding: NativeBinding } | { error: string } | undefined;
 let warned = false;
 
+/**
+ * Opens the addon node-gyp-build picks under `dir` with every symbol resolved now (RTLD_NOW).
+ * Node opens addons lazily by default: a half-built or mismatched binary with an unresolved
+ * symbol would load, then kill the process at its first call (a "symbol lookup error", which no
+ * catch sees). Resolved up front, it throws here and the js backend takes over.
+ */
+export function openAddon(dir: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  const file = nodeGypBuild.path(dir);
+  const flags = os.constants.dlopen?.RTLD_NOW; // undefined on Windows, which resolves at load anyway
+  const mod = { exports: {} as unknown };
+  if (flags === undefined) process.dlopen(mod, file);
+  else process.dlopen(mod, file, flags);
+  return mod.exports;
+}
+
 function load(): { binding: NativeBinding } | { error: string } {
   if (loaded) return loaded;
   if (process.env.SPARSENN_BACKEND === 'js') {
@@ -24,10 +42,8 @@ function load(): { binding: NativeBinding } | { error: string } {
     return loaded;
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
     // SPARSENN_NATIVE_DIR: look for the addon (build/Release or prebuilds/) under another folder.
-    const binding = nodeGypBuild(process.env.SPARSENN_NATIVE_DIR || PACKAGE_ROOT) as NativeBinding;
+    const binding = openAddon(process.env.SPARSENN_NATIVE_DIR || PACKAGE_ROOT) as NativeBinding;
     const missing = NATIVE_FUNCTIONS.filter((f) => typeof binding[f] !== 'function');
     if (missing.length > 0)
       throw new Error(`the addon lacks ${missing.join(', ')} (a stale build? rebuild with npx sparsenn build)`);
