@@ -4,7 +4,22 @@
  * (the model's context length), so short requests do not pay for the full context up front.
  * A bounded-memory attention policy (StreamingLLM with eviction) drops its middle with evictMiddle.
  */
+import { adviseHugePages } from '../backend/huge_pages';
 import { SparsennError } from '../errors';
+
+/** Layer arrays at least this large get 2 MiB pages (lib/backend/huge_pages.ts). */
+const HUGE_PAGE_MIN_BYTES = 4 * 2 ** 20;
+
+/**
+ * A zeroed layer array. Decode attention streams these every step; with 4 KiB pages a head's
+ * rows cross a page every few rows (a TLB walk and a prefetcher restart each), which measured
+ * 12.5 vs 19.5 GB/s per core at 32K context (bench/attention.ts), so large ones ask for 2 MiB pages.
+ */
+function layerArray(elements: number): Float32Array {
+  const a = new Float32Array(elements);
+  if (a.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(a);
+  return a;
+}
 
 export class KvCache {
   readonly layers: number;
@@ -26,8 +41,8 @@ export class KvCache {
     this.headDim = headDim;
     this.maxCapacity = maxCapacity;
     this.cap = Math.max(1, Math.min(initialCapacity, maxCapacity));
-    this.keys = Array.from({ length: layers }, () => new Float32Array(kvHeads * this.cap * headDim));
-    this.values = Array.from({ length: layers }, () => new Float32Array(kvHeads * this.cap * headDim));
+    this.keys = Array.from({ length: layers }, () => layerArray(kvHeads * this.cap * headDim));
+    this.values = Array.from({ length: layers }, () => layerArray(kvHeads * this.cap * headDim));
   }
 
   get capacity(): number {
@@ -43,7 +58,7 @@ export class KvCache {
     while (next < n) next *= 2;
     next = Math.min(next, this.maxCapacity);
     const grow = (old: Float32Array): Float32Array => {
-      const a = new Float32Array(this.kvHeads * next * this.headDim);
+      const a = layerArray(this.kvHeads * next * this.headDim);
       const row = this.cap * this.headDim;
       for (let h = 0; h < this.kvHeads; h++) a.set(old.subarray(h * row, (h + 1) * row), h * next * this.headDim);
       return a;
