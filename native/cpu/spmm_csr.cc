@@ -96,6 +96,21 @@ bool matmul_csr(const F32View& x, const CsrView& w, const MutF32View& y) {
     return ok;
   }
 
+  static const CsrBlockedRowsFn blocked = pick_kernel<CsrBlockedRowsFn>(
+      SPARSENN_X86_KERNEL(avx512::csr_blocked_rows), SPARSENN_X86_KERNEL(avx2::csr_blocked_rows), nullptr);
+  if (blocked) {
+    // K-blocked packed form: all of X packed at once into panels of P rows, xp[mt][K][P].
+    const int64_t P = blocked == SPARSENN_X86_KERNEL(avx512::csr_blocked_rows) ? kCsrPanelAvx512 : kCsrPanelAvx2;
+    const int64_t panels = (M + P - 1) / P;
+    std::unique_ptr<float[]> storage(new float[size_t(panels * K * P + 16)]);
+    float* xp = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(storage.get()) + 63) & ~uintptr_t(63));
+    for (int64_t mt = 0; mt < panels; ++mt) pack_x_kmajor(x, mt * P, std::min(P, M - mt * P), P, xp + mt * K * P);
+    parallel_for(parts, [&](int64_t t) {
+      if (!blocked(w, xp, panels * P, y.data, y.cols, M, bounds[size_t(t)], bounds[size_t(t) + 1])) ok = false;
+    });
+    return ok;
+  }
+
   // Packed form: X rows in blocks of up to 64, each transposed to xt[K][mb].
   std::unique_ptr<float[]> xt(new float[size_t(K) * 64]);
   for (int64_t m0 = 0; m0 < M; m0 += 64) {

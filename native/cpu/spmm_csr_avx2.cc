@@ -1,8 +1,8 @@
 // CSR kernels, AVX2 variant. The gather form (decode) is hand-written: 8 nonzeros
 // per step, indices compared with K and out-of-range lanes masked out of
 // vgatherdps (so corrupted indices are never dereferenced), bf16/f16 widened in
-// register. The packed prefill form is the generic code, which auto-vectorises
-// along M with these flags.
+// register. Prefill: the K-blocked packed form of spmm_csr_blocked.inc (16-row X panels);
+// the generic packed form (auto-vectorised along M) stays for a build without it.
 #include "isa.h"
 #if SPARSENN_X86
 #include <immintrin.h>
@@ -16,6 +16,7 @@
 #define SPARSENN_VARIANT avx2
 #define SPARSENN_CSR_OWN_GATHER 1
 #include "spmm_csr_generic.inc"
+#include "spmm_csr_blocked.inc"
 
 namespace sparsenn {
 namespace avx2 {

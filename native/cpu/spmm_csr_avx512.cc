@@ -2,8 +2,9 @@
 // values (f32, or bf16/f16 widened in-register) and u16/u32 indices streamed
 // once, x gathered with vgatherdps. Each step's indices are compared with K and
 // out-of-range lanes are masked out of the gather, so corrupted indices cost
-// one compare, never an out-of-bounds read. Prefill (packed form): a broadcast
-// value times mb/16 vectors of the k-major X block per nonzero.
+// one compare, never an out-of-bounds read. Prefill: the K-blocked packed form of
+// spmm_csr_blocked.inc (32-row X panels); the unblocked packed form (a broadcast value times
+// mb/16 vectors of the k-major X block per nonzero) stays for a build without it.
 #include "isa.h"
 #if SPARSENN_X86
 #include <immintrin.h>
@@ -209,4 +210,7 @@ bool csr_packed_rows(const CsrView& w, const float* xt, int64_t mb, float* y, in
 
 }  // namespace avx512
 }  // namespace sparsenn
+#define SPARSENN_VARIANT avx512
+#include "spmm_csr_blocked.inc"
+#undef SPARSENN_VARIANT
 #endif

@@ -1,7 +1,7 @@
 /**
  * Parity: CSR matmul on every backend against the js reference, on random sparse
  * weights (random values, random zero pattern, random sparsity) over awkward shapes,
- * every value dtype, and M in {1, 3, 17, 64} (gather and packed kernel forms).
+ * every value dtype, and M in {1, 3, 17, 31, 64, 65, 257} (gather and K-blocked packed forms).
  * Also: the native function itself refuses corrupted CSR arrays with ERR_FORMAT.
  */
 import { nativeBinding } from '../../lib/backend/native';
@@ -30,6 +30,9 @@ describeNative('CSR matmul: cpu vs js', () => {
   for (const M of [1, 3, 17, 64]) for (let i = 0; i < 6; i++) cases.push({ M, N: pick(), K: pick(), sparsity: 0.3 + 0.69 * r() });
   cases.push({ M: 1, N: 1, K: 1, sparsity: 0 }, { M: 2, N: 9, K: 4099, sparsity: 0.9 }, { M: 70, N: 33, K: 129, sparsity: 0.5 });
   cases.push({ M: 5, N: 7, K: 50, sparsity: 1 }); // every row empty: y must be exactly zero
+  // K-blocked prefill form: partial X panels (16 / 32 rows), K over several 512-column blocks.
+  for (const M of [31, 65, 257]) cases.push({ M, N: randInt(r, 1, 90) | 1, K: randInt(r, 513, 1700), sparsity: 0.5 + 0.45 * r() });
+  cases.push({ M: 33, N: 300, K: 1024 + 7, sparsity: 0.9 }, { M: 65, N: 5, K: 511, sparsity: 0.3 });
 
   test.each(['f32', 'bf16', 'f16'] as const)('%s values, sync and async', async (dtype) => {
     let seed = 11;
@@ -128,6 +131,27 @@ describeNative('CSR native function refuses corrupted arrays', () => {
         expect(code).toBe('ERR_FORMAT');
       }
     }
+  });
+
+  test('a row whose indices are not increasing still gets its full sum in the prefill form', () => {
+    // The blocked kernel finds a row's nonzeros per column block with a cursor, which needs
+    // increasing indices; a buffer that breaks that (never built by toCsr) takes a checked pass.
+    const Kl = 1500;
+    const Ml = 40;
+    const w = toCsr(sparseWeight(3, Kl, 0.5, 13));
+    const x = Tensor.random([Ml, Kl], 14).data as Float32Array;
+    const run = (col: Uint16Array | Uint32Array, val: Float32Array) => {
+      const y = new Float32Array(Ml * 3);
+      nativeBinding()!.matmulCsr(x, Ml, Kl, w.rowPtr, col, val, 0, 3, y);
+      return y;
+    };
+    const col = w.colIdx.slice();
+    const val = (w.values as Float32Array).slice();
+    const a = w.rowPtr[1]! + 2;
+    const b = w.rowPtr[2]! - 3; // row 1: swap a low and a high column (and their values)
+    [col[a], col[b]] = [col[b]!, col[a]!];
+    [val[a], val[b]] = [val[b]!, val[a]!];
+    expect(relError(run(col, val), run(w.colIdx, w.values as Float32Array))).toBeLessThanOrEqual(TOL);
   });
 
   test('row pointers out of order, not starting at 0, or not ending at nnz', () => {
