@@ -17,19 +17,16 @@
  */
 import { bytesPerElement, checkDType, type DType } from '../dtype';
 import { SparsennError } from '../errors';
-import { checkOptions } from '../options';
 import { Tensor } from '../tensor';
 import { checkMatrixShape, checkValues } from './csr';
+import { denseNonzeros, type UnstructuredOptions } from './nonzeros';
 import { readContainer, writeContainer } from './serialize';
 import type { SparseMatrix, SparseValues } from './types';
 
 /** Columns per mask: one 16-bit mask per group, one AVX-512 vector of f32. */
 export const BITMAP_GROUP = 16;
 
-export interface BitmapOptions {
-  /** Element type of the stored values; defaults to the dense tensor's dtype. */
-  dtype?: DType;
-}
+export type BitmapOptions = UnstructuredOptions;
 
 function bad(what: string): never {
   throw new SparsennError('ERR_FORMAT', what);
@@ -87,32 +84,11 @@ export class BitmapMatrix implements SparseMatrix {
 
   /** Keeps the nonzeros of a dense [N, K] tensor (exact zeros, +0 and -0, are dropped). */
   static fromDense(w: Tensor, opts?: BitmapOptions): BitmapMatrix {
-    if (!(w instanceof Tensor)) throw new SparsennError('ERR_ARG', 'toBitmap: w must be a Tensor');
-    const o = checkOptions<BitmapOptions>(opts, ['dtype'], 'toBitmap');
-    if (w.shape.length !== 2) throw new SparsennError('ERR_SHAPE', `toBitmap: w must be [N, K], got [${w.shape.join(', ')}]`);
-    const dtype = o.dtype === undefined ? w.dtype : checkDType(o.dtype, 'toBitmap: dtype');
-    const [N, K] = w.shape as [number, number];
+    const { N, K, dtype, rowPtr, cols, values } = denseNonzeros(w, opts, 'toBitmap');
     const G = bitmapGroups(K);
-    // Zeros are found in the stored dtype, so a value that rounds to zero is dropped too.
-    const src = w.to(dtype).data;
-    const isZero = dtype === 'f32' ? (v: number) => v === 0 : (v: number) => (v & 0x7fff) === 0;
-    let nnz = 0;
-    for (let i = 0; i < src.length; i++) if (!isZero(src[i]!)) nnz++;
-    if (nnz > 0xffffffff) throw new SparsennError('ERR_SHAPE', `toBitmap: ${nnz} nonzeros do not fit 32-bit row offsets`);
     const masks = new Uint16Array(N * G);
-    const rowPtr = new Uint32Array(N + 1);
-    const values = dtype === 'f32' ? new Float32Array(nnz) : new Uint16Array(nnz);
-    let j = 0;
-    for (let n = 0; n < N; n++) {
-      const base = n * K;
-      for (let k = 0; k < K; k++) {
-        const v = src[base + k]!;
-        if (isZero(v)) continue;
-        masks[n * G + (k >> 4)]! |= 1 << (k & 15);
-        values[j++] = v;
-      }
-      rowPtr[n + 1] = j;
-    }
+    for (let n = 0; n < N; n++)
+      for (let j = rowPtr[n]!; j < rowPtr[n + 1]!; j++) masks[n * G + (cols[j]! >> 4)]! |= 1 << (cols[j]! & 15);
     return new BitmapMatrix([N, K], masks, rowPtr, values, dtype);
   }
 

@@ -9,17 +9,14 @@
  */
 import { bytesPerElement, checkDType, type DType } from '../dtype';
 import { SparsennError } from '../errors';
-import { checkOptions } from '../options';
 import { Tensor } from '../tensor';
+import { denseNonzeros, type UnstructuredOptions } from './nonzeros';
 import { readContainer, writeContainer } from './serialize';
 import type { SparseMatrix, SparseValues } from './types';
 
 export type IndexArray = Uint16Array | Uint32Array;
 
-export interface CsrOptions {
-  /** Element type of the stored values; defaults to the dense tensor's dtype. */
-  dtype?: DType;
-}
+export type CsrOptions = UnstructuredOptions;
 
 /** Index arrays use 16 bits when every index fits (count <= 65536). */
 export function indexArrayFor(count: number, length: number): IndexArray {
@@ -101,31 +98,9 @@ export class CsrMatrix implements SparseMatrix {
 
   /** Keeps the nonzeros of a dense [N, K] tensor (exact zeros are dropped). */
   static fromDense(w: Tensor, opts?: CsrOptions): CsrMatrix {
-    if (!(w instanceof Tensor)) throw new SparsennError('ERR_ARG', 'toCsr: w must be a Tensor');
-    const o = checkOptions<CsrOptions>(opts, ['dtype'], 'toCsr');
-    if (w.shape.length !== 2) throw new SparsennError('ERR_SHAPE', `toCsr: w must be [N, K], got [${w.shape.join(', ')}]`);
-    const dtype = o.dtype === undefined ? w.dtype : checkDType(o.dtype, 'toCsr: dtype');
-    const [N, K] = w.shape as [number, number];
-    // Zeros are found in the stored dtype, so -0 and +0 are both dropped.
-    const src = w.to(dtype).data;
-    const isZero = dtype === 'f32' ? (v: number) => v === 0 : (v: number) => (v & 0x7fff) === 0;
-    let nnz = 0;
-    for (let i = 0; i < src.length; i++) if (!isZero(src[i]!)) nnz++;
-    const rowPtr = new Uint32Array(N + 1);
-    const colIdx = indexArrayFor(K, nnz);
-    const values = dtype === 'f32' ? new Float32Array(nnz) : new Uint16Array(nnz);
-    let j = 0;
-    for (let n = 0; n < N; n++) {
-      const base = n * K;
-      for (let k = 0; k < K; k++) {
-        const v = src[base + k]!;
-        if (isZero(v)) continue;
-        colIdx[j] = k;
-        values[j] = v;
-        j++;
-      }
-      rowPtr[n + 1] = j;
-    }
+    const { N, K, dtype, rowPtr, cols, values } = denseNonzeros(w, opts, 'toCsr');
+    const colIdx = indexArrayFor(K, cols.length);
+    colIdx.set(cols);
     return new CsrMatrix([N, K], rowPtr, colIdx, values, dtype);
   }
 
