@@ -16,6 +16,8 @@
 #include "matmul_input_sparse_kernels.h"
 #include "sparsenn/convert.h"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx512 {
 
@@ -25,17 +27,6 @@ constexpr int kRows = 8;     // selected Wt rows per pass over y: eight concurre
 constexpr int64_t kStep = 64;  // columns per step: four zmm of y, one cache line per row per zmm
 
 // 16 Wt elements at element offset i of row base, widened to f32.
-template <DType DT>
-inline __m512 load16(const void* base, int64_t i) {
-  if constexpr (DT == DType::F32) {
-    return _mm512_loadu_ps(static_cast<const float*>(base) + i);
-  } else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + i));
-    if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    else return _mm512_cvtph_ps(h);
-  }
-}
-
 template <DType DT>
 inline float load1(const void* base, int64_t i) {
   if constexpr (DT == DType::F32) return static_cast<const float*>(base)[i];
@@ -66,10 +57,10 @@ void update_rows(const int32_t* rows, const float* vals, const int32_t* next, in
     __m512 a0 = _mm512_loadu_ps(y + c), a1 = _mm512_loadu_ps(y + c + 16);
     __m512 a2 = _mm512_loadu_ps(y + c + 32), a3 = _mm512_loadu_ps(y + c + 48);
     for (int r = 0; r < R; ++r) {
-      a0 = _mm512_fmadd_ps(v[r], load16<DT>(row[r], c), a0);
-      a1 = _mm512_fmadd_ps(v[r], load16<DT>(row[r], c + 16), a1);
-      a2 = _mm512_fmadd_ps(v[r], load16<DT>(row[r], c + 32), a2);
-      a3 = _mm512_fmadd_ps(v[r], load16<DT>(row[r], c + 48), a3);
+      a0 = _mm512_fmadd_ps(v[r], widen16<DT>(row[r], c), a0);
+      a1 = _mm512_fmadd_ps(v[r], widen16<DT>(row[r], c + 16), a1);
+      a2 = _mm512_fmadd_ps(v[r], widen16<DT>(row[r], c + 32), a2);
+      a3 = _mm512_fmadd_ps(v[r], widen16<DT>(row[r], c + 48), a3);
     }
     _mm512_storeu_ps(y + c, a0);
     _mm512_storeu_ps(y + c + 16, a1);
@@ -78,7 +69,7 @@ void update_rows(const int32_t* rows, const float* vals, const int32_t* next, in
   }
   for (; c + 16 <= c1; c += 16) {
     __m512 a = _mm512_loadu_ps(y + c);
-    for (int r = 0; r < R; ++r) a = _mm512_fmadd_ps(v[r], load16<DT>(row[r], c), a);
+    for (int r = 0; r < R; ++r) a = _mm512_fmadd_ps(v[r], widen16<DT>(row[r], c), a);
     _mm512_storeu_ps(y + c, a);
   }
   for (; c < c1; ++c) {

@@ -13,27 +13,18 @@
 #define SPARSENN_BITMAP_OWN_ROWS 1
 #include "spmm_bitmap_generic.inc"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx2 {
 
 namespace {
 
-template <DType DT>
-inline __m256 load8(const void* v, int64_t j) {
-  if constexpr (DT == DType::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(v) + j);
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(v) + j));
-    if constexpr (DT == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    return _mm256_cvtph_ps(h);
-  }
-}
-
 // The 8 values at j placed on the lanes of the 8-bit mask, other lanes zero.
 template <DType DT>
 inline __m256 expand8(const void* v, int64_t j, uint32_t mask8, __m256i lane_bits) {
   const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kExpand.perm[mask8]));
-  const __m256 placed = _mm256_permutevar8x32_ps(load8<DT>(v, j), idx);
+  const __m256 placed = _mm256_permutevar8x32_ps(widen8<DT>(v, j), idx);
   const __m256i keep = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int32_t(mask8)), lane_bits), lane_bits);
   return _mm256_and_ps(placed, _mm256_castsi256_ps(keep));
 }

@@ -30,21 +30,12 @@
 #define SPARSENN_BITMAP_OWN_ROWS 1
 #include "spmm_bitmap_generic.inc"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx512 {
 
 namespace {
-
-template <DType DT>
-inline __m512 load16(const void* v, int64_t j) {
-  if constexpr (DT == DType::F32) {
-    return _mm512_loadu_ps(static_cast<const float*>(v) + j);
-  } else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(v) + j));
-    if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    return _mm512_cvtph_ps(h);
-  }
-}
 
 // R rows n0.. (each ending >= 16 values before the end of the array) for MR rows of X.
 // Returns false when some row's masks do not match its offsets (its y is then garbage).
@@ -79,7 +70,7 @@ bool simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64
       const uint32_t mask = masks[r * G + g];
       const int64_t j = std::min(cur[r], bound);  // in bounds even when the masks over-claim
       _mm_prefetch(static_cast<const char*>(w.values) + (j + kPrefetchValues) * dtype_size(DT), _MM_HINT_T0);
-      __m512 packed = load16<DT>(w.values, j);
+      __m512 packed = widen16<DT>(w.values, j);
       // Keep the load a separate instruction: GCC would otherwise fold it into the memory
       // form of vexpandps, which is microcoded on Zen 4.
       asm("" : "+v"(packed));

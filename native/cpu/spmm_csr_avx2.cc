@@ -18,21 +18,12 @@
 #include "spmm_csr_generic.inc"
 #include "spmm_csr_blocked.inc"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx2 {
 
 namespace {
-
-template <DType DT>
-inline __m256 load8_values(const void* v, int64_t j) {
-  if constexpr (DT == DType::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(v) + j);
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(v) + j));
-    if constexpr (DT == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    return _mm256_cvtph_ps(h);
-  }
-}
 
 template <typename IT>
 inline __m256i load8_indices(const IT* idx, int64_t j) {
@@ -66,7 +57,7 @@ bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64
       const __m256i in0 = _mm256_and_si256(_mm256_cmpgt_epi32(vK, i0), _mm256_cmpgt_epi32(_mm256_add_epi32(i0, _mm256_set1_epi32(1)), zero));
       const __m256i in1 = _mm256_and_si256(_mm256_cmpgt_epi32(vK, i1), _mm256_cmpgt_epi32(_mm256_add_epi32(i1, _mm256_set1_epi32(1)), zero));
       bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(in0, in1), _mm256_set1_epi32(-1)));
-      const __m256 v0 = load8_values<DT>(w.values, j), v1 = load8_values<DT>(w.values, j + 8);
+      const __m256 v0 = widen8<DT>(w.values, j), v1 = widen8<DT>(w.values, j + 8);
       for (int m = 0; m < MR; ++m) {
         const __m256 g0 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x + m * ldx, i0, _mm256_castsi256_ps(in0), 4);
         const __m256 g1 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x + m * ldx, i1, _mm256_castsi256_ps(in1), 4);

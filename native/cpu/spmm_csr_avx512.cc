@@ -16,6 +16,8 @@
 #include "sparsenn/views.h"
 #include "spmm_csr_kernels.h"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx512 {
 
@@ -27,17 +29,6 @@ inline __m512 load_values(const void* v, int64_t j, __mmask16 lanes) {
     return _mm512_maskz_loadu_ps(lanes, static_cast<const float*>(v) + j);
   } else {
     const __m256i h = _mm256_maskz_loadu_epi16(lanes, static_cast<const uint16_t*>(v) + j);
-    if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    return _mm512_cvtph_ps(h);
-  }
-}
-
-template <DType DT>
-inline __m512 load_values(const void* v, int64_t j) {
-  if constexpr (DT == DType::F32) {
-    return _mm512_loadu_ps(static_cast<const float*>(v) + j);
-  } else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(v) + j));
     if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     return _mm512_cvtph_ps(h);
   }
@@ -95,8 +86,8 @@ bool gather_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_
       if constexpr (kValueBytes == 4) _mm_prefetch(vp + 64, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(idx + j + kPrefetchAhead), _MM_HINT_T0);
       if constexpr (sizeof(IT) == 4) _mm_prefetch(reinterpret_cast<const char*>(idx + j + kPrefetchAhead) + 64, _MM_HINT_T0);
-      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j), load_values<DT>(w.values, j), 0xffff, vK, acc0, bad);
-      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j + 16), load_values<DT>(w.values, j + 16), 0xffff, vK, acc1,
+      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j), widen16<DT>(w.values, j), 0xffff, vK, acc0, bad);
+      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j + 16), widen16<DT>(w.values, j + 16), 0xffff, vK, acc1,
                               bad);
     }
     for (; j < e; j += 16) {
