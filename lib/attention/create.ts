@@ -53,13 +53,13 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
       checkOptions(s, ['policy', 'sinks', 'window', 'evict', 'evictBatch', 'prefill'], 'attention streaming');
       return new StreamingPolicy(s);
     case 'quest':
-      checkOptions(s, ['policy', 'budget', 'pageSize', 'backend'], 'attention quest');
+      checkOptions(s, ['policy', 'budget', 'pageSize', 'backend', 'prefill'], 'attention quest');
       return new QuestPolicy(s);
     case 'doubleSparsity':
-      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels', 'backend'], 'attention doubleSparsity');
+      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels', 'backend', 'prefill'], 'attention doubleSparsity');
       return new DoubleSparsityPolicy(s);
     case 'tidal':
-      checkOptions(s, ['policy', 'budget', 'selectionLayers', 'backend'], 'attention tidal');
+      checkOptions(s, ['policy', 'budget', 'selectionLayers', 'backend', 'prefill'], 'attention tidal');
       return new TidalPolicy(s);
     case 'moa':
       checkOptions(s, ['policy', 'spans', 'sinks', 'prefill'], 'attention moa');

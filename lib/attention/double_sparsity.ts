@@ -15,7 +15,7 @@ import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect } from './ops';
-import { readRow, SparsePolicy, topK, type HeadRequest, type HeadSelection } from './policy';
+import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { SELECT_TILE, selectScoresLength, type Bf16Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
@@ -33,6 +33,8 @@ export interface DoubleSparsityOptions {
   labelChannels?: number;
   /** Backend for the label cache and the approximate scores (default 'auto'). */
   backend?: BackendChoice;
+  /** 'dense' prefills the prompt with full causal attention, as the paper does; 'rows' (default) selects per prompt row (lib/attention/policy.ts). */
+  prefill?: DecodePolicyPrefill;
 }
 
 /**
@@ -100,6 +102,7 @@ export class DoubleSparsityPolicy extends SparsePolicy {
   private readonly channels: DoubleSparsityOptions['channels'];
   private readonly labelChannels: number | undefined;
   private readonly backend: BackendChoice;
+  readonly prefill: DecodePolicyPrefill;
   private caches = new WeakMap<object, Map<number, LabelCache>>();
 
   constructor(o: DoubleSparsityOptions) {
@@ -107,9 +110,15 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     this.budget = o.budget;
     this.channels = o.channels;
     this.labelChannels = o.labelChannels;
+    this.prefill = checkDecodePolicyPrefill(o.prefill, 'doubleSparsity');
     this.backend = o.backend ?? 'auto';
     if (!Number.isSafeInteger(this.budget) || this.budget < 1)
       throw new SparsennError('ERR_ARG', 'doubleSparsity: budget must be an integer >= 1');
+  }
+
+  /** A 'dense' prefill runs the prompt as one causal kernel call; 'rows' asks selectLayer per row. */
+  prefillPattern(_layer: number, T: number): PrefillPattern | null {
+    return decodePolicyPrefillPattern(this.prefill, T);
   }
 
   private channelsFor(kv: KvCacheView, layer: number, length: number): Uint32Array[] {

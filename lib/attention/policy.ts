@@ -7,6 +7,7 @@
  * (lib/nn/attention.ts: expanded key positions) and to the kernel's per-layer KvSelection.
  */
 import { bf16ToF32, f16ToF32 } from '../dtype';
+import { SparsennError } from '../errors';
 import type { KvCache } from '../generate/kv_cache';
 import type { AttentionPolicy, KeySelection as ModelKeyRequest } from '../nn/attention';
 import type { BlockPattern } from './block_sparse';
@@ -53,6 +54,30 @@ export interface SparseAttentionPolicy extends AttentionPolicy {
 export interface PrefillPattern {
   readonly pattern: BlockPattern;
   readonly blockSize: number;
+}
+
+/**
+ * How a decode-phase policy (Quest, Double Sparsity, TidalDecode: each paper selects keys for
+ * generated tokens and prefills the prompt with full attention) treats a prompt:
+ *  - 'rows' (default): every prompt row selects its keys as a decode step would, which is what a
+ *    perplexity over a text needs to measure the policy at every position;
+ *  - 'dense': the papers' setting: the prompt runs as one dense causal kernel call and only the
+ *    generated tokens select, so a long prompt costs what it costs without the policy.
+ */
+export type DecodePolicyPrefill = 'rows' | 'dense';
+
+const DENSE_PREFILL: PrefillPattern = Object.freeze({ pattern: Object.freeze({ kind: 'causal' as const }), blockSize: 64 });
+
+/** Checks a decode-phase policy's `prefill` option (default 'rows'). */
+export function checkDecodePolicyPrefill(value: unknown, policy: string): DecodePolicyPrefill {
+  if (value === undefined) return 'rows';
+  if (value !== 'rows' && value !== 'dense') throw new SparsennError('ERR_ARG', `${policy}: prefill must be 'rows' or 'dense'`);
+  return value;
+}
+
+/** The prefill pattern of a decode-phase policy: the dense causal one for a 'dense' prefill of 2+ rows. */
+export function decodePolicyPrefillPattern(prefill: DecodePolicyPrefill, T: number): PrefillPattern | null {
+  return prefill === 'dense' && T >= 2 ? DENSE_PREFILL : null;
 }
 
 /** The model's f32 head-major cache seen through the kernel's view, for one layer. */

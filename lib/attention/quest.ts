@@ -19,7 +19,7 @@ import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { questPageBounds, questSelect } from './ops';
-import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
+import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { SELECT_TILE, selectScoresLength, tiledIndex, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
@@ -30,6 +30,8 @@ export interface QuestOptions {
   pageSize?: number;
   /** Backend for the page bounds and scores (default 'auto'). */
   backend?: BackendChoice;
+  /** 'dense' prefills the prompt with full causal attention, as the paper does; 'rows' (default) selects per prompt row (lib/attention/policy.ts). */
+  prefill?: DecodePolicyPrefill;
 }
 
 /**
@@ -99,6 +101,7 @@ export class QuestPolicy extends SparsePolicy {
   readonly budget: number;
   readonly pageSize: number;
   private readonly backend: BackendChoice;
+  readonly prefill: DecodePolicyPrefill;
   /** State per cache buffer (a new sequence's cache gets fresh bounds) and layer. */
   private layers = new WeakMap<object, Map<number, LayerState>>();
 
@@ -106,9 +109,15 @@ export class QuestPolicy extends SparsePolicy {
     super();
     this.budget = o.budget;
     this.pageSize = o.pageSize ?? 16;
+    this.prefill = checkDecodePolicyPrefill(o.prefill, 'quest');
     this.backend = o.backend ?? 'auto';
     if (!Number.isSafeInteger(this.budget) || this.budget < 1) throw new SparsennError('ERR_ARG', 'quest: budget must be an integer >= 1');
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) throw new SparsennError('ERR_ARG', 'quest: pageSize must be an integer >= 1');
+  }
+
+  /** A 'dense' prefill runs the prompt as one causal kernel call; 'rows' asks selectLayer per row. */
+  prefillPattern(_layer: number, T: number): PrefillPattern | null {
+    return decodePolicyPrefillPattern(this.prefill, T);
   }
 
   private state(kv: KvCacheView, layer: number, length: number): LayerState {

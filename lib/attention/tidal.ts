@@ -10,7 +10,7 @@
 import { SparsennError } from '../errors';
 import type { BackendChoice } from '../backend/types';
 import { attentionGroupScores, topKRows } from './ops';
-import { SparsePolicy, type HeadRequest, type HeadSelection } from './policy';
+import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 
 export interface TidalOptions {
   /** Tokens read per head per step in the reusing layers. */
@@ -19,6 +19,8 @@ export interface TidalOptions {
   selectionLayers?: readonly number[];
   /** Backend for the selection scores (default 'auto'). */
   backend?: BackendChoice;
+  /** 'dense' prefills the prompt with full causal attention, as the paper does; 'rows' (default) selects per prompt row (lib/attention/policy.ts). */
+  prefill?: DecodePolicyPrefill;
 }
 
 /** What one sequence's selection layers chose in the current forward pass: `kvHead:pos` → positions. */
@@ -29,6 +31,7 @@ export class TidalPolicy extends SparsePolicy {
   readonly budget: number;
   readonly selectionLayers: readonly number[];
   private readonly backend: BackendChoice;
+  readonly prefill: DecodePolicyPrefill;
   /** State for callers that give no sequence (one sequence at a time, e.g. kernel-level use). */
   private readonly unattached: Chosen = new Map();
 
@@ -36,10 +39,16 @@ export class TidalPolicy extends SparsePolicy {
     super();
     this.budget = o.budget;
     this.selectionLayers = [...(o.selectionLayers ?? [2])].sort((a, b) => a - b);
+    this.prefill = checkDecodePolicyPrefill(o.prefill, 'tidal');
     this.backend = o.backend ?? 'auto';
     if (!Number.isSafeInteger(this.budget) || this.budget < 1) throw new SparsennError('ERR_ARG', 'tidal: budget must be an integer >= 1');
     if (this.selectionLayers.length === 0 || this.selectionLayers.some((l) => !Number.isSafeInteger(l) || l < 0))
       throw new SparsennError('ERR_ARG', 'tidal: selectionLayers must be a non-empty list of layer indices');
+  }
+
+  /** A 'dense' prefill runs the prompt as one causal kernel call; 'rows' asks selectLayer per row. */
+  prefillPattern(_layer: number, T: number): PrefillPattern | null {
+    return decodePolicyPrefillPattern(this.prefill, T);
   }
 
   /**
