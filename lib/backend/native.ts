@@ -85,6 +85,15 @@ function wrap<T>(f: () => T): T {
   }
 }
 
+/** The async form of wrap: a native rejection becomes a SparsennError. */
+async function wrapAsync<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw fromNativeError(e);
+  }
+}
+
 export function createCpuBackend(b: NativeBinding): Backend {
   return {
     name: 'cpu',
@@ -92,11 +101,7 @@ export function createCpuBackend(b: NativeBinding): Backend {
       wrap(() => b.matmulDense(x.data as Float32Array, x.shape[0]!, x.shape[1]!, w.data, DTYPE_CODE[w.dtype], w.shape[0]!, y));
     },
     async matmulAsync(x, w, y) {
-      try {
-        await b.matmulDenseAsync(x.data as Float32Array, x.shape[0]!, x.shape[1]!, w.data, DTYPE_CODE[w.dtype], w.shape[0]!, y);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.matmulDenseAsync(x.data as Float32Array, x.shape[0]!, x.shape[1]!, w.data, DTYPE_CODE[w.dtype], w.shape[0]!, y));
     },
     matmulCsr(x, w, y) {
       const [M, K] = x.shape as [number, number];
@@ -104,11 +109,7 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     async matmulCsrAsync(x, w, y) {
       const [M, K] = x.shape as [number, number];
-      try {
-        await b.matmulCsrAsync(x.data as Float32Array, M, K, w.rowPtr, w.colIdx, w.values, DTYPE_CODE[w.dtype], w.shape[0], y);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.matmulCsrAsync(x.data as Float32Array, M, K, w.rowPtr, w.colIdx, w.values, DTYPE_CODE[w.dtype], w.shape[0], y));
     },
     matmulBsr(x, w, y) {
       const [M, K] = x.shape as [number, number];
@@ -120,21 +121,13 @@ export function createCpuBackend(b: NativeBinding): Backend {
     async matmulBsrAsync(x, w, y) {
       const [M, K] = x.shape as [number, number];
       const [br, bc] = w.block;
-      try {
-        await b.matmulBsrAsync(x.data as Float32Array, M, K, w.blockRowPtr, w.blockCol, w.values, DTYPE_CODE[w.dtype], w.shape[0], br, bc, y);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.matmulBsrAsync(x.data as Float32Array, M, K, w.blockRowPtr, w.blockCol, w.values, DTYPE_CODE[w.dtype], w.shape[0], br, bc, y));
     },
     attentionDecode(a) {
       wrap(() => b.attentionDecode(...decodeArgs(a)));
     },
     async attentionDecodeAsync(a) {
-      try {
-        await b.attentionDecodeAsync(...decodeArgs(a));
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.attentionDecodeAsync(...decodeArgs(a)));
     },
     attentionTopK(a) {
       wrap(() => b.attentionTopK(a.scores, a.rows, a.n, a.k, a.out));
@@ -158,32 +151,20 @@ export function createCpuBackend(b: NativeBinding): Backend {
       wrap(() => b.attentionPrefill(...prefillArgs(a)));
     },
     async attentionPrefillAsync(a) {
-      try {
-        await b.attentionPrefillAsync(...prefillArgs(a));
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.attentionPrefillAsync(...prefillArgs(a)));
     },
     choleskyInverseUpper(h, k, u) {
       return wrap(() => b.choleskyInverseUpper(h, k, u));
     },
     async choleskyInverseUpperAsync(h, k, u) {
-      try {
-        await b.choleskyInverseUpperAsync(h, k, u);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.choleskyInverseUpperAsync(h, k, u));
       return k > 0 && Number.isNaN(u[0]) ? (k > 1 ? u[1]! : 1) : 0;
     },
     sparsegptSweep(w, rows, cols, u, mask, p) {
       wrap(() => b.sparsegptSweep(w, rows, cols, u, mask, p.n, p.m, p.blockSize, p.pruneCounts));
     },
     async sparsegptSweepAsync(w, rows, cols, u, mask, p) {
-      try {
-        await b.sparsegptSweepAsync(w, rows, cols, u, mask, p.n, p.m, p.blockSize, p.pruneCounts);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.sparsegptSweepAsync(w, rows, cols, u, mask, p.n, p.m, p.blockSize, p.pruneCounts));
     },
     matmulNm(x, w, y) {
       const [M, K] = x.shape as [number, number];
@@ -191,11 +172,7 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     async matmulNmAsync(x, w, y) {
       const [M, K] = x.shape as [number, number];
-      try {
-        await b.matmulNmAsync(x.data as Float32Array, M, K, w.values, DTYPE_CODE[w.dtype], w.meta, w.shape[0], w.n, w.m, y);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.matmulNmAsync(x.data as Float32Array, M, K, w.values, DTYPE_CODE[w.dtype], w.meta, w.shape[0], w.n, w.m, y));
     },
     matmulInputSparse(x, wt, y) {
       const [M, K] = x.shape as [number, number];
@@ -203,11 +180,7 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     async matmulInputSparseAsync(x, wt, y) {
       const [M, K] = x.shape as [number, number];
-      try {
-        await b.matmulInputSparseAsync(x.data as Float32Array, M, K, wt.data, DTYPE_CODE[wt.dtype], wt.shape[1]!, y);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.matmulInputSparseAsync(x.data as Float32Array, M, K, wt.data, DTYPE_CODE[wt.dtype], wt.shape[1]!, y));
     },
     matmulBitmap(x, w, y) {
       const [M, K] = x.shape as [number, number];
@@ -215,11 +188,7 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     async matmulBitmapAsync(x, w, y) {
       const [M, K] = x.shape as [number, number];
-      try {
-        await b.matmulBitmapAsync(x.data as Float32Array, M, K, w.masks, w.rowPtr, w.values, DTYPE_CODE[w.dtype], w.shape[0], y);
-      } catch (e) {
-        throw fromNativeError(e);
-      }
+      await wrapAsync(() => b.matmulBitmapAsync(x.data as Float32Array, M, K, w.masks, w.rowPtr, w.values, DTYPE_CODE[w.dtype], w.shape[0], y));
     },
   };
 }
