@@ -18,6 +18,8 @@
 
 #include "simd_widen.h"
 
+#include "element_f32.h"
+
 namespace sparsenn {
 namespace avx512 {
 
@@ -27,13 +29,6 @@ constexpr int kRows = 8;     // selected Wt rows per pass over y: eight concurre
 constexpr int64_t kStep = 64;  // columns per step: four zmm of y, one cache line per row per zmm
 
 // 16 Wt elements at element offset i of row base, widened to f32.
-template <DType DT>
-inline float load1(const void* base, int64_t i) {
-  if constexpr (DT == DType::F32) return static_cast<const float*>(base)[i];
-  else if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(base)[i]);
-  else return f16_to_f32(static_cast<const uint16_t*>(base)[i]);
-}
-
 // y[c0:c1) += Σ_r vals[r] · Wt[rows[r], c0:c1) for R rows; `next` (next_count rows) are
 // prefetched into L2 at the same columns.
 template <DType DT, int R>
@@ -74,7 +69,7 @@ void update_rows(const int32_t* rows, const float* vals, const int32_t* next, in
   }
   for (; c < c1; ++c) {
     float s = y[c];
-    for (int r = 0; r < R; ++r) s += vals[r] * load1<DT>(row[r], c);
+    for (int r = 0; r < R; ++r) s += vals[r] * element_f32<DT>(row[r], c);
     y[c] = s;
   }
 }

@@ -74,7 +74,7 @@ void simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64
       while (mask != 0) {
         const int64_t k = full * kBitmapGroup + __builtin_ctz(mask);
         mask &= mask - 1;
-        const float v = value_at<DT>(w.values, j++);
+        const float v = element_f32<DT>(w.values, j++);
         for (int m = 0; m < MR; ++m) tail[m] += v * x[m * ldx + k];
       }
     }

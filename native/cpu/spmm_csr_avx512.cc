@@ -18,6 +18,8 @@
 
 #include "simd_widen.h"
 
+#include "element_f32.h"
+
 namespace sparsenn {
 namespace avx512 {
 
@@ -44,13 +46,6 @@ template <typename IT>
 inline __m512i load_indices(const IT* idx, int64_t j) {
   if constexpr (sizeof(IT) == 2) return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j)));
   return _mm512_loadu_si512(idx + j);
-}
-
-template <DType DT>
-inline float value_at(const void* v, int64_t j) {
-  if constexpr (DT == DType::F32) return static_cast<const float*>(v)[j];
-  if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(v)[j]);
-  return _cvtsh_ss(static_cast<const uint16_t*>(v)[j]);
 }
 
 // One 16-lane step for MR rows of X: in-range lanes are gathered, the rest flagged.
@@ -126,8 +121,8 @@ bool packed_rows(const CsrView& w, const float* xt, float* y, int64_t ldy, int64
       }
       const uint64_t c0 = idx[j], c1 = idx[j + 1];
       if (c0 >= K || c1 >= K) { ok = false; break; }
-      const __m512 v0 = _mm512_set1_ps(value_at<DT>(w.values, j));
-      const __m512 v1 = _mm512_set1_ps(value_at<DT>(w.values, j + 1));
+      const __m512 v0 = _mm512_set1_ps(element_f32<DT>(w.values, j));
+      const __m512 v1 = _mm512_set1_ps(element_f32<DT>(w.values, j + 1));
       const float* p0 = xt + c0 * MB;
       const float* p1 = xt + c1 * MB;
       for (int i = 0; i < NV; ++i) {
@@ -138,7 +133,7 @@ bool packed_rows(const CsrView& w, const float* xt, float* y, int64_t ldy, int64
     for (; j < e; ++j) {
       const uint64_t c = idx[j];
       if (c >= K) { ok = false; continue; }
-      const __m512 v = _mm512_set1_ps(value_at<DT>(w.values, j));
+      const __m512 v = _mm512_set1_ps(element_f32<DT>(w.values, j));
       for (int i = 0; i < NV; ++i) a0[i] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xt + c * MB + 16 * i), a0[i]);
     }
     alignas(64) float out[MB];
