@@ -13,7 +13,8 @@ const HUGE_PAGE_MIN_BYTES = 4 * 2 ** 20;
 /**
  * A zeroed layer array. Decode attention streams these every step; with 4 KiB pages a head's
  * rows cross a page every few rows (a TLB walk and a prefetcher restart each), which measured
- * 12.5 vs 19.5 GB/s per core at 32K context (bench/attention.ts), so large ones ask for 2 MiB pages.
+ * 12.5 vs 19.5 GB/s per core at 32K context in a one-thread harness (bench/attention.ts times the
+ * KV cache with 2 MiB pages, as a serving cache asks for them), so large ones ask for 2 MiB pages.
  */
 function layerArray(elements: number): Float32Array {
   const a = new Float32Array(elements);
