@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #define SPARSENN_VARIANT avx2
 #define SPARSENN_BITMAP_OWN_ROWS 1
@@ -20,13 +21,16 @@ namespace avx2 {
 
 namespace {
 
+// Values of a row prefetched ahead of its cursor, once per quad of groups.
+template <DType DT>
+constexpr int64_t kPrefetchValues = DT == DType::F32 ? 256 : 512;
+
 // The 8 values at j placed on the lanes of the 8-bit mask, other lanes zero.
 template <DType DT>
-inline __m256 expand8(const void* v, int64_t j, uint32_t mask8, __m256i lane_bits) {
+inline __m256 expand8(const void* v, int64_t j, uint32_t mask8) {
   const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kExpand.perm[mask8]));
   const __m256 placed = _mm256_permutevar8x32_ps(widen8<DT>(v, j), idx);
-  const __m256i keep = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int32_t(mask8)), lane_bits), lane_bits);
-  return _mm256_and_ps(placed, _mm256_castsi256_ps(keep));
+  return _mm256_blendv_ps(_mm256_setzero_ps(), placed, _mm256_castsi256_ps(idx));
 }
 
 // R rows n0.. (checked, ending >= 16 values before the end of the array) for MR rows of X.
@@ -35,7 +39,7 @@ template <DType DT, int R, int MR>
 void simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n0) {
   const int64_t G = w.groups;
   const int64_t full = w.cols / kBitmapGroup;
-  const __m256i lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const int64_t quad_end = full / 4 * 4;
   const uint16_t* mk[R];
   int64_t cur[R];
   __m256 acc[R][MR];
@@ -44,24 +48,40 @@ void simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64
     cur[r] = w.row_ptr[n0 + r];
     for (int m = 0; m < MR; ++m) acc[r][m] = _mm256_setzero_ps();
   }
-  for (int64_t g = 0; g < full; ++g) {
-    __m256 xlo[MR], xhi[MR];
+  // One group: 8 values at off, 8 at off2, placed by the mask's two halves.
+  const auto group = [&](int r, int64_t g, uint32_t mask, int64_t off, int64_t off2) {
+    const __m256 vlo = expand8<DT>(w.values, off, mask & 0xffu);
+    const __m256 vhi = expand8<DT>(w.values, off2, mask >> 8);
 #pragma GCC unroll 4
     for (int m = 0; m < MR; ++m) {
-      xlo[m] = _mm256_loadu_ps(x + m * ldx + g * kBitmapGroup);
-      xhi[m] = _mm256_loadu_ps(x + m * ldx + g * kBitmapGroup + 8);
+      acc[r][m] = _mm256_fmadd_ps(vlo, _mm256_loadu_ps(x + m * ldx + g * kBitmapGroup), acc[r][m]);
+      acc[r][m] = _mm256_fmadd_ps(vhi, _mm256_loadu_ps(x + m * ldx + g * kBitmapGroup + 8), acc[r][m]);
     }
+  };
+  // Four groups at a time, as in the AVX-512 kernel: the row's four masks are one u64, and
+  // prefix popcounts give each half-group's offset from the quad's cursor, so the loads do
+  // not wait on one another; the cursor moves once per quad.
+  for (int64_t g = 0; g < quad_end; g += 4) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      uint64_t m;
+      std::memcpy(&m, mk[r] + g, sizeof(m));
+      const int64_t j = cur[r];
+      _mm_prefetch(static_cast<const char*>(w.values) + (j + kPrefetchValues<DT>) * dtype_size(DT), _MM_HINT_T0);
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const uint64_t below = q == 0 ? 0 : _mm_popcnt_u64(m & ((1ull << (16 * q)) - 1));
+        const uint64_t below_hi = _mm_popcnt_u64(m & ((1ull << (16 * q + 8)) - 1));
+        group(r, g + q, uint32_t(m >> (16 * q)) & 0xffffu, j + int64_t(below), j + int64_t(below_hi));
+      }
+      cur[r] += _mm_popcnt_u64(m);
+    }
+  }
+  for (int64_t g = quad_end; g < full; ++g) {
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint32_t mask = mk[r][g];
-      const uint32_t lo = mask & 0xffu, hi = mask >> 8;
-      const __m256 vlo = expand8<DT>(w.values, cur[r], lo, lane_bits);
-      const __m256 vhi = expand8<DT>(w.values, cur[r] + _mm_popcnt_u32(lo), hi, lane_bits);
-#pragma GCC unroll 4
-      for (int m = 0; m < MR; ++m) {
-        acc[r][m] = _mm256_fmadd_ps(vlo, xlo[m], acc[r][m]);
-        acc[r][m] = _mm256_fmadd_ps(vhi, xhi[m], acc[r][m]);
-      }
+      group(r, g, mask, cur[r], cur[r] + _mm_popcnt_u32(mask & 0xffu));
       cur[r] += _mm_popcnt_u32(mask);
     }
   }

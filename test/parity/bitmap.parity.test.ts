@@ -52,6 +52,8 @@ function shapes(): Shape[] {
     { M: 8, N: 6, K: 16, sparsity: 0 }, // dense rows: every mask full
     { M: 5, N: 7, K: 50, sparsity: 1 }, // every row empty: y exactly zero
     { M: 1, N: 64, K: 500, sparsity: 0.99 },
+    { M: 1, N: 37, K: 1000, sparsity: 0.7 }, // decode: quads of 4 groups, then 2 whole groups and a partial one
+    { M: 2, N: 23, K: 256, sparsity: 0.3 }, // K a multiple of 64: quads only
   );
   return out;
 }
@@ -152,6 +154,25 @@ function corruptions(): { label: string; M: number; N: number; K: number; masks:
     start[0] = 1;
     out.push({ ...base, label: `${M}x${N}x${K} rowPtr[0] = 1`, rowPtr: start });
     out.push({ ...base, label: `${M}x${N}x${K} one value short`, values: base.values.slice(1) });
+  }
+  // A short last row (fewer values than one quad of groups reads) after long ones: an over-claiming
+  // row just before it has its cursor clamped near the end of the values, where the AVX-512 kernel's
+  // four loads per quad reach up to 63 values further; only rows ending that far from the end may
+  // take that path (a C++ harness with a guard page after the values faulted when the margin was 16).
+  for (const [M, N, K] of [
+    [1, 8, 512],
+    [2, 6, 1024],
+  ] as const) {
+    const dense = pruned(N, K, 0.5, 7 * N + K);
+    const d = dense.data as Float32Array;
+    for (let k = 0; k < K; k++) if (k % 40 !== 0) d[(N - 1) * K + k] = 0;
+    const w = toBitmap(dense);
+    const G = w.groups;
+    for (const row of [N - 2, N - 3]) {
+      const masks = Array.from(w.masks);
+      for (let g = 0; g < G; g++) masks[row * G + g] = 0xffff;
+      out.push({ M, N, K, masks, rowPtr: Array.from(w.rowPtr), values: Array.from(w.values), label: `${M}x${N}x${K} row ${row} over-claims before a short last row` });
+    }
   }
   return out;
 }
