@@ -10,7 +10,9 @@
  * layer scores every head's pages and picks their top (ops.questSelect; selection_contract.ts has
  * the layout). The rows are int8 codes times a per-page scale, rounded outward so they still bound
  * every key: 2·D + 4 bytes per page, 1/32 of what reading the page's f16 keys and values costs, so
- * choosing pages costs a fraction of reading them.
+ * choosing pages costs a fraction of reading them. The query is rounded to 8 bits per head for the
+ * scores (quest_query.ts): the bound becomes an exact integer sum, which AVX-512 VNNI computes 4
+ * channels × 16 pages per instruction, and every backend gives the same bits.
  *
  * GQA: the group's query heads share one selection, scored by the largest bound over the group
  * (a page is read if any head of the group may need it).
@@ -19,8 +21,9 @@ import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { questPageBounds, questSelect } from './ops';
+import { questHeadScore, questQueryCodes } from './quest_query';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { SELECT_TILE, selectScoresLength, tiledIndex, type ScaledInt8Rows } from './selection_contract';
+import { SELECT_TILE, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface QuestOptions {
@@ -77,16 +80,13 @@ export class PageBounds {
     this.rows = { data, scales, kvHeads: this.kvHeads, capacity, width: old.width };
   }
 
-  /** Upper bound of q·k over page p of head h (the readable form of what the kernel computes). */
+  /**
+   * The page score of one query head (q at qOffset) for page p of head h, as the selection computes
+   * it: an upper bound of q̃·k over the page's keys, q̃ the query rounded to 8 bits (quest_query.ts).
+   */
   bound(q: Float32Array, qOffset: number, h: number, p: number): number {
-    const D = this.headDim;
-    const { data, scales, capacity } = this.rows;
-    let s = 0;
-    for (let d = 0; d < D; d++) {
-      const qd = q[qOffset + d]!;
-      s += Math.max(qd * data[tiledIndex(this.rows, h, p, d)]!, qd * data[tiledIndex(this.rows, h, p, D + d)]!);
-    }
-    return scales[h * capacity + p]! * s; // hi, lo = codes · the page's scale
+    const codes = questQueryCodes(q, qOffset, this.headDim);
+    return Math.fround(questHeadScore(codes, this.rows, h, p) * this.rows.scales[h * this.rows.capacity + p]!); // codes · the page's scale
   }
 }
 

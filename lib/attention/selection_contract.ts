@@ -62,9 +62,10 @@ export interface QuestPageBoundsArgs {
 
 /**
  * Quest selection: for each KV head h, pages [0, current) scored by the largest bound over h's
- * query group, s_p · Σ_d max(q_d·lo_code_d, q_d·hi_code_d); the `keep` best (ascending, ties to the lower page),
- * then `current`, into items[h·(keep+1) ..]. q is [heads, headDim]; scores is scratch of
- * selectScoresLength(kvHeads, current) (it holds the page scores afterwards).
+ * query group, s_p · Σ_d max(q̃_d·lo_code_d, q̃_d·hi_code_d) with q̃ each query head rounded to 8 bits
+ * (quest_query.ts: an exact integer sum, the same bits on every backend); the `keep` best (ascending,
+ * ties to the lower page), then `current`, into items[h·(keep+1) ..]. q is [heads, headDim] (headDim
+ * at most 65536); scores is scratch of selectScoresLength(kvHeads, current) (it holds the page scores afterwards).
  */
 export interface QuestSelectArgs {
   readonly q: Float32Array;

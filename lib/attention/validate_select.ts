@@ -5,6 +5,7 @@
 import { SparsennError } from '../errors';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
 import { SELECT_TILE, selectScoresLength } from './selection_contract';
+import { QUEST_MAX_HEAD_DIM } from './quest_query';
 import { checkKv } from './validate';
 
 function int(x: unknown, what: string, min = 0): number {
@@ -66,6 +67,7 @@ export function checkQuestSelectArgs(a: QuestSelectArgs): void {
   const kvHeads = int(b?.kvHeads, 'bounds.kvHeads', 1);
   const width = int(b.width, 'bounds.width', 2);
   if (width % 2 !== 0) throw new SparsennError('ERR_SHAPE', 'attention selection: bounds.width must be 2·headDim');
+  if (width / 2 > QUEST_MAX_HEAD_DIM) throw new SparsennError('ERR_SHAPE', `attention selection: Quest headDim must be at most ${QUEST_MAX_HEAD_DIM}, got ${width / 2}`);
   checkTiled(b, 'bounds', kvHeads, width, 'int8');
   checkQueries(a.q, a.heads, kvHeads, width / 2);
   range(0, int(a.current, 'current'), b.capacity, 'scored pages');

@@ -120,6 +120,8 @@ Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
   const int64_t current = arg_size(info, 7, "current", kMaxTokens - 1);
   const int64_t keep = arg_size(info, 8, "keep", kMaxTokens - 1);
   if (D < 1 || kvh < 1) throw_coded(env, "ERR_SHAPE", "headDim and kvHeads must be at least 1");
+  // Integer page scores stay below 2^31 up to this head dim (sparsenn/attention_select.h).
+  if (D > 65536) throw_coded(env, "ERR_SHAPE", "Quest headDim must be at most 65536, got " + std::to_string(D));
   const F32View q = parse_queries(info, 0, kvh, D);
   const TiledRows bounds = parse_tiled(info, 3, "bounds", kvh, cap, 2 * D, true);
   check_range(env, "scored pages", 0, current, cap, "the bounds capacity");

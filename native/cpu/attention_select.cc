@@ -26,11 +26,21 @@ CollectAtLeastFn collect_kernel() {
   return kernel;
 }
 
-// Quest's sign-pattern kernel where a variant has one (nullptr elsewhere: the [q⁺, q⁻] path serves).
-QuestTileScoresFn quest_tile_scores_kernel() {
-  static const QuestTileScoresFn kernel =
-      pick_kernel<QuestTileScoresFn>(SPARSENN_X86_KERNEL(avx512::quest_tile_scores), nullptr, nullptr);
+// Quest's integer page scores: the VNNI kernel where the CPU has it (and D % 4 == 0), else the
+// generic loops at the best ISA. All give the same bits.
+QuestIntScoresFn quest_scores_generic_kernel() {
+  static const QuestIntScoresFn kernel =
+      pick_kernel<QuestIntScoresFn>(nullptr, SPARSENN_X86_KERNEL(avx2::quest_int_scores), portable::quest_int_scores);
   return kernel;
+}
+QuestIntScoresFn quest_scores_vnni_kernel() {
+#if SPARSENN_X86
+  static const QuestIntScoresFn kernel =
+      avx512::quest_vnni_supported() ? pick_kernel<QuestIntScoresFn>(avx512::quest_int_scores, nullptr, nullptr) : nullptr;
+  return kernel;
+#else
+  return nullptr;
+#endif
 }
 
 TileScoresFn tile_scores_kernel() {
@@ -301,52 +311,65 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
   });
 }
 
-void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
-  const int64_t D = bounds.width / 2, G = q.rows / bounds.kv_heads;
-  if (const QuestTileScoresFn kernel = quest_tile_scores_kernel(); kernel && q.cols == D) {
-    // Per KV head and chunk of up to 4 of its queries, the dims grouped by sign pattern (a
-    // counting sort), so the kernel reads hi or lo per query and dim without a branch.
-    const int64_t chunks = (G + 3) / 4, plan_len = 17 + D;
-    thread_local std::vector<int32_t> plans;
-    std::vector<int32_t>& pl = plans;
-    pl.resize(size_t(bounds.kv_heads * chunks * plan_len));
-    for (int64_t h = 0; h < bounds.kv_heads; ++h)
-      for (int64_t c = 0; c < chunks; ++c) {
-        int32_t* runs = pl.data() + (h * chunks + c) * plan_len;
-        int32_t* order = runs + 17;
-        const int64_t g0 = h * G + 4 * c, ng = std::min<int64_t>(4, G - 4 * c);
-        auto pattern = [&](int64_t d) {
-          int p = 0;
-          for (int64_t g = 0; g < ng; ++g) p |= int(q.data[(g0 + g) * D + d] > 0) << g;
-          return p;
-        };
-        std::fill(runs, runs + 17, 0);
-        for (int64_t d = 0; d < D; ++d) ++runs[pattern(d) + 1];
-        for (int p = 0; p < 16; ++p) runs[p + 1] += runs[p];
-        int32_t fill[16];
-        std::copy(runs, runs + 16, fill);
-        for (int64_t d = 0; d < D; ++d) order[fill[pattern(d)]++] = int32_t(d);
-      }
-    const int8_t* codes = static_cast<const int8_t*>(bounds.data);
-    const int64_t stride = round_up_tile(current);
-    const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
-      const int64_t first = h * bounds.capacity + t0 * kSelectTile;
-      kernel(q.data + h * G * D, G, pl.data() + h * chunks * plan_len, codes + first * bounds.width, bounds.scales + first, D,
-             t1 - t0, scores + h * stride + t0 * kSelectTile);
-    };
-    select_rows(score, bounds, current, keep, uint32_t(current), scores, items);
+namespace {
+
+// Quest's query quantisation (the js reference: questQueryCodes): u8 codes of |q_d| in units of
+// max|q|/255, positive dims at u[d], negative at u[D + d]; the unit in *scale (0 for a zero query,
+// NaN when q holds a NaN or infinity).
+void quest_query_codes(const float* q, int64_t D, uint8_t* u, float* scale) {
+  std::fill(u, u + 2 * D, uint8_t(0));
+  float m = 0;
+  for (int64_t d = 0; d < D; ++d) {
+    const float a = std::fabs(q[d]);
+    if (!(a <= std::numeric_limits<float>::max())) {  // NaN or infinite
+      *scale = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
+    m = std::max(m, a);
+  }
+  if (m < std::numeric_limits<float>::min()) {  // zero (or subnormal): every code 0
+    *scale = 0;
     return;
   }
-  // [q⁺, q⁻] per query head: Σ_d max(q_d·lo_d, q_d·hi_d) = q⁺·hi + q⁻·lo, one dot product per row.
-  thread_local std::vector<float> split;
-  split.resize(size_t(q.rows * 2 * D));
-  for (int64_t r = 0; r < q.rows; ++r)
-    for (int64_t d = 0; d < D; ++d) {
-      const float x = q.data[r * q.cols + d];
-      split[size_t(r * 2 * D + d)] = x > 0 ? x : 0.0f;
-      split[size_t(r * 2 * D + D + d)] = x < 0 ? x : 0.0f;
-    }
-  select_rows(dot_scores(split.data(), 2 * D, G, bounds, current, scores), bounds, current, keep, uint32_t(current), scores, items);
+  // f32 steps the js reference repeats with Math.fround; nearbyint rounds half to even.
+  const float r = 255.0f / m;
+  for (int64_t d = 0; d < D; ++d) {
+    const float y = std::fabs(q[d]) * r;
+    const uint8_t c = uint8_t(std::min(255.0f, std::nearbyint(y)));
+    if (q[d] > 0) u[d] = c;
+    else if (q[d] < 0) u[D + d] = c;
+  }
+  *scale = m / 255.0f;
+}
+
+}  // namespace
+
+void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
+  const int64_t D = bounds.width / 2, G = q.rows / bounds.kv_heads;
+  // Every query head as u8 codes of |q_d| (positive dims first, then negative) and its scale.
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<float> qscales;
+  std::vector<uint8_t>& u = codes;
+  std::vector<float>& qs = qscales;
+  u.resize(size_t(q.rows * 2 * D));
+  qs.resize(size_t(q.rows));
+  for (int64_t g = 0; g < q.rows; ++g) quest_query_codes(q.data + g * q.cols, D, u.data() + g * 2 * D, &qs[size_t(g)]);
+  const QuestIntScoresFn vnni = quest_scores_vnni_kernel();
+  const QuestIntScoresFn kernel = vnni && D % 4 == 0 ? vnni : quest_scores_generic_kernel();
+  const int8_t* data = static_cast<const int8_t*>(bounds.data);
+  const int64_t stride = round_up_tile(current);
+  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
+    float* out = scores + h * stride + t0 * kSelectTile;
+    // A query head with a non-finite element makes its group's scores NaN (ranked last).
+    for (int64_t g = h * G; g < (h + 1) * G; ++g)
+      if (std::isnan(qs[size_t(g)])) {
+        std::fill(out, out + (t1 - t0) * kSelectTile, std::numeric_limits<float>::quiet_NaN());
+        return;
+      }
+    const int64_t first = h * bounds.capacity + t0 * kSelectTile;
+    kernel(u.data() + h * G * 2 * D, qs.data() + h * G, G, data + first * bounds.width, bounds.scales + first, D, t1 - t0, out);
+  };
+  select_rows(score, bounds, current, keep, uint32_t(current), scores, items);
 }
 
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end) {

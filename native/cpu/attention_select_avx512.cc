@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "attention_select_kernels.h"
@@ -17,7 +18,6 @@ namespace avx512 {
 namespace {
 
 constexpr int64_t kPrefetchBytes = 8192;
-constexpr int64_t kQuestPrefetchSteps = 4;
 
 // 16 lanes of one tile channel as f32.
 inline __m512 widen(const uint16_t* p) {
@@ -103,94 +103,101 @@ void tile_scores(const float* a, int64_t a_stride, int64_t groups, const void* t
   else tile_scores_of(a, a_stride, groups, static_cast<const uint16_t*>(tiles_data), scales, width, tiles, out);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define SPARSENN_QUEST_VNNI 1
+// The addon's AVX-512 flags stop at F/BW/VL/DQ; these functions alone use VNNI and VBMI, and run
+// only where quest_vnni_supported() (checked once, by the dispatcher).
+#define SPARSENN_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+#else
+#define SPARSENN_QUEST_VNNI 0
+#endif
+
+#if SPARSENN_QUEST_VNNI
 namespace {
 
-// The dims of one sign pattern P of an NG-query chunk: query g reads hi_d when bit g of P is set
-// (q_g,d > 0), else lo_d, so each dim costs NG multiply-adds instead of 2·NG.
-template <int NG, int P, int NT>
-inline void quest_run(const float* q, int64_t D, const int32_t* dims, int64_t count, const int8_t* tile, int64_t tile_elems,
-                      __m512 (&acc)[NT][NG]) {
-  constexpr bool any_hi = P != 0, any_lo = P != (1 << NG) - 1;
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t d = dims[i];
-    __m512 hi[NT], lo[NT];
-    for (int t = 0; t < NT; ++t) {
-      hi[t] = any_hi ? widen(tile + t * tile_elems + d * 16) : _mm512_setzero_ps();
-      lo[t] = any_lo ? widen(tile + t * tile_elems + (D + d) * 16) : _mm512_setzero_ps();
-    }
-    for (int g = 0; g < NG; ++g) {
-      const __m512 x = _mm512_set1_ps(q[g * D + d]);
-      for (int t = 0; t < NT; ++t) acc[t][g] = _mm512_fmadd_ps(x, ((P >> g) & 1) ? hi[t] : lo[t], acc[t][g]);
-    }
-  }
-}
-
+// NG query heads against NT consecutive tiles. A tile holds channel c of its 16 pages at bytes
+// [16c, 16c + 16), so a 64-byte load is 4 channels x 16 pages; vpermb regroups it as 16 dwords of
+// one page's 4 channels, and one vpdpbusd adds u8 query codes x s8 bounds for 4 channels of all 16
+// pages. The hi half accumulates, the sum is negated, the lo half accumulates, and the result is
+// negated back: Σ u⁺·hi − Σ u⁻·lo with one accumulator per (tile, head).
 template <int NG, int NT>
-inline void quest_chunk(const float* q, int64_t D, const int32_t* plan, const int8_t* tile, int64_t tile_elems, __m512* best) {
-  __m512 acc[NT][NG];
+SPARSENN_VNNI_TARGET inline void quest_vnni_tiles(const uint8_t* u, const float* qscales, const int8_t* tile, int64_t D,
+                                                  __m512* best) {
+  const int64_t tile_bytes = 2 * D * 16;
+  const __m512i regroup = _mm512_set_epi8(63, 47, 31, 15, 62, 46, 30, 14, 61, 45, 29, 13, 60, 44, 28, 12,  //
+                                          59, 43, 27, 11, 58, 42, 26, 10, 57, 41, 25, 9, 56, 40, 24, 8,    //
+                                          55, 39, 23, 7, 54, 38, 22, 6, 53, 37, 21, 5, 52, 36, 20, 4,      //
+                                          51, 35, 19, 3, 50, 34, 18, 2, 49, 33, 17, 1, 48, 32, 16, 0);
+  __m512i acc[NT][NG];
   for (int t = 0; t < NT; ++t)
-    for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_ps();
-  const int32_t* runs = plan;
-  const int32_t* order = plan + 17;
-  for (int p = 0; p < (1 << NG); ++p) {
-    const int32_t* dims = order + runs[p];
-    const int64_t count = runs[p + 1] - runs[p];
-    if (count == 0) continue;
-    switch (p) {
-#define SPARSENN_QUEST_RUN(P) \
-  case P:                      \
-    if constexpr (P < (1 << NG)) quest_run<NG, P, NT>(q, D, dims, count, tile, tile_elems, acc); \
-    break;
-      SPARSENN_QUEST_RUN(0) SPARSENN_QUEST_RUN(1) SPARSENN_QUEST_RUN(2) SPARSENN_QUEST_RUN(3)
-      SPARSENN_QUEST_RUN(4) SPARSENN_QUEST_RUN(5) SPARSENN_QUEST_RUN(6) SPARSENN_QUEST_RUN(7)
-      SPARSENN_QUEST_RUN(8) SPARSENN_QUEST_RUN(9) SPARSENN_QUEST_RUN(10) SPARSENN_QUEST_RUN(11)
-      SPARSENN_QUEST_RUN(12) SPARSENN_QUEST_RUN(13) SPARSENN_QUEST_RUN(14) SPARSENN_QUEST_RUN(15)
-#undef SPARSENN_QUEST_RUN
-      default: break;
+    for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_si512();
+  for (int part = 0; part < 2; ++part) {  // hi channels, then lo
+    if (part == 1)
+      for (int t = 0; t < NT; ++t)
+        for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_sub_epi32(_mm512_setzero_si512(), acc[t][g]);
+    for (int64_t c4 = part * D / 4; c4 < (part + 1) * D / 4; ++c4) {
+      __m512i b[NT];
+      for (int t = 0; t < NT; ++t)
+        b[t] = _mm512_permutexvar_epi8(regroup, _mm512_loadu_si512(tile + t * tile_bytes + c4 * 64));
+      for (int g = 0; g < NG; ++g) {
+        int32_t four;
+        std::memcpy(&four, u + g * 2 * D + 4 * c4, 4);
+        const __m512i x = _mm512_set1_epi32(four);
+        for (int t = 0; t < NT; ++t) acc[t][g] = _mm512_dpbusd_epi32(acc[t][g], x, b[t]);
+      }
     }
   }
   for (int t = 0; t < NT; ++t)
-    for (int g = 0; g < NG; ++g) best[t] = _mm512_max_ps(best[t], acc[t][g]);
+    for (int g = 0; g < NG; ++g) {
+      const __m512i sum = _mm512_sub_epi32(_mm512_setzero_si512(), acc[t][g]);
+      const __m512 s = _mm512_mul_ps(_mm512_set1_ps(qscales[g]), _mm512_cvtepi32_ps(sum));
+      best[t] = _mm512_max_ps(s, best[t]);  // s > best ? s : best, as the reference
+    }
 }
 
 template <int NT>
-inline void quest_all_chunks(const float* q, int64_t groups, const int32_t* plan, int64_t D, const int8_t* tile,
-                             int64_t tile_elems, __m512* best) {
-  // The rows are read in a permuted channel order, which the hardware prefetchers do not follow:
-  // ask for the tiles kQuestPrefetchSteps passes ahead, into L2 (far enough to cover the memory
-  // latency of a loaded machine, without crowding L1).
-  const char* ahead = reinterpret_cast<const char*>(tile) + kQuestPrefetchSteps * NT * tile_elems;
-  for (int64_t b = 0; b < NT * tile_elems; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T1);
-  for (int64_t g0 = 0, c = 0; g0 < groups; g0 += 4, ++c) {
-    const float* qc = q + g0 * D;
-    const int32_t* pc = plan + c * (17 + D);
+SPARSENN_VNNI_TARGET inline void quest_vnni_all_heads(const uint8_t* u, const float* qscales, int64_t groups,
+                                                      const int8_t* tile, int64_t D, __m512* best) {
+  for (int64_t g0 = 0; g0 < groups; g0 += 4) {
+    const uint8_t* ug = u + g0 * 2 * D;
     switch (std::min<int64_t>(4, groups - g0)) {
-      case 1: quest_chunk<1, NT>(qc, D, pc, tile, tile_elems, best); break;
-      case 2: quest_chunk<2, NT>(qc, D, pc, tile, tile_elems, best); break;
-      case 3: quest_chunk<3, NT>(qc, D, pc, tile, tile_elems, best); break;
-      default: quest_chunk<4, NT>(qc, D, pc, tile, tile_elems, best); break;
+      case 1: quest_vnni_tiles<1, NT>(ug, qscales + g0, tile, D, best); break;
+      case 2: quest_vnni_tiles<2, NT>(ug, qscales + g0, tile, D, best); break;
+      case 3: quest_vnni_tiles<3, NT>(ug, qscales + g0, tile, D, best); break;
+      default: quest_vnni_tiles<4, NT>(ug, qscales + g0, tile, D, best); break;
     }
   }
 }
 
 }  // namespace
 
-void quest_tile_scores(const float* q, int64_t groups, const int32_t* plan, const int8_t* tiles_data, const float* scales,
-                       int64_t D, int64_t tiles, float* out) {
+SPARSENN_VNNI_TARGET void quest_int_scores(const uint8_t* u, const float* qscales, int64_t groups, const int8_t* tiles_data,
+                                           const float* scales, int64_t D, int64_t tiles, float* out) {
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  const int64_t tile_elems = 2 * D * 16;
+  const int64_t tile_bytes = 2 * D * 16;
+  constexpr int64_t kStep = 2;
   int64_t i = 0;
-  for (; i + 2 <= tiles; i += 2) {
-    __m512 best[2] = {neg_inf, neg_inf};
-    quest_all_chunks<2>(q, groups, plan, D, tiles_data + i * tile_elems, tile_elems, best);
-    for (int64_t t = 0; t < 2; ++t) _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
+  for (; i + kStep <= tiles; i += kStep) {
+    __m512 best[kStep] = {neg_inf, neg_inf};
+    quest_vnni_all_heads<kStep>(u, qscales, groups, tiles_data + i * tile_bytes, D, best);
+    for (int64_t t = 0; t < kStep; ++t)
+      _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
   }
   for (; i < tiles; ++i) {
     __m512 best = neg_inf;
-    quest_all_chunks<1>(q, groups, plan, D, tiles_data + i * tile_elems, tile_elems, &best);
+    quest_vnni_all_heads<1>(u, qscales, groups, tiles_data + i * tile_bytes, D, &best);
     _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
   }
 }
+
+bool quest_vnni_supported() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+}
+#else
+void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*) {}
+bool quest_vnni_supported() { return false; }
+#endif
 
 int64_t collect_at_least(const float* s, int64_t n, float low, uint32_t* idx) {
   // Compress in registers and store whole vectors: a compress straight to memory is microcoded and

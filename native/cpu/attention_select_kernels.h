@@ -16,16 +16,25 @@ namespace portable { void tile_scores(const float*, int64_t, int64_t, const void
 namespace avx2 { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
 namespace avx512 { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
 
-// Quest page scores of `tiles` consecutive tiles of int8 [hi(D), lo(D)] rows with their scales
-// (scales[16*i + j]): out[16*i + j] = scale · max over the group's queries g of
-// Σ_d q_g,d · (q_g,d > 0 ? hi_d : lo_d), the same value as the [q⁺, q⁻] dot product with half the
-// multiply-adds. The group's queries (q + g*D, g < groups) go in chunks of up to 4; chunk c's
-// plan (at plan + c*(17 + D)) lists the dims grouped by their sign pattern over the chunk's
-// queries: runs[0..16] (start of each pattern's dims, bit g set = q_g,d > 0), then the dims.
-using QuestTileScoresFn = void (*)(const float* q, int64_t groups, const int32_t* plan, const int8_t* tiles_data,
-                                   const float* scales, int64_t D, int64_t tiles, float* out);
+// Quest page scores in integers, `tiles` consecutive tiles of int8 [hi(D), lo(D)] rows with their
+// page scales (scales[16*i + j]). Each of the `groups` query heads comes quantised (quest_select):
+// u8 codes u[g*2D ..] = [q⁺ codes (D), q⁻ codes (D)] (|q_d| in units of qscales[g]; a dim has at
+// most one of the two nonzero), and
+//   I_g = Σ_{c<D} u[c]·hi_c − Σ_{c<D} u[D+c]·lo_c            (exact int32)
+//   out[16*i + j] = scale · max over g of (qscales[g] · float(I_g))   (f32 multiplies, max as t > best ? t : best)
+// Every variant computes the same integers and the same three roundings, so the scores are bit-identical
+// on every ISA and in the js reference. D <= 65536 keeps |I_g| < 2^31.
+using QuestIntScoresFn = void (*)(const uint8_t* u, const float* qscales, int64_t groups, const int8_t* tiles_data,
+                                  const float* scales, int64_t D, int64_t tiles, float* out);
 
-namespace avx512 { void quest_tile_scores(const float*, int64_t, const int32_t*, const int8_t*, const float*, int64_t, int64_t, float*); }
+namespace portable { void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*); }
+namespace avx2 { void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*); }
+// AVX-512 VNNI + VBMI (vpdpbusd on 4 channels x 16 pages, vpermb to gather them): D a multiple of 4
+// only, and only where quest_vnni_supported() (the addon's AVX-512 flags do not imply these).
+namespace avx512 {
+void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
+bool quest_vnni_supported();
+}
 
 // Writes the indices i < n with s[i] >= low (NaN never), ascending, to idx and returns how many.
 // idx must have room for n + 16 entries (a variant may store whole vectors past the count).

@@ -11,6 +11,7 @@ import { attentionDistanceProfile, fitMoaSpans, MoaPolicy } from '../../lib/atte
 import { attentionDecode } from '../../lib/attention/ops';
 import { selectionTokens, SparsePolicy, topK, type SparseAttentionPolicy } from '../../lib/attention/policy';
 import { PageBounds, QuestPolicy } from '../../lib/attention/quest';
+import { questQueryCodes } from '../../lib/attention/quest_query';
 import { evictStreaming, StreamingPolicy } from '../../lib/attention/streaming';
 import { TidalPolicy } from '../../lib/attention/tidal';
 import { bf16ToF32, f32ToBf16 } from '../../lib/dtype';
@@ -74,17 +75,25 @@ describe('selections follow the papers', () => {
     }
   });
 
-  test("Quest's page bound really upper-bounds q·k of every key in the page", () => {
+  test("Quest's page bound really upper-bounds q̃·k of every key in the page (q̃: q rounded to 8 bits)", () => {
     const b = new PageBounds(16, 1, 16);
     b.update(kv, 1000);
+    const c = questQueryCodes(q, 0, 16);
+    const rounded = Array.from({ length: 16 }, (_, d) => (c.codes[d]! - c.codes[16 + d]!) * c.unit);
+    let maxQ = 0;
+    for (let d = 0; d < 16; d++) {
+      maxQ = Math.max(maxQ, Math.abs(q[d]!));
+      expect(Math.abs(rounded[d]! - q[d]!)).toBeLessThanOrEqual((0.5 + 1e-6) * c.unit); // half a code step
+    }
+    expect(c.unit).toBeCloseTo(maxQ / 255, 6);
     let tight = 0;
     for (let p = 0; p < 62; p++) {
       const bound = b.bound(q, 0, 0, p);
       let best = -Infinity;
       for (let t = p * 16; t < (p + 1) * 16; t++) {
         let s = 0;
-        for (let d = 0; d < 16; d++) s += q[d]! * (kv.k as Float32Array)[t * 16 + d]!;
-        expect(s).toBeLessThanOrEqual(bound + 1e-5);
+        for (let d = 0; d < 16; d++) s += rounded[d]! * (kv.k as Float32Array)[t * 16 + d]!;
+        expect(s).toBeLessThanOrEqual(bound + 1e-5 * Math.abs(bound));
         best = Math.max(best, s);
       }
       tight += best / bound;

@@ -2,9 +2,10 @@
  * Parity of the fused Quest / Double Sparsity selection (native/cpu/attention_select*.cc) against
  * the js reference (lib/backend/js/attention_select.ts): page bounds (int8 codes and scales) and
  * label rows bit for bit;
- * scores within f32 tolerance; selections a true top-k of the reference scores (near-ties may
- * swap) and, on integer-valued data where every score is exact, identical lists including the
- * tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
+ * Quest scores bit for bit and identical page lists (its scores are exact integer sums, see
+ * lib/attention/quest_query.ts); Double Sparsity scores within f32 tolerance, selections a true top-k
+ * of the reference scores (near-ties may swap) and, on integer-valued data where every score is
+ * exact, identical lists including the tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
  * in both layouts. Plus coded errors for bad arguments, through the ops and straight into the addon.
  */
 import type { KvCacheView } from '../../lib/attention/contract';
@@ -54,8 +55,9 @@ function expectTopK(ref: Float32Array, got: Uint32Array, kvHeads: number, n: num
     let minIn = Infinity;
     let maxOut = -Infinity;
     for (let i = 0; i < n; i++) {
-      if (inSet[i]) minIn = Math.min(minIn, s[i]!);
-      else maxOut = Math.max(maxOut, s[i]!);
+      const v = Number.isNaN(s[i]!) ? -Infinity : s[i]!; // NaN ranks last
+      if (inSet[i]) minIn = Math.min(minIn, v);
+      else maxOut = Math.max(maxOut, v);
     }
     if (k > 0 && k < n && !(minIn >= maxOut - eps)) throw new Error(`${what}: head ${h} left out a score ${maxOut} above a chosen ${minIn}`);
   }
@@ -76,6 +78,23 @@ function randomCase(r: () => number, dtype: (typeof DTYPES)[number], group: numb
   const kv = randomKv(kvHeads, length, D, dtype, seed, layout, length + randInt(r, 0, 5));
   const q = Tensor.random([heads * D], seed + 1, 2).data as Float32Array;
   return { kv, heads, q, label: `${dtype} G=${group} kvh=${kvHeads} D=${D} len=${length} ${layout}` };
+}
+
+/** Quest page choice on every backend: scores bit for bit and the same lists (the integer scores are exact). */
+function expectSameQuestSelect(q: Float32Array, heads: number, bounds: ScaledInt8Rows, current: number, keep: number, what: string): void {
+  const outs = (['js', 'cpu'] as const).map((backend) => {
+    const scores = new Float32Array(selectScoresLength(bounds.kvHeads, current) + 3);
+    const items = new Uint32Array(bounds.kvHeads * (keep + 1)).fill(0xffffffff);
+    questSelect({ q, heads, bounds, current, keep, scores, items }, { backend });
+    return { scores, items };
+  });
+  const [js, cpu] = outs as [(typeof outs)[0], (typeof outs)[0]];
+  const mask = (s: Float32Array) => s.filter((_, i) => i % selectScoresLength(1, current) < current);
+  const a = mask(js.scores);
+  const b = mask(cpu.scores);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) throw new Error(`${what}: page score ${i} differs: js ${a[i]} cpu ${b[i]}`);
+  if (!same(js.items, cpu.items)) throw new Error(`${what}: page lists differ`);
+  expectTopK(js.scores, cpu.items, bounds.kvHeads, current, keep, current, what);
 }
 
 describeNative('Quest page bounds and page choice: cpu vs js', () => {
@@ -100,18 +119,46 @@ describeNative('Quest page bounds and page choice: cpu vs js', () => {
 
         const current = Math.ceil(length / pageSize) - 1;
         const keep = randInt(r, 0, current);
-        const outs = (['js', 'cpu'] as const).map((backend) => {
-          const scores = new Float32Array(selectScoresLength(c.kv.kvHeads, current) + 3);
-          const items = new Uint32Array(c.kv.kvHeads * (keep + 1)).fill(0xffffffff);
-          questSelect({ q: c.q, heads: c.heads, bounds: ref, current, keep, scores, items }, { backend });
-          return { scores, items };
-        });
-        const [js, cpu] = outs as [(typeof outs)[0], (typeof outs)[0]];
-        const mask = (s: Float32Array) => s.filter((_, i) => i % selectScoresLength(1, current) < current);
-        const err = relError(mask(cpu.scores), mask(js.scores));
-        if (!(err <= tolerance('f32'))) throw new Error(`${c.label} P=${pageSize}: page scores rel error ${err}`);
-        expectTopK(js.scores, cpu.items, c.kv.kvHeads, current, keep, current, `${c.label} P=${pageSize} keep=${keep}`);
+        expectSameQuestSelect(c.q, c.heads, ref, current, keep, `${c.label} P=${pageSize} keep=${keep}`);
       }
+  });
+
+  // Random int8 codes and scales straight into the selection: head dims that are not a multiple of 4
+  // (the generic path) and past 512 (the int32 path), GQA 1/3/4/8, odd page counts, and query heads
+  // that are zero, subnormal, NaN, infinite or hit the round-half-even ties of the 8-bit codes.
+  test('random bounds, every head dim path, special queries', () => {
+    const r = rng(77);
+    for (const D of [1, 3, 4, 17, 64, 128, 130, 520])
+      for (const group of [1, 3, 4, 8]) {
+        const kvHeads = randInt(r, 1, 3);
+        const heads = kvHeads * group;
+        const current = randInt(r, 1, 90);
+        const bounds = boundRows(kvHeads, current, 2 * D, randInt(r, 0, 20));
+        for (let i = 0; i < bounds.data.length; i++) bounds.data[i] = randInt(r, -128, 127);
+        for (let i = 0; i < bounds.scales.length; i++) bounds.scales[i] = i % 29 === 3 ? Infinity : i % 31 === 5 ? 0 : r() * 0.02;
+        const q = Tensor.random([heads * D], D * 7 + group, 3).data as Float32Array;
+        const special = randInt(r, 0, 5);
+        const g = randInt(r, 0, heads - 1);
+        const row = q.subarray(g * D, (g + 1) * D);
+        if (special === 1) row.fill(0);
+        else if (special === 2) row.forEach((x, i) => (row[i] = x * 1e-40));
+        else if (special === 3) row[randInt(r, 0, D - 1)] = NaN;
+        else if (special === 4) row[randInt(r, 0, D - 1)] = -Infinity;
+        else if (special === 5) row.forEach((_, i) => (row[i] = [2, 1, -1, 3, -0.5, 0][i % 6]!)); // codes 255, 127.5 -> 128, ...
+        const keep = randInt(r, 0, current);
+        expectSameQuestSelect(q, heads, bounds, current, keep, `random bounds D=${D} G=${group} kvh=${kvHeads} n=${current} special=${special}`);
+      }
+  });
+
+  test('long rows: 2K-4K pages per head, GQA 4 at D=128 (the VNNI kernel two tiles at a time, threads over chunks)', () => {
+    const r = rng(5);
+    for (const current of [2047, 4099]) {
+      const bounds = boundRows(2, current, 256, 16);
+      for (let i = 0; i < bounds.data.length; i++) bounds.data[i] = randInt(r, -127, 127);
+      for (let i = 0; i < bounds.scales.length; i++) bounds.scales[i] = 0.001 + r() * 0.01;
+      const q = Tensor.random([8 * 128], current, 2).data as Float32Array;
+      expectSameQuestSelect(q, 8, bounds, current, current >> 4, `n=${current}`);
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 import type { KvCacheView } from '../../attention/contract';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from '../../attention/selection_contract';
 import { selectScoresLength, tiledIndex } from '../../attention/selection_contract';
+import { questHeadScore, questQueryCodes } from '../../attention/quest_query';
 import { topK } from '../../attention/top_k';
 import { bf16ToF32, elementReader, f32ToBf16 } from '../../dtype';
 
@@ -84,15 +85,22 @@ function groupMax(rows: TiledRows, heads: number, n: number, score: (g: number, 
 export function questSelectRef(a: QuestSelectArgs): void {
   const { bounds, q } = a;
   const D = bounds.width / 2;
-  const bound = (g: number, h: number, p: number) => {
-    let s = 0;
-    for (let d = 0; d < D; d++) {
-      const x = q[g * D + d]!;
-      s += Math.max(x * bounds.data[tiledIndex(bounds, h, p, d)]!, x * bounds.data[tiledIndex(bounds, h, p, D + d)]!);
+  const group = a.heads / bounds.kvHeads;
+  const stride = selectScoresLength(1, a.current);
+  const codes = Array.from({ length: a.heads }, (_, g) => questQueryCodes(q, g * D, D));
+  for (let h = 0; h < bounds.kvHeads; h++) {
+    const mine = codes.slice(h * group, (h + 1) * group);
+    // A query head holding NaN or ±Infinity makes its group's scores NaN (ranked last).
+    const poisoned = mine.some((c) => Number.isNaN(c.unit));
+    for (let p = 0; p < a.current; p++) {
+      let best = -Infinity;
+      for (const c of mine) {
+        const t = poisoned ? NaN : questHeadScore(c, bounds, h, p);
+        best = t > best ? t : best;
+      }
+      a.scores[h * stride + p] = poisoned ? NaN : Math.fround(best * bounds.scales[h * bounds.capacity + p]!);
     }
-    return bounds.scales[h * bounds.capacity + p]! * s;
-  };
-  groupMax(bounds, a.heads, a.current, bound, a.scores);
+  }
   topKPerHead(bounds.kvHeads, a.scores, a.current, a.keep, a.current, a.items);
 }
 

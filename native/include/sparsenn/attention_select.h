@@ -36,9 +36,12 @@ struct TiledRows {
 // page holding a non-finite key gets s = +inf and codes ±127: its bound is +inf, it is always read.
 void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bounds, int64_t page_begin, int64_t page_end);
 
-// Quest selection for one layer. q is [heads, D] (heads a multiple of bounds.kv_heads). For each KV
-// head h: score pages [0, current) by s_p · max over h's query group of
-// Σ_d max(q_d·lo_code_d, q_d·hi_code_d),
+// Quest selection for one layer. q is [heads, D] (heads a multiple of bounds.kv_heads, D <= 65536).
+// Each query head is rounded to u8 codes of |q_d| in units of max|q|/255 (lib/attention/quest_query.ts
+// has the exact steps); for each KV head h: score pages [0, current) by
+// s_p · max over h's query group g of unit_g · (Σ_{q_d>0} u_d·hi_code_d − Σ_{q_d<0} u_d·lo_code_d),
+// the sum exact in integers and each product rounded to f32, so every ISA gives the same bits (a
+// group with a NaN or infinite query element scores NaN);
 // take the `keep` best (ascending, ties to the lower page; keep <= current), then `current`:
 // items[h*(keep+1) .. h*(keep+1)+keep]. scores: scratch of kv_heads * round_up(current, 16) floats
 // (row h starts at h*round_up(current, 16)).
