@@ -1,7 +1,7 @@
 // CSR kernels, AVX2 variant. The gather form (decode) is hand-written: 8 nonzeros
-// per step, indices compared with K and out-of-range lanes masked out of
-// vgatherdps (so corrupted indices are never dereferenced), bf16/f16 widened in
-// register. Prefill: the K-blocked packed form of spmm_csr_blocked.inc (16-row X panels);
+// per step, indices clamped to K - 1 (unsigned min) before vgatherdps and their
+// running maximum checked once per call (so corrupted indices are never
+// dereferenced), bf16/f16 widened in register. Prefill: the K-blocked packed form of spmm_csr_blocked.inc (16-row X panels);
 // the generic packed form (auto-vectorised along M) stays for a build without it.
 #include "isa.h"
 #if SPARSENN_X86
@@ -42,10 +42,14 @@ template <DType DT, typename IT, int MR>
 bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t nb, int64_t ne) {
   const IT* idx = static_cast<const IT*>(w.col_idx);
   const uint64_t K = uint64_t(w.cols);
-  // Indices as signed 32-bit: u32 indices >= 2^31 read negative, so also fail the test.
-  const __m256i vK = _mm256_set1_epi32(int32_t(w.cols));
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i bad = _mm256_setzero_si256();
+  if (K == 0) {  // no column exists to clamp to: any nonzero is a bad index
+    for (int64_t n = nb; n < ne; ++n)
+      for (int m = 0; m < MR; ++m) y[m * ldy + n] = 0.f;
+    return w.row_ptr[ne] == w.row_ptr[nb];
+  }
+  // Unsigned min/max: u32 indices >= 2^31 are large values, clamped and caught like any other.
+  const __m256i vK1 = _mm256_set1_epi32(int32_t(K - 1));
+  __m256i hi = _mm256_setzero_si256();
   bool ok = true;
   for (int64_t n = nb; n < ne; ++n) {
     __m256 acc0[MR], acc1[MR];
@@ -54,13 +58,12 @@ bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64
     const int64_t e = w.row_ptr[n + 1];
     for (; j + 16 <= e; j += 16) {
       const __m256i i0 = load8_indices(idx, j), i1 = load8_indices(idx, j + 8);
-      const __m256i in0 = _mm256_and_si256(_mm256_cmpgt_epi32(vK, i0), _mm256_cmpgt_epi32(_mm256_add_epi32(i0, _mm256_set1_epi32(1)), zero));
-      const __m256i in1 = _mm256_and_si256(_mm256_cmpgt_epi32(vK, i1), _mm256_cmpgt_epi32(_mm256_add_epi32(i1, _mm256_set1_epi32(1)), zero));
-      bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(in0, in1), _mm256_set1_epi32(-1)));
+      hi = _mm256_max_epu32(hi, _mm256_max_epu32(i0, i1));
+      const __m256i s0 = _mm256_min_epu32(i0, vK1), s1 = _mm256_min_epu32(i1, vK1);
       const __m256 v0 = widen8<DT>(w.values, j), v1 = widen8<DT>(w.values, j + 8);
       for (int m = 0; m < MR; ++m) {
-        const __m256 g0 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x + m * ldx, i0, _mm256_castsi256_ps(in0), 4);
-        const __m256 g1 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x + m * ldx, i1, _mm256_castsi256_ps(in1), 4);
+        const __m256 g0 = _mm256_i32gather_ps(x + m * ldx, s0, 4);
+        const __m256 g1 = _mm256_i32gather_ps(x + m * ldx, s1, 4);
         acc0[m] = _mm256_fmadd_ps(v0, g0, acc0[m]);
         acc1[m] = _mm256_fmadd_ps(v1, g1, acc1[m]);
       }
@@ -80,7 +83,9 @@ bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64
       y[m * ldy + n] = _mm_cvtss_f32(h) + tail[m];
     }
   }
-  return ok && _mm256_testz_si256(bad, bad);
+  // All lanes of hi <= K - 1 exactly when max(hi, K - 1) == K - 1 in every lane.
+  const __m256i within = _mm256_cmpeq_epi32(_mm256_max_epu32(hi, vK1), vK1);
+  return ok && _mm256_movemask_epi8(within) == -1;
 }
 
 template <DType DT, typename IT>

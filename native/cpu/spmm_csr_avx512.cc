@@ -1,8 +1,9 @@
 // CSR kernels, AVX-512 variant. Decode (gather form): 16 nonzeros per step,
 // values (f32, or bf16/f16 widened in-register) and u16/u32 indices streamed
-// once, x gathered with vgatherdps. Each step's indices are compared with K and
-// out-of-range lanes are masked out of the gather, so corrupted indices cost
-// one compare, never an out-of-bounds read. Prefill: the K-blocked packed form of
+// once, x gathered with vgatherdps. Each step's indices are clamped to K - 1 before
+// the gather and their running maximum is checked once per call, so a corrupted index
+// costs two integer ops and is never dereferenced. (The earlier form, a compare into a
+// mask and a masked gather, measured ~8% slower at 4096 x 4096, 90%, two threads.) Prefill: the K-blocked packed form of
 // spmm_csr_blocked.inc (32-row X panels); the unblocked packed form (a broadcast value times
 // mb/16 vectors of the k-major X block per nonzero) stays for a build without it.
 #include "isa.h"
@@ -48,14 +49,22 @@ inline __m512i load_indices(const IT* idx, int64_t j) {
   return _mm512_loadu_si512(idx + j);
 }
 
-// One 16-lane step for MR rows of X: in-range lanes are gathered, the rest flagged.
-template <DType DT, typename IT, int MR>
-inline void gather_step(const float* x, int64_t ldx, __m512i vidx, __m512 v, __mmask16 lanes, __m512i vK,
-                        __m512* acc, uint32_t& bad) {
-  const __mmask16 in = _mm512_mask_cmplt_epu32_mask(lanes, vidx, vK);
-  bad |= uint32_t(lanes & ~in);
+// One full 16-lane step for MR rows of X: indices clamped into [0, K), their maximum kept in `hi`.
+template <int MR>
+inline void gather_step(const float* x, int64_t ldx, __m512i vidx, __m512 v, __m512i vK1, __m512* acc, __m512i& hi) {
+  hi = _mm512_max_epu32(hi, vidx);
+  const __m512i safe = _mm512_min_epu32(vidx, vK1);
+  for (int m = 0; m < MR; ++m) acc[m] = _mm512_fmadd_ps(v, _mm512_i32gather_ps(safe, x + m * ldx, 4), acc[m]);
+}
+
+// The last, partial step: lanes past the row are not gathered (their x might be inf or NaN).
+template <int MR>
+inline void gather_tail(const float* x, int64_t ldx, __m512i vidx, __m512 v, __mmask16 lanes, __m512i vK1,
+                        __m512* acc, __m512i& hi) {
+  hi = _mm512_max_epu32(hi, vidx);  // lanes past the row loaded as 0
+  const __m512i safe = _mm512_min_epu32(vidx, vK1);
   for (int m = 0; m < MR; ++m) {
-    const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, vidx, x + m * ldx, 4);
+    const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, safe, x + m * ldx, 4);
     acc[m] = _mm512_fmadd_ps(v, g, acc[m]);
   }
 }
@@ -65,8 +74,13 @@ bool gather_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_
   constexpr int64_t kPrefetchAhead = 512;
   constexpr int64_t kValueBytes = DT == DType::F32 ? 4 : 2;
   const IT* idx = static_cast<const IT*>(w.col_idx);
-  const __m512i vK = _mm512_set1_epi32(int32_t(w.cols));  // the binding keeps K < 2^31
-  uint32_t bad = 0;
+  if (w.cols == 0) {  // no column exists to clamp to: any nonzero is a bad index
+    for (int64_t n = nb; n < ne; ++n)
+      for (int m = 0; m < MR; ++m) y[m * ldy + n] = 0.f;
+    return w.row_ptr[ne] == w.row_ptr[nb];
+  }
+  const __m512i vK1 = _mm512_set1_epi32(int32_t(w.cols - 1));  // the binding keeps K < 2^31
+  __m512i hi = _mm512_setzero_si512();
   for (int64_t n = nb; n < ne; ++n) {
     // Two accumulator sets (even / odd steps) keep two gathers and FMAs in flight.
     __m512 acc0[MR], acc1[MR];
@@ -81,18 +95,21 @@ bool gather_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_
       if constexpr (kValueBytes == 4) _mm_prefetch(vp + 64, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(idx + j + kPrefetchAhead), _MM_HINT_T0);
       if constexpr (sizeof(IT) == 4) _mm_prefetch(reinterpret_cast<const char*>(idx + j + kPrefetchAhead) + 64, _MM_HINT_T0);
-      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j), widen16<DT>(w.values, j), 0xffff, vK, acc0, bad);
-      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j + 16), widen16<DT>(w.values, j + 16), 0xffff, vK, acc1,
-                              bad);
+      gather_step<MR>(x, ldx, load_indices(idx, j), widen16<DT>(w.values, j), vK1, acc0, hi);
+      gather_step<MR>(x, ldx, load_indices(idx, j + 16), widen16<DT>(w.values, j + 16), vK1, acc1, hi);
     }
-    for (; j < e; j += 16) {
-      const __mmask16 lanes = e - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (e - j)) - 1);
-      gather_step<DT, IT, MR>(x, ldx, load_indices(idx, j, lanes), load_values<DT>(w.values, j, lanes), lanes, vK, acc0,
-                              bad);
+    if (j + 16 <= e) {
+      gather_step<MR>(x, ldx, load_indices(idx, j), widen16<DT>(w.values, j), vK1, acc0, hi);
+      j += 16;
+    }
+    if (j < e) {
+      const __mmask16 lanes = __mmask16((1u << (e - j)) - 1);
+      gather_tail<MR>(x, ldx, load_indices(idx, j, lanes), load_values<DT>(w.values, j, lanes), lanes, vK1, acc1, hi);
     }
     for (int m = 0; m < MR; ++m) y[m * ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[m], acc1[m]));
   }
-  return bad == 0;
+  // u32 indices >= 2^31 are large unsigned values too, so one unsigned compare covers every bad index.
+  return _mm512_cmpgt_epu32_mask(hi, vK1) == 0;
 }
 
 template <DType DT, typename IT, int MB>

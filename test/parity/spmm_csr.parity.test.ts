@@ -118,9 +118,11 @@ describeNative('CSR native function refuses corrupted arrays', () => {
       const w = toCsr(sparseWeight(3, Kl, 0.5, 12));
       expect(w.colIdx instanceof Uint32Array).toBe(big);
       const x = new Float32Array(Kl).fill(1);
-      for (const at of [3, 20, 40]) {
+      // K itself (the first bad index), the largest index, and 2^31 (negative as a signed lane).
+      const bad = big ? [Kl, 0xffffffff, 0x80000000] : [Kl, 65535];
+      for (const [i, at] of [3, 20, 40, 17].entries()) {
         const col = w.colIdx.slice();
-        col[at] = big ? 0xffffffff : 65535;
+        col[at] = bad[i % bad.length]!;
         const y = new Float32Array(3);
         let code: string | undefined;
         try {
