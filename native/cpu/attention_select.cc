@@ -148,13 +148,11 @@ struct TopKScratch {
   std::vector<uint32_t> keys, sure, cand, cand_idx;  // radix select
   std::vector<uint32_t> picked, positions;           // sampled pre-filter
   std::vector<float> picked_scores;
-  std::vector<uint64_t> pairs;                       // (key, ~index) of a few candidates
   void reserve(int64_t n) {
     if (keys.size() >= size_t(n)) return;
     for (auto* v : {&keys, &sure, &cand, &cand_idx, &positions}) v->resize(size_t(n));
     picked.resize(size_t(n) + 16);
     picked_scores.resize(size_t(n));
-    pairs.resize(size_t(n));
   }
 };
 
@@ -224,15 +222,27 @@ void top_k_radix(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratc
   while (si < ns) out[j++] = sure[si++];
 }
 
-// Exact top-k of a few candidates (their indices `idx`, ascending): a partial sort on (key
-// descending, index ascending) packed in one u64, then the k indices sorted. For the few hundred a
-// sampled threshold leaves, cheaper than the radix select's histograms.
+// Exact top-k of a few candidates (their indices `idx`, ascending): the k-th largest key by
+// nth_element on a copy, then one pass in index order keeps the keys above it and the first ones
+// equal to it, so the list comes out ascending (ties to the lower index) with no sort. Sorting the
+// k indices cost more than the selection: Double Sparsity at 32K keeps 2047 of ~2900 candidates
+// per head (one thread, 8 heads: 0.72 -> 0.23 ms).
 void top_k_candidates(const float* s, const uint32_t* idx, int64_t c, int64_t k, uint32_t* out, TopKScratch& sc) {
-  uint64_t* pairs = sc.pairs.data();
-  for (int64_t j = 0; j < c; ++j) pairs[j] = (uint64_t(order_key(s[idx[j]])) << 32) | uint64_t(~idx[j]);
-  std::nth_element(pairs, pairs + (k - 1), pairs + c, std::greater<uint64_t>());
-  for (int64_t j = 0; j < k; ++j) out[j] = ~uint32_t(pairs[j]);
-  std::sort(out, out + k);
+  uint32_t* keys = sc.keys.data();
+  uint32_t* order = sc.cand.data();
+  for (int64_t j = 0; j < c; ++j) order[j] = keys[j] = order_key(s[idx[j]]);
+  std::nth_element(order, order + (k - 1), order + c, std::greater<uint32_t>());
+  const uint32_t threshold = order[k - 1];
+  int64_t ties = 0;  // keys equal to the threshold among the k largest
+  for (int64_t j = 0; j < k; ++j) ties += order[j] == threshold;
+  int64_t o = 0;
+  for (int64_t j = 0; j < c; ++j) {
+    const uint32_t key = keys[j];
+    const bool tie = key == threshold && ties > 0;
+    out[o] = idx[j];  // written always, kept when taken: no branch to mispredict
+    o += key > threshold || tie;
+    ties -= tie;
+  }
 }
 
 // Pre-filter for long rows: a threshold from a strided sample of m scores, set 3 sigma below the
