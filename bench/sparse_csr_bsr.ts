@@ -12,6 +12,7 @@
  *
  * Run alone: `node dist/bench/run.js csr-bsr [--quick]` (after `npm run build:ts`).
  */
+import { adviseStreamedStorage } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { matmul, Tensor, toBitmap, toBsr, toCsr, type SparseMatrix } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
@@ -91,6 +92,8 @@ async function benchShape(
   const shape = `M=${M} N=${N} K=${K}`;
   const x = Tensor.random([M, K], 5);
   const denseW = Tensor.random([N, K], 6, 0.05);
+  // The dense baseline gets the page policy the sparse formats apply to themselves (2 MiB pages).
+  adviseStreamedStorage(denseW.data);
   let ort: OrtLinear | undefined;
   const l = loadOrt();
   if (!('error' in l)) {
@@ -248,6 +251,7 @@ async function run(ctx: SuiteContext) {
   let ceiling: number | undefined;
   if (typeof native.benchStreamRead === 'function') {
     const buf = Tensor.random([64 * 2 ** 20], 7).data as Float32Array;
+    adviseStreamedStorage(buf);
     const [st] = await timeInterleaved([() => native.benchStreamRead(buf, ctx.threads)], { warmup: 2, minRuns: 10, minTimeMs: 500 });
     const r = makeRow({ op: 'streamRead', shape: '256 MiB', dtype: 'f32', backend: 'cpu', threads: ctx.threads }, st!, {
       bytes: buf.byteLength,

@@ -15,6 +15,7 @@
  *
  * Run alone: `node dist/bench/run.js nm [--quick]` (after `npm run build:ts`).
  */
+import { adviseStreamedStorage } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { matmul, prepareInputSparse, Tensor, toNm } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
@@ -86,6 +87,8 @@ async function decodeShape(ctx: SuiteContext, N: number, K: number, timing: Time
   const io = (M * K + M * N) * 4;
   const dense = Tensor.random([N, K], 6, 0.05);
   const denseBf16 = dense.to('bf16');
+  // The dense baselines get the page policy the sparse formats apply to themselves (2 MiB pages).
+  adviseStreamedStorage(dense.data, denseBf16.data);
   const patterns: [number, number][] = ctx.quick ? [[2, 4]] : [[2, 4], [1, 4], [2, 8], [4, 8]];
   const pruned = patterns.map(([n, m]) => ({ n, m, dense: nmWeight(N, K, n, m, 10 * n + m) }));
   const nm = pruned.map(({ n, m, dense: d }) => ({ n, m, w: toNm(d, { n, m }) }));
@@ -115,6 +118,7 @@ async function decodeShape(ctx: SuiteContext, N: number, K: number, timing: Time
   const isBytes = nz * N * 4 + io;
   const native = nativeBinding();
   const pool = native ? (Tensor.random([64 * 2 ** 20], 8).data as Float32Array) : undefined;
+  if (pool) adviseStreamedStorage(pool);
   const shortReads = native && pool ? [nm[0]!.w.bytes + io, isBytes].map((bytes) => ({ bytes, floats: Math.ceil(bytes / 4) })) : [];
   let slot = 0;
   for (const r of shortReads)
@@ -177,6 +181,7 @@ async function prefillShape(ctx: SuiteContext, N: number, K: number, timing: Tim
   const shape = `M=${M} N=${N} K=${K}`;
   const x = Tensor.random([M, K], 5);
   const dense = Tensor.random([N, K], 6, 0.05);
+  adviseStreamedStorage(dense.data);
   const w = toNm(nmWeight(N, K, 2, 4, 24));
   const d = relDiff(matmul(x, w).data as Float32Array, matmul(x, w.toDense()).data as Float32Array);
   if (!(d < 1e-5)) throw new Error(`2:4 ${shape} disagrees with dense: ${d}`);
@@ -224,6 +229,7 @@ async function run(ctx: SuiteContext) {
   let ceiling: number | undefined;
   if (typeof native.benchStreamRead === 'function') {
     const buf = Tensor.random([64 * 2 ** 20], 7).data as Float32Array;
+    adviseStreamedStorage(buf);
     const [st] = await timeInterleaved([() => native.benchStreamRead(buf, ctx.threads)], { warmup: 2, minRuns: 10, minTimeMs: 500 });
     const r = makeRow({ op: 'streamRead', shape: '256 MiB', dtype: 'f32', backend: 'cpu', threads: ctx.threads }, st!, { bytes: buf.byteLength });
     rows.push(r);

@@ -12,6 +12,7 @@
  * The weights are synthetic (uniform values, random masks), like the other kernel suites:
  * speed depends on shape, sparsity and pattern, not on the values.
  */
+import { adviseStreamedStorage } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { matmul, prepareInputSparse, Tensor, toBitmap, toBsr, toCsr, toNm, type InputSparseWeight, type SparseMatrix } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
@@ -182,10 +183,13 @@ async function run(ctx: SuiteContext) {
   const cands = buildCandidates(p, x, io);
   const dense = Tensor.random([N, K], 6, 0.05);
   const denseBf16 = dense.to('bf16');
+  // The dense baselines get the page policy the sparse formats apply to themselves (2 MiB pages).
+  adviseStreamedStorage(dense.data, denseBf16.data);
   const ort = await ortFor(ctx, x, dense, N, K);
 
   // The streaming-read ceiling is timed in the same rounds as the kernels, so it sees the same load.
   const stream = typeof native.benchStreamRead === 'function' ? (Tensor.random([p.streamMiB * 2 ** 18], 7).data as Float32Array) : undefined;
+  if (stream) adviseStreamedStorage(stream);
   const fns: (() => unknown)[] = [() => matmul(x, dense, { backend: 'cpu' }), () => matmul(x, denseBf16, { backend: 'cpu' })];
   if (stream) fns.push(() => native.benchStreamRead(stream, ctx.threads));
   if (ort) fns.push(() => ort.run());

@@ -20,3 +20,21 @@ export function adviseHugePages(view: ArrayBufferView): number {
     throw fromNativeError(e);
   }
 }
+
+/**
+ * Weight and cache arrays at least this large are asked for 2 MiB pages. Below it, a buffer holds
+ * at most one whole 2 MiB page and the TLB already covers it.
+ */
+export const HUGE_PAGE_MIN_BYTES = 4 * 2 ** 20;
+
+/**
+ * The library's one policy for long-lived streamed storage (weights in every format, dense or
+ * sparse, the transposed input-sparse copy, the KV cache): arrays of HUGE_PAGE_MIN_BYTES or more
+ * get 2 MiB pages, the rest are left alone. Decode kernels stream such arrays in short runs (a
+ * row, a head's block), and with 4 KiB pages every run crosses a page often: a TLB walk and a
+ * restart of the hardware prefetcher each time. Applied alike to dense and sparse weights, so
+ * same-run comparisons between them stay fair.
+ */
+export function adviseStreamedStorage(...views: readonly ArrayBufferView[]): void {
+  for (const v of views) if (v.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(v);
+}

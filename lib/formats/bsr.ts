@@ -12,6 +12,7 @@
  *   blockCol     Uint16Array (KB = ceil(K / bc) <= 65536) or Uint32Array, per stored block
  *   values       [nblocks, br·bc] row-major within each block: Float32Array or Uint16Array bits
  */
+import { adviseStreamedStorage } from '../backend/huge_pages';
 import { bytesPerElement, checkDType, type DType } from '../dtype';
 import { SparsennError } from '../errors';
 import { checkOptions } from '../options';
@@ -69,6 +70,7 @@ export class BsrMatrix implements SparseMatrix {
     this.blockCol = blockCol;
     this.values = values;
     this.validate();
+    adviseStreamedStorage(values);
   }
 
   /** Block rows and block columns of the padded matrix. */

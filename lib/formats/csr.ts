@@ -7,6 +7,7 @@
  *           Uint32Array[nnz] otherwise
  *   values  Float32Array[nnz] (f32) or Uint16Array[nnz] of bf16 / f16 bits
  */
+import { adviseStreamedStorage } from '../backend/huge_pages';
 import { bytesPerElement, checkDType, type DType } from '../dtype';
 import { SparsennError } from '../errors';
 import { Tensor } from '../tensor';
@@ -80,6 +81,7 @@ export class CsrMatrix implements SparseMatrix {
     this.colIdx = colIdx;
     this.values = values;
     this.validate();
+    adviseStreamedStorage(colIdx, values);
   }
 
   get nnz(): number {

@@ -18,6 +18,7 @@
  *           with a shift, an and and an add (see native/cpu/spmm_nm_avx512.cc). 3-bit positions
  *           (m = 8) may straddle two words.
  */
+import { adviseStreamedStorage } from '../backend/huge_pages';
 import { bytesPerElement, checkDType, type DType } from '../dtype';
 import { SparsennError } from '../errors';
 import { checkOptions } from '../options';
@@ -93,6 +94,7 @@ export class NmMatrix implements SparseMatrix {
     this.values = values;
     this.meta = meta;
     this.validate();
+    adviseStreamedStorage(values, meta);
   }
 
   /** Stored values, explicit zeros included: N * groups * n. */

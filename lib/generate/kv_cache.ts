@@ -4,11 +4,8 @@
  * (the model's context length), so short requests do not pay for the full context up front.
  * A bounded-memory attention policy (StreamingLLM with eviction) drops its middle with evictMiddle.
  */
-import { adviseHugePages } from '../backend/huge_pages';
+import { adviseStreamedStorage } from '../backend/huge_pages';
 import { SparsennError } from '../errors';
-
-/** Layer arrays at least this large get 2 MiB pages (lib/backend/huge_pages.ts). */
-const HUGE_PAGE_MIN_BYTES = 4 * 2 ** 20;
 
 /**
  * A zeroed layer array. Decode attention streams these every step; with 4 KiB pages a head's
@@ -18,7 +15,7 @@ const HUGE_PAGE_MIN_BYTES = 4 * 2 ** 20;
  */
 function layerArray(elements: number): Float32Array {
   const a = new Float32Array(elements);
-  if (a.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(a);
+  adviseStreamedStorage(a);
   return a;
 }
 

@@ -3,6 +3,7 @@
  * swapped at any time (setWeight) so a pruner can replace a dense weight by a sparse one;
  * every multiply goes through the public matmul / matmulAsync, which pick the backend.
  */
+import { adviseStreamedStorage } from '../backend/huge_pages';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import { matmul, matmulAsync } from '../ops/matmul';
@@ -30,6 +31,7 @@ export class Linear {
     if (bias && bias.length !== n)
       throw new SparsennError('ERR_SHAPE', `Linear: bias has ${bias.length} elements, weight has ${n} outputs`);
     this.w = weight;
+    Linear.adviseDense(weight);
     this.bias = bias;
     this.outFeatures = n;
     this.inFeatures = k;
@@ -39,6 +41,11 @@ export class Linear {
     const s = (w as { shape?: readonly number[] }).shape;
     if (!s || s.length !== 2) throw new SparsennError('ERR_SHAPE', 'Linear: weight must be a 2-D [out, in] matrix');
     return [s[0]!, s[1]!];
+  }
+
+  /** Dense weights get the same page policy the sparse formats apply to themselves. */
+  private static adviseDense(w: LinearWeight): void {
+    if (w instanceof Tensor) adviseStreamedStorage(w.data);
   }
 
   get weight(): LinearWeight {
@@ -54,6 +61,7 @@ export class Linear {
         `Linear.setWeight: expected [${this.outFeatures}, ${this.inFeatures}], got [${n}, ${k}]`,
       );
     this.w = w;
+    Linear.adviseDense(w);
   }
 
   /**

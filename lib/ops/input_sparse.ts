@@ -15,6 +15,7 @@
  *    than AUTO_ZERO_FRACTION of its entries are zero; otherwise dense. It is opt-in, not the
  *    default, because its first use doubles the weight's memory.
  */
+import { adviseStreamedStorage } from '../backend/huge_pages';
 import { SparsennError } from '../errors';
 import { Tensor } from '../tensor';
 
@@ -49,6 +50,7 @@ export class InputSparseWeight {
       }
     this.shape = Object.freeze([N, K]) as readonly [number, number];
     this.wt = new Tensor(out, [K, N], w.dtype);
+    adviseStreamedStorage(out);
   }
 
   get dtype() {
