@@ -1,24 +1,39 @@
 // Bitmap kernels, AVX-512 variant. Per 16-column group and row: load 16 packed
-// values at the row's cursor (unaligned; bf16/f16 widened in-register), spread
+// values at the group's offset (unaligned; bf16/f16 widened in-register), spread
 // them over the mask's lanes with the register form of vexpandps, FMA with the 16
-// contiguous inputs, and advance the cursor by popcount(mask). No gather: x is
-// read densely from L1. Several rows run interleaved, so independent cursors keep
-// the expand and FMA units busy, and one load of x serves all of them; each expanded
-// vector serves up to 8 rows of X (prefill makes one pass over W per 8 rows of X).
+// contiguous inputs. No gather: x is read densely from L1. Groups go four at a time:
+// a row's four masks are one u64 and prefix popcounts give each group's offset from
+// the quad's cursor, so the four loads are independent and the cursor moves once per
+// quad. Four rows run interleaved; each expanded vector serves up to 8 rows of X
+// (prefill makes one pass over W per 8 rows of X).
 //
-// Measured on this Zen 4 (single thread, 4096 x 4096 at 90%, min of 40 runs): ~1.1 ns
-// per row and group. Alternatives tried: the memory form of vexpandps (GCC folds
-// the load into it unless stopped) and vpermps with 8-bit-mask index tables were
-// slower (~1.6 ns); accumulators indexed by a loop GCC did not unroll were ~2x slower.
-// bf16/f16 values are widened before the expand: vpexpandw (AVX512_VBMI2) places 32
-// 16-bit values at once, but measured ~1.0 ns per 16 columns either way here (it costs
-// about two vexpandps), so there is no separate VBMI2 path.
+// Where the time went (standalone harness /tmp/h19, 4096 x 4096 at 70% f32, M = 1,
+// 22 MB of bitmap, two threads, medians of 41 interleaved rounds on a shared 2-core
+// Zen 4 VM, so +-10%): the previous kernel, which advanced the cursor per group and
+// prefetched per group and row, took 1.0-1.2 ms with W in L3. Without its prefetch:
+// the same. Loads + FMA without the expand: 0.53. The expand without the loads: 0.99.
+// Neither: 0.30. A sequential read of the same bytes: 0.22. So neither the expand's
+// throughput nor bandwidth set the time: the per-group chain (mask -> popcount ->
+// cursor -> next load -> expand) did. The quad form runs 0.50-0.65 ms warm, one
+// thread ~1.2 ns per row-group (was ~2.0). With caches disturbed between calls (a
+// 64 MB read, as the bench's interleaved rounds do) the 8 short streams per core
+// (4 rows x masks, values) became the limit: quad 0.97-1.02 ms, quad + prefetch of
+// the next block of rows into L2 as one stream (NextBlockPrefetch) 0.85; at
+// 11008 x 4096 (60 MB, past L3) 2.0-2.6 -> 1.6 ms against 5.0-5.9 ms dense.
+// Tried and dropped: 8 groups per step or 8 rows (register pressure, slower), 2 rows
+// (too few independent chains), 16-value-aligned loads (no gain: line splits are not
+// the cost), compressing x instead of expanding W (2x slower), a per-4-row interleaved
+// value layout (one stream, as fast as the next-block prefetch without a new format).
+// Earlier: the memory form of vexpandps (GCC folds the load into it unless stopped) and
+// vpermps with 8-bit-mask index tables were slower; vpexpandw (VBMI2) for bf16/f16
+// measured no faster than widening first, so there is no separate VBMI2 path.
 //
-// Safety without a separate pass over the masks: a row's cursor is clamped to the
-// end of the rows being computed before each load, and the row is accepted only if its cursor lands
-// exactly on its end (popcounts match the offsets) and its last mask keeps no
-// column >= K. The 16-wide loads read up to 15 values past the row's end, so rows
-// ending within 16 values of the end of the whole array take the scalar path.
+// Safety without a separate pass over the masks: a row's cursor is clamped to the end
+// of the rows being computed before each quad's loads, and the row is accepted only if
+// its cursor lands exactly on its end (popcounts match the offsets) and its last mask
+// keeps no column >= K. A quad's loads reach up to 63 values past the clamped cursor, so
+// rows ending within kQuadReach values of the end of the whole array take the scalar path
+// (a guard page right after the values faulted when that margin was 16).
 #include "isa.h"
 #if SPARSENN_X86
 #include <immintrin.h>
@@ -63,25 +78,23 @@ bool simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
   }
-  // Software prefetch of each row's values kPrefetchValues ahead of its cursor: two lines per
-  // quad (a quad holds ~1.2 lines of f32 values at 70%, so one line per quad would leave gaps):
-  // rows are short streams that the hardware prefetcher picks up late. Two per quad measured
-  // 3-5% faster than one (harness, 11008 x 4096 at 70%, two threads).
+  // Software prefetch: the next block of rows into L2 (NextBlockPrefetch), and each row's values
+  // kPrefetchValues ahead of its cursor into L1, one line per quad.
   constexpr int64_t kPrefetchValues = DT == DType::F32 ? 256 : 512;
   // Four groups at a time: the four masks of a row are one u64, and prefix popcounts give
   // every group's offset from the quad's cursor, so the four loads and expands of a row are
   // independent and the cursor moves once per quad. Advancing it per group (the previous
   // kernel) chained load -> popcount -> add -> next load and ran ~2x slower.
+  const NextBlockPrefetch next(w, n0 + R, n0 + 2 * R, quad_end / 4);
   for (int64_t g = 0; g < quad_end; g += 4) {
+    next.at(g / 4);
     __m512 packed[R][4];
     uint64_t quad[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       std::memcpy(&quad[r], masks + r * G + g, sizeof(uint64_t));
       const int64_t j = std::min(cur[r], bound);  // in bounds even when the masks over-claim
-      const char* ahead = static_cast<const char*>(w.values) + (j + kPrefetchValues) * dtype_size(DT);
-      _mm_prefetch(ahead, _MM_HINT_T0);
-      _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      _mm_prefetch(static_cast<const char*>(w.values) + (j + kPrefetchValues) * dtype_size(DT), _MM_HINT_T0);
       const uint64_t m = quad[r];
       packed[r][0] = widen16<DT>(w.values, j);
       packed[r][1] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffull));
