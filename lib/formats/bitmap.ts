@@ -29,7 +29,6 @@ export const BITMAP_GROUP = 16;
 
 export type BitmapOptions = UnstructuredOptions;
 
-
 function bad(what: string): never {
   throw new SparsennError('ERR_FORMAT', what);
 }
