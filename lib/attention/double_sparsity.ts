@@ -7,16 +7,17 @@
  *
  * GQA: the group shares one selection, ranked by the largest approximate score over the group.
  *
- * The label cache is bf16 (r = headDim/8 channels: 1/16 of the bytes of f16 keys and values) and
- * one fused call per layer scores every head's tokens and picks their top (ops.labelSelect;
- * selection_contract.ts has the layout).
+ * The label cache holds int8 codes with a scale per token (r = headDim/8 channels: r + 4 bytes, 1/25.6
+ * of the token's f16 key and value at head dim 128), and one fused call per layer scores every
+ * head's tokens in exact integers (the query's label channels rounded to 8 bits, as Quest's are)
+ * and picks their top (ops.labelSelect; selection_contract.ts has the layout).
  */
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect } from './ops';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { SELECT_TILE, selectScoresLength, type Bf16Rows } from './selection_contract';
+import { SELECT_TILE, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface DoubleSparsityOptions {
@@ -56,12 +57,12 @@ export function calibrateLabelChannels(queries: Float32Array, keys: Float32Array
 }
 
 /**
- * The label cache of one layer: each token's label channels in bf16 (the scores it feeds are
- * approximate by design), built incrementally as tokens arrive, plus the layer's reusable
- * selection buffers.
+ * The label cache of one layer: each token's label channels as int8 codes and a scale (the scores
+ * it feeds are approximate by design), built incrementally as tokens arrive, plus the layer's
+ * reusable selection buffers.
  */
 class LabelCache {
-  labels: Bf16Rows;
+  labels: ScaledInt8Rows;
   filled = 0;
   readonly scratch = new SelectionScratch();
 
@@ -72,7 +73,7 @@ class LabelCache {
     r: number,
     private readonly backend: BackendChoice,
   ) {
-    this.labels = { data: new Uint16Array(0), kvHeads, capacity: 0, width: r };
+    this.labels = { data: new Int8Array(0), scales: new Float32Array(0), kvHeads, capacity: 0, width: r };
   }
 
   update(kv: KvCacheView, length: number): void {
@@ -86,10 +87,14 @@ class LabelCache {
   private grow(tokens: number): void {
     const old = this.labels;
     const capacity = Math.ceil(Math.max(tokens, 2 * old.capacity, 256) / SELECT_TILE) * SELECT_TILE;
-    const data = new Uint16Array(this.kvHeads * capacity * old.width);
-    const kept = Math.ceil(this.filled / SELECT_TILE) * SELECT_TILE * old.width;
-    for (let h = 0; h < this.kvHeads; h++) data.set(old.data.subarray(h * old.capacity * old.width, h * old.capacity * old.width + kept), h * capacity * old.width);
-    this.labels = { data, kvHeads: this.kvHeads, capacity, width: old.width };
+    const data = new Int8Array(this.kvHeads * capacity * old.width);
+    const scales = new Float32Array(this.kvHeads * capacity);
+    const keptRows = Math.ceil(this.filled / SELECT_TILE) * SELECT_TILE;
+    for (let h = 0; h < this.kvHeads; h++) {
+      data.set(old.data.subarray(h * old.capacity * old.width, (h * old.capacity + keptRows) * old.width), h * capacity * old.width);
+      scales.set(old.scales.subarray(h * old.capacity, h * old.capacity + keptRows), h * capacity);
+    }
+    this.labels = { data, scales, kvHeads: this.kvHeads, capacity, width: old.width };
   }
 }
 
@@ -166,7 +171,12 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     const all = cache.labels;
     const r = all.width;
     const size = all.capacity * r;
-    const labels: Bf16Rows = { ...all, data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size), kvHeads: 1 };
+    const labels: ScaledInt8Rows = {
+      ...all,
+      data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size),
+      scales: all.scales.subarray(req.kvHead * all.capacity, (req.kvHead + 1) * all.capacity),
+      kvHeads: 1,
+    };
     const D = req.kv.headDim;
     const n = length - 1;
     const tokens = new Uint32Array(this.budget);

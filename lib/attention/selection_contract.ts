@@ -8,7 +8,8 @@
  * sums. Element (head h, row i, channel c) is at `tiledIndex(rows, h, i, c)`.
  *   Quest:            row = page, channels = [hi(D), lo(D)] as int8 codes times the page's scale,
  *                     hi rounded up and lo down (still bounds): 1/32 of the page's f16 K and V bytes
- *   Double Sparsity:  row = token, channels = the head's label channels of its key (bf16)
+ *   Double Sparsity:  row = token, channels = the head's label channels of its key as int8 codes
+ *                     times the token's scale (r + 4 bytes: 1/25.6 of its f16 K and V at r = D/8)
  */
 import type { KvCacheView } from './contract';
 
@@ -77,26 +78,35 @@ export interface QuestSelectArgs {
   readonly items: Uint32Array;
 }
 
-/** Label rows of tokens [begin, end): channel c of head h is key channel channels[h·width + c], bf16 (nearest). */
+/**
+ * Label rows of tokens [begin, end): channel c of head h is key channel channels[h·width + c], as
+ * int8 codes with a scale per token. With m the token's largest |label|, its scale s is the smallest
+ * f32 with 127·s >= m (as Quest's pages) and each code is round-half-even(k_c / s) (0 for an
+ * all-zero row); a token with a non-finite label channel gets s = NaN and codes 0 (it scores NaN,
+ * ranked last).
+ */
 export interface LabelUpdateArgs {
   readonly kv: KvCacheView;
   readonly channels: Uint32Array;
-  readonly labels: Bf16Rows;
+  readonly labels: ScaledInt8Rows;
   readonly begin: number;
   readonly end: number;
 }
 
 /**
- * Double Sparsity selection: for each KV head h, tokens [0, n) scored by the largest over h's query
- * group of Σ_c q[channels[h·width + c]]·label(h, t, c); the k best (ascending, ties to the lower
- * token), then n, into items[h·(k+1) ..]. q is [heads, headDim]; scores as in QuestSelectArgs.
+ * Double Sparsity selection: each query head's label channels q[channels[h·width + c]] are rounded
+ * to 8 bits as Quest's queries are (quest_query.ts: u8 codes u⁺, u⁻ and a unit); for each KV head h,
+ * token t scores s_t · max over h's group g of unit_g · (Σ_c u⁺_c·code_c − Σ_c u⁻_c·code_c), an exact
+ * integer sum scaled twice in f32, so every backend gives the same bits (a group with a non-finite
+ * query label channel scores NaN). The k best (ascending, ties to the lower token), then n, into
+ * items[h·(k+1) ..]. q is [heads, headDim]; width at most 65536; scores as in QuestSelectArgs.
  */
 export interface LabelSelectArgs {
   readonly q: Float32Array;
   readonly heads: number;
   readonly headDim: number;
   readonly channels: Uint32Array;
-  readonly labels: Bf16Rows;
+  readonly labels: ScaledInt8Rows;
   readonly n: number;
   readonly k: number;
   readonly scores: Float32Array;

@@ -6,6 +6,9 @@ import { SparsennError } from '../errors';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
 import { SELECT_TILE, selectScoresLength } from './selection_contract';
 import { QUEST_MAX_HEAD_DIM } from './quest_query';
+
+/** Label widths up to this keep Double Sparsity's integer scores exact in int32 (as Quest's head dims). */
+const LABEL_MAX_WIDTH = QUEST_MAX_HEAD_DIM;
 import { checkKv } from './validate';
 
 function int(x: unknown, what: string, min = 0): number {
@@ -79,7 +82,7 @@ export function checkLabelUpdateArgs(a: LabelUpdateArgs): void {
   checkKv(a.kv, a.kv.kvHeads);
   const width = int(a.labels?.width, 'labels.width', 1);
   checkChannels(a.channels, a.kv.kvHeads, width, a.kv.headDim);
-  checkTiled(a.labels, 'labels', a.kv.kvHeads, width, 'bf16');
+  checkTiled(a.labels, 'labels', a.kv.kvHeads, width, 'int8');
   range(int(a.begin, 'begin'), int(a.end, 'end'), Math.min(a.labels.capacity, a.kv.length), 'tokens');
 }
 
@@ -88,7 +91,8 @@ export function checkLabelSelectArgs(a: LabelSelectArgs): void {
   const kvHeads = int(l?.kvHeads, 'labels.kvHeads', 1);
   const width = int(l.width, 'labels.width', 1);
   const D = int(a.headDim, 'headDim', 1);
-  checkTiled(l, 'labels', kvHeads, width, 'bf16');
+  if (width > LABEL_MAX_WIDTH) throw new SparsennError('ERR_SHAPE', `attention selection: labels.width must be at most ${LABEL_MAX_WIDTH}, got ${width}`);
+  checkTiled(l, 'labels', kvHeads, width, 'int8');
   checkQueries(a.q, a.heads, kvHeads, D);
   checkChannels(a.channels, kvHeads, width, D);
   range(0, int(a.n, 'n'), l.capacity, 'scored tokens');

@@ -131,38 +131,40 @@ Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attentionLabelUpdate(k, kvDtype, kvHeads, length, headDim, headStride, tokenStride, channels, labels, width,
-//                      capacity, begin, end)
+// attentionLabelUpdate(k, kvDtype, kvHeads, length, headDim, headStride, tokenStride, channels, labels, scales,
+//                      width, capacity, begin, end)
 Napi::Value AttentionLabelUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const KvView kv = parse_keys(info, 0);
-  const int64_t width = arg_size(info, 9, "width");
-  const int64_t cap = arg_size(info, 10, "capacity", kMaxTokens - 1);
-  const int64_t b = arg_size(info, 11, "begin", kMaxTokens - 1);
-  const int64_t e = arg_size(info, 12, "end", kMaxTokens - 1);
+  const int64_t width = arg_size(info, 10, "width");
+  const int64_t cap = arg_size(info, 11, "capacity", kMaxTokens - 1);
+  const int64_t b = arg_size(info, 12, "begin", kMaxTokens - 1);
+  const int64_t e = arg_size(info, 13, "end", kMaxTokens - 1);
   const uint32_t* channels = parse_channels(info, 7, kv.kv_heads, width, kv.head_dim);
-  const TiledRows labels = parse_tiled(info, 8, "labels", kv.kv_heads, cap, width);
+  const TiledRows labels = parse_tiled(info, 8, "labels", kv.kv_heads, cap, width, true);
   check_range(env, "tokens", b, e, std::min(cap, kv.length), "the cache length and the label capacity");
   run_sync(env, [&] { label_cache_update(kv, channels, labels, b, e); });
   return env.Undefined();
 }
 
-// attentionLabelSelect(q, heads, headDim, channels, labels, kvHeads, width, capacity, n, k, scores, items)
+// attentionLabelSelect(q, heads, headDim, channels, labels, scales, kvHeads, width, capacity, n, k, scores, items)
 Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t D = arg_size(info, 2, "headDim");
-  const int64_t kvh = arg_size(info, 5, "kvHeads");
-  const int64_t width = arg_size(info, 6, "width");
-  const int64_t cap = arg_size(info, 7, "capacity", kMaxTokens - 1);
-  const int64_t n = arg_size(info, 8, "n", kMaxTokens - 1);
-  const int64_t k = arg_size(info, 9, "k", kMaxTokens - 1);
+  const int64_t kvh = arg_size(info, 6, "kvHeads");
+  const int64_t width = arg_size(info, 7, "width");
+  const int64_t cap = arg_size(info, 8, "capacity", kMaxTokens - 1);
+  const int64_t n = arg_size(info, 9, "n", kMaxTokens - 1);
+  const int64_t k = arg_size(info, 10, "k", kMaxTokens - 1);
   if (D < 1 || kvh < 1) throw_coded(env, "ERR_SHAPE", "headDim and kvHeads must be at least 1");
+  // Integer label scores stay below 2^31 up to this width (sparsenn/attention_select.h).
+  if (width > 65536) throw_coded(env, "ERR_SHAPE", "label width must be at most 65536, got " + std::to_string(width));
   const F32View q = parse_queries(info, 0, kvh, D);
   const uint32_t* channels = parse_channels(info, 3, kvh, width, D);
-  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width);
+  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width, true);
   check_range(env, "scored tokens", 0, n, cap, "the label capacity");
   if (k > n) throw_coded(env, "ERR_ARG", "k (" + std::to_string(k) + ") must not exceed n (" + std::to_string(n) + ")");
-  const SelectOut o = parse_select_out(info, 10, kvh, n, k);
+  const SelectOut o = parse_select_out(info, 11, kvh, n, k);
   run_sync(env, [&] { label_select(q, channels, labels, n, k, o.scores, o.items); });
   return env.Undefined();
 }

@@ -1,7 +1,7 @@
 // Fused key selection for Quest and Double Sparsity (see sparsenn/attention_select.h): per layer,
 // one pass over the small per-row summaries (page bounds / label cache), threaded over KV heads ×
-// chunks of tiles, then a linear-time top-k per head. The summaries are 1/16 of the KV bytes at
-// Llama shapes, so selection costs about as much as reading the pages it picks.
+// chunks of tiles, then a linear-time top-k per head. The summaries are 1/25 to 1/32 of the KV bytes
+// at Llama shapes, so selection costs about as much as reading the keys it picks.
 #include "sparsenn/attention_select.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attention_select_kernels.h"
+#include "label_scores_kernels.h"
 #include "isa.h"
 #include "sparsenn/convert.h"
 #include "threadpool.h"
@@ -43,10 +44,21 @@ QuestIntScoresFn quest_scores_vnni_kernel() {
 #endif
 }
 
-TileScoresFn tile_scores_kernel() {
-  static const TileScoresFn kernel = pick_kernel<TileScoresFn>(
-      SPARSENN_X86_KERNEL(avx512::tile_scores), SPARSENN_X86_KERNEL(avx2::tile_scores), portable::tile_scores);
+// Double Sparsity's integer label scores: VNNI where the CPU has it (and r % 4 == 0), else the
+// generic loops at the best ISA. All give the same bits.
+LabelIntScoresFn label_scores_generic_kernel() {
+  static const LabelIntScoresFn kernel =
+      pick_kernel<LabelIntScoresFn>(nullptr, SPARSENN_X86_KERNEL(avx2::label_int_scores), portable::label_int_scores);
   return kernel;
+}
+LabelIntScoresFn label_scores_vnni_kernel() {
+#if SPARSENN_X86
+  static const LabelIntScoresFn kernel =
+      avx512::label_vnni_supported() ? pick_kernel<LabelIntScoresFn>(avx512::label_int_scores, nullptr, nullptr) : nullptr;
+  return kernel;
+#else
+  return nullptr;
+#endif
 }
 
 inline int64_t round_up_tile(int64_t n) { return (n + kSelectTile - 1) / kSelectTile * kSelectTile; }
@@ -69,13 +81,6 @@ inline uint32_t f32_bits(float x) {
   uint32_t b;
   std::memcpy(&b, &x, 4);
   return b;
-}
-
-// Round to nearest even; NaN stays a quiet NaN (as lib/dtype.ts f32ToBf16).
-inline uint16_t bf16_nearest(float x) {
-  const uint32_t bits = f32_bits(x);
-  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0) return uint16_t(((bits >> 16) | 0x40u) & 0xffffu);
-  return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
 // Scores tiles [t0, t1) of head h into scores + h*round_up_tile(n) + 16*t0.
@@ -113,19 +118,6 @@ void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int6
       score(h, c * per, std::min(tiles, (c + 1) * per));
     });
   parallel_for(rows.kv_heads, choose);
-}
-
-// The dot-product scorer of select_rows: per-head operands a (query group of head h at
-// a + h*groups*a_stride) against the rows as they are.
-ScoreTiles dot_scores(const float* a, int64_t a_stride, int64_t groups, const TiledRows& rows, int64_t n, float* scores) {
-  const TileScoresFn kernel = tile_scores_kernel();
-  const int64_t elem = rows.scales ? 1 : 2;
-  const int64_t stride = round_up_tile(n);
-  return [=](int64_t h, int64_t t0, int64_t t1) {
-    const int64_t first = h * rows.capacity + t0 * kSelectTile;  // row index of the first tile
-    kernel(a + h * groups * a_stride, a_stride, groups, static_cast<const char*>(rows.data) + first * rows.width * elem,
-           rows.scales ? rows.scales + first : nullptr, rows.width, t1 - t0, scores + h * stride + t0 * kSelectTile);
-  };
 }
 
 // Monotone map of a float to an unsigned key (larger float, larger key); NaN ranks as -inf and
@@ -406,23 +398,64 @@ void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledR
   if (n <= 0) return;
   const int64_t per = 256;  // tokens per task
   const int64_t chunks = (n + per - 1) / per;
+  int8_t* codes = static_cast<int8_t*>(labels.data);
   parallel_for(kv.kv_heads * chunks, [&](int64_t task) {
     const int64_t h = task / chunks, t0 = begin + (task % chunks) * per, t1 = std::min(end, t0 + per);
-    for (int64_t t = t0; t < t1; ++t)
-      for (int64_t c = 0; c < r; ++c)
-        static_cast<uint16_t*>(labels.data)[tiled_index(labels, h, t, c)] = bf16_nearest(key_at(kv, h, t, channels[h * r + c]));
+    for (int64_t t = t0; t < t1; ++t) {
+      // The token's scale: the smallest float s with 127*s >= max_c |k_c| (NaN when a label
+      // channel is not finite: the token then scores NaN and ranks last).
+      double m = 0;
+      for (int64_t c = 0; c < r; ++c) {
+        const float x = key_at(kv, h, t, channels[h * r + c]);
+        m = std::isfinite(x) && std::isfinite(m) ? std::max(m, std::fabs(double(x))) : std::numeric_limits<double>::quiet_NaN();
+      }
+      float scale = float(m / 127.0);
+      if (std::isfinite(m) && double(scale) * 127.0 < m) scale = std::nextafter(scale, std::numeric_limits<float>::infinity());
+      labels.scales[h * labels.capacity + t] = scale;
+      for (int64_t c = 0; c < r; ++c) {
+        // Nearest, half to even (as the reference); |k/s| <= 127 by the choice of s.
+        double code = 0;
+        if (std::isfinite(m) && scale > 0) code = std::min(127.0, std::max(-127.0, std::nearbyint(double(key_at(kv, h, t, channels[h * r + c])) / double(scale))));
+        codes[tiled_index(labels, h, t, c)] = int8_t(code);
+      }
+    }
   });
 }
 
 void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
                   uint32_t* items) {
   const int64_t r = labels.width, G = q.rows / labels.kv_heads;
-  // Each query head's label channels, gathered once: the operand the label rows are scored against.
+  // Each query head's label channels, gathered and rounded to u8 codes as Quest's queries are
+  // ([q⁺ codes (r), q⁻ codes (r)] and a unit per head).
   thread_local std::vector<float> gathered;
-  gathered.resize(size_t(q.rows * r));
-  for (int64_t g = 0; g < q.rows; ++g)
-    for (int64_t c = 0; c < r; ++c) gathered[size_t(g * r + c)] = q.data[g * q.cols + channels[(g / G) * r + c]];
-  select_rows(dot_scores(gathered.data(), r, G, labels, n, scores), labels, n, k, uint32_t(n), scores, items);
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<float> qscales;
+  std::vector<float>& a = gathered;
+  std::vector<uint8_t>& u = codes;
+  std::vector<float>& qs = qscales;
+  a.resize(size_t(r));
+  u.resize(size_t(q.rows * 2 * r));
+  qs.resize(size_t(q.rows));
+  for (int64_t g = 0; g < q.rows; ++g) {
+    for (int64_t c = 0; c < r; ++c) a[size_t(c)] = q.data[g * q.cols + channels[(g / G) * r + c]];
+    quest_query_codes(a.data(), r, u.data() + g * 2 * r, &qs[size_t(g)]);
+  }
+  const LabelIntScoresFn vnni = label_scores_vnni_kernel();
+  const LabelIntScoresFn kernel = vnni && r % 4 == 0 ? vnni : label_scores_generic_kernel();
+  const int8_t* data = static_cast<const int8_t*>(labels.data);
+  const int64_t stride = round_up_tile(n);
+  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
+    float* out = scores + h * stride + t0 * kSelectTile;
+    // A query head with a non-finite label channel makes its group's scores NaN (ranked last).
+    for (int64_t g = h * G; g < (h + 1) * G; ++g)
+      if (std::isnan(qs[size_t(g)])) {
+        std::fill(out, out + (t1 - t0) * kSelectTile, std::numeric_limits<float>::quiet_NaN());
+        return;
+      }
+    const int64_t first = h * labels.capacity + t0 * kSelectTile;
+    kernel(u.data() + h * G * 2 * r, qs.data() + h * G, G, data + first * r, labels.scales + first, r, t1 - t0, out);
+  };
+  select_rows(score, labels, n, k, uint32_t(n), scores, items);
 }
 
 }  // namespace sparsenn

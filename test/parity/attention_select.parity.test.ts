@@ -3,28 +3,29 @@
  * the js reference (lib/backend/js/attention_select.ts): page bounds (int8 codes and scales) and
  * label rows bit for bit;
  * Quest scores bit for bit and identical page lists (its scores are exact integer sums, see
- * lib/attention/quest_query.ts); Double Sparsity scores within f32 tolerance, selections a true top-k
- * of the reference scores (near-ties may swap) and, on integer-valued data where every score is
- * exact, identical lists including the tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
+ * lib/attention/quest_query.ts); Double Sparsity int8 labels and scales bit for bit, scores bit for
+ * bit (exact integer sums of 8-bit query codes and int8 labels, on the VNNI path when the width is a
+ * multiple of 4 and the generic one otherwise) and identical lists including the tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
  * in both layouts. Plus coded errors for bad arguments, through the ops and straight into the addon.
  */
 import type { KvCacheView } from '../../lib/attention/contract';
+import type { LabelSelectArgs } from '../../lib/attention/selection_contract';
 import { labelCacheUpdate, labelSelect, questPageBounds, questSelect } from '../../lib/attention/ops';
-import { SELECT_TILE, selectScoresLength, type Bf16Rows, type ScaledInt8Rows } from '../../lib/attention/selection_contract';
+import { SELECT_TILE, selectScoresLength, type ScaledInt8Rows } from '../../lib/attention/selection_contract';
 import { nativeBinding } from '../../lib/backend/native';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
 import { randomKv } from '../attention/make';
-import { codeOf, randInt, relError, rng, tolerance } from '../helpers';
+import { codeOf, randInt, rng } from '../helpers';
 
 const native = backendInfo().backend !== 'js';
 const describeNative = native ? describe : describe.skip;
 const DTYPES = ['f32', 'f16', 'bf16'] as const;
 
-/** Label rows, bf16, the unwritten ones NaN. */
-function labelRows(kvHeads: number, rows: number, width: number, extra: number): Bf16Rows {
+/** Label rows, int8 codes and scales, the unwritten ones garbage. */
+function labelRows(kvHeads: number, rows: number, width: number, extra: number): ScaledInt8Rows {
   const capacity = Math.ceil((rows + extra) / SELECT_TILE) * SELECT_TILE;
-  return { data: new Uint16Array(kvHeads * capacity * width).fill(0x7fc0), kvHeads, capacity, width };
+  return { data: new Int8Array(kvHeads * capacity * width).fill(-55), scales: new Float32Array(kvHeads * capacity).fill(NaN), kvHeads, capacity, width };
 }
 
 /** Page-bound rows, int8 codes and scales, the unwritten ones garbage. */
@@ -162,6 +163,34 @@ describeNative('Quest page bounds and page choice: cpu vs js', () => {
   });
 });
 
+/** Double Sparsity token choice on every backend: scores bit for bit and the same lists. */
+function expectSameLabelSelect(a: Omit<LabelSelectArgs, 'scores' | 'items'>, what: string): void {
+  const kvHeads = a.labels.kvHeads;
+  const outs = (['js', 'cpu'] as const).map((backend) => {
+    const scores = new Float32Array(selectScoresLength(kvHeads, a.n) + 3);
+    const items = new Uint32Array(kvHeads * (a.k + 1)).fill(0xffffffff);
+    labelSelect({ ...a, scores, items }, { backend });
+    return { scores, items };
+  });
+  const [js, cpu] = outs as [(typeof outs)[0], (typeof outs)[0]];
+  const stride = selectScoresLength(1, a.n);
+  for (let i = 0; i < js.scores.length; i++)
+    if (i % stride < a.n && !Object.is(js.scores[i], cpu.scores[i])) throw new Error(`${what}: token score ${i} differs: js ${js.scores[i]} cpu ${cpu.scores[i]}`);
+  if (!same(js.items, cpu.items)) throw new Error(`${what}: token lists differ`);
+  expectTopK(js.scores, cpu.items, kvHeads, a.n, a.k, a.n, what);
+}
+
+/** Label rows of tokens [0, length) built by both backends (in two calls split at mid), checked bit for bit; the js rows. */
+function sameLabels(kv: KvCacheView, channels: Uint32Array, width: number, extra: number, mid: number, what: string): ScaledInt8Rows {
+  const ref = labelRows(kv.kvHeads, kv.length, width, extra);
+  const got: ScaledInt8Rows = { ...ref, data: ref.data.slice(), scales: ref.scales.slice() };
+  for (const [b, e] of [[0, mid], [mid, kv.length]] as const)
+    for (const [labels, backend] of [[ref, 'js'], [got, 'cpu']] as const) labelCacheUpdate({ kv, channels, labels, begin: b, end: e }, { backend });
+  if (!same(ref.data, got.data)) throw new Error(`${what}: label codes differ`);
+  if (!same(ref.scales, got.scales)) throw new Error(`${what}: label scales differ`);
+  return ref;
+}
+
 describeNative('Double Sparsity label cache and token choice: cpu vs js', () => {
   test.each(DTYPES)('%s cache', (dtype) => {
     const r = rng(dtype.length * 57);
@@ -171,52 +200,68 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
         const length = rep === 3 ? 20011 : [1, 2, 17, 100, 333, 1001, 4099][randInt(r, 0, 6)]! + rep; // long rows take the sampled pre-filter
         const c = randomCase(r, dtype, group, (seed += 2), length);
         const D = c.kv.headDim;
-        const width = randInt(r, 1, Math.min(D, 20));
+        // Widths that are and are not multiples of 4 (the VNNI kernel takes the first).
+        const width = rep === 2 ? Math.min(D, 16) : randInt(r, 1, Math.min(D, 20));
         const channels = Uint32Array.from({ length: c.kv.kvHeads * width }, () => randInt(r, 0, D - 1));
-        const ref = labelRows(c.kv.kvHeads, length, width, randInt(r, 0, 40));
-        const got: Bf16Rows = { ...ref, data: ref.data.slice() };
-        const mid = randInt(r, 0, length);
-        for (const [b, e] of [[0, mid], [mid, length]] as const)
-          for (const [labels, backend] of [[ref, 'js'], [got, 'cpu']] as const) labelCacheUpdate({ kv: c.kv, channels, labels, begin: b, end: e }, { backend });
-        if (!same(ref.data, got.data)) throw new Error(`${c.label} r=${width}: labels differ`);
-
+        const labels = sameLabels(c.kv, channels, width, randInt(r, 0, 40), randInt(r, 0, length), `${c.label} r=${width}`);
         const n = length - 1;
         const k = rep === 3 ? randInt(r, 1, n >> 3) : randInt(r, 0, n);
-        const outs = (['js', 'cpu'] as const).map((backend) => {
-          const scores = new Float32Array(selectScoresLength(c.kv.kvHeads, n));
-          const items = new Uint32Array(c.kv.kvHeads * (k + 1)).fill(0xffffffff);
-          labelSelect({ q: c.q, heads: c.heads, headDim: D, channels, labels: ref, n, k, scores, items }, { backend });
-          return { scores, items };
-        });
-        const [js, cpu] = outs as [(typeof outs)[0], (typeof outs)[0]];
-        const mask = (s: Float32Array) => s.filter((_, i) => i % selectScoresLength(1, n) < n);
-        const err = relError(mask(cpu.scores), mask(js.scores));
-        if (!(err <= tolerance('f32'))) throw new Error(`${c.label} r=${width}: label scores rel error ${err}`);
-        expectTopK(js.scores, cpu.items, c.kv.kvHeads, n, k, n, `${c.label} r=${width} k=${k}`);
+        expectSameLabelSelect({ q: c.q, heads: c.heads, headDim: D, channels, labels, n, k }, `${c.label} r=${width} k=${k}`);
       }
+  });
+
+  test('Llama shapes (r = 16 of 128, GQA 4), lengths past the pre-filter thresholds', () => {
+    const r = rng(77);
+    for (const length of [1025, 8193, 40000]) {
+      const kv = randomKv(2, length, 128, 'f16', length);
+      const q = Tensor.random([8 * 128], length + 1, 2).data as Float32Array;
+      const channels = Uint32Array.from({ length: 2 * 16 }, () => randInt(r, 0, 127));
+      const labels = sameLabels(kv, channels, 16, 0, length >> 1, `len=${length}`);
+      expectSameLabelSelect({ q, heads: 8, headDim: 128, channels, labels, n: length - 1, k: (length >> 4) - 1 }, `len=${length}`);
+    }
+  });
+
+  test('zero, NaN and infinite keys and queries', () => {
+    for (const width of [3, 8]) {
+      const D = 12;
+      const kv = randomKv(2, 300, D, 'f32', width);
+      const k = kv.k as Float32Array;
+      const channels = Uint32Array.from({ length: 2 * width }, (_, i) => i % D);
+      // a zero token, a NaN and an infinite label channel, a subnormal token, a huge one
+      k.fill(0, 5 * D, 6 * D);
+      k[7 * D] = NaN;
+      k[300 * D + 9 * D + 1] = -Infinity;
+      for (let d = 0; d < D; d++) k[11 * D + d] = 1e-42 * (d + 1);
+      k[13 * D] = 3e38;
+      const labels = sameLabels(kv, channels, width, 5, 100, `r=${width}`);
+      expect(Number.isNaN(labels.scales[7])).toBe(true);
+      const heads = 8;
+      const base = Tensor.random([heads * D], 4, 2).data as Float32Array;
+      const queries: Array<[string, Float32Array]> = [['random', base], ['zero', new Float32Array(heads * D)]];
+      const nanQ = base.slice();
+      nanQ[2 * D] = NaN; // head 2 (KV head 0's group): its label channel 0 is NaN
+      queries.push(['NaN query', nanQ]);
+      const infQ = base.slice();
+      infQ[5 * D + 1] = Infinity;
+      queries.push(['infinite query', infQ]);
+      for (const [name, q] of queries)
+        for (const kk of [0, 1, 18, 299]) expectSameLabelSelect({ q, heads, headDim: D, channels, labels, n: 299, k: kk }, `r=${width} ${name} k=${kk}`);
+    }
   });
 
   test('exact scores with many ties: the same lists, ties to the lower token', () => {
     const r = rng(9);
     for (const [kvHeads, group, n] of [[1, 1, 40], [2, 4, 3000], [3, 8, 777], [1, 2, 70000]] as const) {
       const D = 8;
-      const width = 3;
+      const width = 4;
       const heads = kvHeads * group;
-      // Small integers: every product and sum is exact in f32, so scores tie exactly and often.
+      // Small integers: many tokens get the same codes and scale, so scores tie exactly and often.
       const k32 = Float32Array.from({ length: kvHeads * (n + 1) * D }, () => randInt(r, -3, 3));
       const kv: KvCacheView = { k: k32, v: k32, dtype: 'f32', kvHeads, length: n + 1, headDim: D, headStride: (n + 1) * D, tokenStride: D };
       const q = Float32Array.from({ length: heads * D }, () => randInt(r, -2, 2) || 1);
       const channels = Uint32Array.from({ length: kvHeads * width }, (_, i) => (i * 3) % D);
-      const labels = labelRows(kvHeads, n + 1, width, 0);
-      labelCacheUpdate({ kv, channels, labels, begin: 0, end: n + 1 }, { backend: 'cpu' });
-      for (const k of [0, 1, Math.floor(n / 16), n - 1, n]) {
-        const lists = (['js', 'cpu'] as const).map((backend) => {
-          const items = new Uint32Array(kvHeads * (k + 1));
-          labelSelect({ q, heads, headDim: D, channels, labels, n, k, scores: new Float32Array(selectScoresLength(kvHeads, n)), items }, { backend });
-          return Array.from(items);
-        });
-        expect(lists[1]).toEqual(lists[0]);
-      }
+      const labels = sameLabels(kv, channels, width, 0, n >> 1, `ties n=${n}`);
+      for (const k of [0, 1, Math.floor(n / 16), n - 1, n]) expectSameLabelSelect({ q, heads, headDim: D, channels, labels, n, k }, `ties n=${n} k=${k}`);
     }
   });
 });
@@ -239,6 +284,9 @@ describe('bad selection arguments are coded errors', () => {
     const lab = { q, heads: 4, headDim: 8, channels: Uint32Array.of(0, 1, 2, 8), labels, n: 99, k: 5, scores: new Float32Array(256), items: new Uint32Array(12) };
     expect(codeOf(() => labelSelect(lab, o))).toBe('ERR_ARG');
     expect(codeOf(() => labelCacheUpdate({ kv, channels: Uint32Array.of(0, 1, 2, 3), labels, begin: 0, end: 101 }, o))).toBe('ERR_ARG');
+    expect(codeOf(() => labelSelect({ ...lab, channels: Uint32Array.of(0, 1, 2, 3), labels: { ...labels, scales: new Float32Array(3) } }, o))).toBe('ERR_SHAPE');
+    const bf16Labels = { ...labels, data: new Uint16Array(labels.data.length) } as unknown as ScaledInt8Rows;
+    expect(codeOf(() => labelSelect({ ...lab, channels: Uint32Array.of(0, 1, 2, 3), labels: bf16Labels }, o))).toBe('ERR_DTYPE');
   });
 
   (native ? test : test.skip)('straight into the addon', () => {
@@ -252,8 +300,13 @@ describe('bad selection arguments are coded errors', () => {
     expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, new Float32Array(31), 2, 16, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
     const asU16 = new Uint16Array(512) as unknown as Int8Array;
     expect(() => b.attentionQuestSelect(q, 4, 8, asU16, bounds.scales, 2, 16, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
-    const labels = new Uint16Array(2 * 112 * 2);
-    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, Uint32Array.of(0, 9, 1, 1), labels, 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
-    expect(() => b.attentionLabelSelect(q, 4, 8, Uint32Array.of(0, 1, 1, 1), labels, 2, 2, 112, 99, 100, new Float32Array(224), new Uint32Array(202))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    const labels = new Int8Array(2 * 112 * 2);
+    const lscales = new Float32Array(2 * 112);
+    const ch = Uint32Array.of(0, 1, 1, 1);
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, Uint32Array.of(0, 9, 1, 1), labels, lscales, 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, ch, labels, new Float32Array(223), 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 100, new Float32Array(224), new Uint32Array(202))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, new Uint16Array(448) as unknown as Int8Array, lscales, 2, 2, 112, 99, 5, new Float32Array(224), new Uint32Array(12))).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 5, new Float32Array(223), new Uint32Array(12))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
   });
 });

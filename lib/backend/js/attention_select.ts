@@ -3,11 +3,11 @@
  * plain loops in double precision, written to be read. native/cpu/attention_select.cc must match.
  */
 import type { KvCacheView } from '../../attention/contract';
-import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from '../../attention/selection_contract';
+import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../../attention/selection_contract';
 import { selectScoresLength, tiledIndex } from '../../attention/selection_contract';
 import { questHeadScore, questQueryCodes } from '../../attention/quest_query';
 import { topK } from '../../attention/top_k';
-import { bf16ToF32, elementReader, f32ToBf16 } from '../../dtype';
+import { elementReader } from '../../dtype';
 
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
@@ -70,18 +70,6 @@ function topKPerHead(kvHeads: number, scores: Float32Array, n: number, k: number
   }
 }
 
-/** out[h·stride + i] = max over h's group g of score(g, h, i). */
-function groupMax(rows: TiledRows, heads: number, n: number, score: (g: number, h: number, i: number) => number, out: Float32Array): void {
-  const group = heads / rows.kvHeads;
-  const stride = selectScoresLength(1, n);
-  for (let h = 0; h < rows.kvHeads; h++)
-    for (let i = 0; i < n; i++) {
-      let best = -Infinity;
-      for (let g = h * group; g < (h + 1) * group; g++) best = Math.max(best, score(g, h, i));
-      out[h * stride + i] = best;
-    }
-}
-
 export function questSelectRef(a: QuestSelectArgs): void {
   const { bounds, q } = a;
   const D = bounds.width / 2;
@@ -104,22 +92,63 @@ export function questSelectRef(a: QuestSelectArgs): void {
   topKPerHead(bounds.kvHeads, a.scores, a.current, a.keep, a.current, a.items);
 }
 
+/** A token's label scale: as pageScale, but NaN when a label channel is not finite (the token scores NaN). */
+function labelScale(m: number): number {
+  return Number.isFinite(m) ? pageScale(m) : NaN;
+}
+
+/** Round half to even, symmetric about 0 (C's nearbyint). */
+function roundHalfEven(y: number): number {
+  const a = Math.abs(y);
+  const f = Math.floor(a);
+  const frac = a - f;
+  const r = frac > 0.5 || (frac === 0.5 && f % 2 === 1) ? f + 1 : f;
+  return y < 0 ? -r : r;
+}
+
 export function labelUpdateRef(a: LabelUpdateArgs): void {
   const { kv, labels, channels } = a;
+  const r = labels.width;
   const key = keyReader(kv);
+  const row = new Float64Array(r);
   for (let h = 0; h < kv.kvHeads; h++)
-    for (let t = a.begin; t < a.end; t++)
-      for (let c = 0; c < labels.width; c++) labels.data[tiledIndex(labels, h, t, c)] = f32ToBf16(key(h, t, channels[h * labels.width + c]!));
+    for (let t = a.begin; t < a.end; t++) {
+      let m = 0;
+      for (let c = 0; c < r; c++) {
+        row[c] = key(h, t, channels[h * r + c]!);
+        m = Number.isFinite(row[c]!) ? Math.max(m, Math.abs(row[c]!)) : NaN;
+      }
+      const s = labelScale(m);
+      labels.scales[h * labels.capacity + t] = s;
+      for (let c = 0; c < r; c++) labels.data[tiledIndex(labels, h, t, c)] = s > 0 ? Math.min(127, Math.max(-127, roundHalfEven(row[c]! / s))) : 0;
+    }
 }
 
 export function labelSelectRef(a: LabelSelectArgs): void {
   const { labels, q, channels } = a;
   const r = labels.width;
-  const approx = (g: number, h: number, t: number) => {
-    let s = 0;
-    for (let c = 0; c < r; c++) s += q[g * a.headDim + channels[h * r + c]!]! * bf16ToF32(labels.data[tiledIndex(labels, h, t, c)]!);
-    return s;
-  };
-  groupMax(labels, a.heads, a.n, approx, a.scores);
+  const group = a.heads / labels.kvHeads;
+  const stride = selectScoresLength(1, a.n);
+  // Each query head's label channels, rounded to 8 bits as Quest's queries are.
+  const codes = Array.from({ length: a.heads }, (_, g) => {
+    const h = Math.floor(g / group);
+    const gathered = Float32Array.from({ length: r }, (_, c) => q[g * a.headDim + channels[h * r + c]!]!);
+    return questQueryCodes(gathered, 0, r);
+  });
+  for (let h = 0; h < labels.kvHeads; h++) {
+    const mine = codes.slice(h * group, (h + 1) * group);
+    // A query head with a non-finite label channel makes its group's scores NaN (ranked last).
+    const poisoned = mine.some((c) => Number.isNaN(c.unit));
+    for (let t = 0; t < a.n; t++) {
+      let best = -Infinity;
+      for (const c of mine) {
+        let sum = 0; // exact: |sum| < 255 · 127 · 65536 < 2^31
+        for (let ch = 0; ch < r; ch++) sum += (c.codes[ch]! - c.codes[r + ch]!) * labels.data[tiledIndex(labels, h, t, ch)]!;
+        const v = Math.fround(c.unit * Math.fround(sum));
+        best = v > best ? v : best;
+      }
+      a.scores[h * stride + t] = poisoned ? NaN : Math.fround(best * labels.scales[h * labels.capacity + t]!);
+    }
+  }
   topKPerHead(labels.kvHeads, a.scores, a.n, a.k, a.n, a.items);
 }

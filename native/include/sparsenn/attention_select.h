@@ -11,7 +11,8 @@
 //   Quest:            row = page, channels = [hi(D), lo(D)] as int8 codes with the page's scale,
 //                     hi rounded up and lo down (so they still bound every key): 1/32 of the page's
 //                     f16 K and V bytes
-//   Double Sparsity:  row = token, channels = the head's r label channels of its key (bf16)
+//   Double Sparsity:  row = token, channels = the head's r label channels of its key as int8 codes
+//                     with the token's scale (r + 4 bytes: 1/25.6 of its f16 K and V at r = D/8)
 #pragma once
 #include <cstdint>
 
@@ -47,13 +48,20 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
 // (row h starts at h*round_up(current, 16)).
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items);
 
-// Double Sparsity label rows of tokens [begin, end) (end <= kv.length) of every KV head:
-// channel c of head h is key channel channels[h*labels.width + c], rounded to bf16 (nearest even).
+// Double Sparsity label rows of tokens [begin, end) (end <= kv.length) of every KV head, as int8
+// codes with a scale per token (labels.scales set): channel c of head h is key channel
+// channels[h*labels.width + c]; with m the token's largest |label|, its scale s is the smallest
+// float with 127*s >= m and each code is round-half-even(k_c / s) (0 for an all-zero row). A token
+// with a non-finite label channel gets s = NaN and codes 0: it scores NaN (ranked last).
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end);
 
-// Double Sparsity selection for one layer: for each KV head h, score tokens [0, n) by the max over
-// h's query group of Σ_c q[channels[h*r + c]]·label(h, t, c), take the k best (ascending, ties to
-// the lower token; k <= n), then the token n: items[h*(k+1) ..]. scores as in quest_select.
+// Double Sparsity selection for one layer: each query head's label channels are rounded to u8
+// codes exactly as Quest's queries (quest_select); for each KV head h, token t scores
+// s_t · max over h's query group g of unit_g · (Σ_c u⁺_c·code_c − Σ_c u⁻_c·code_c), the sum exact in
+// integers and each product rounded to f32, so every ISA gives the same bits (a group with a
+// non-finite query label channel scores NaN); take the k best (ascending, ties to the lower token;
+// k <= n) of tokens [0, n), then the token n: items[h*(k+1) ..]. labels.width <= 65536. scores as
+// in quest_select.
 void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
                   uint32_t* items);
 
