@@ -31,7 +31,8 @@ CollectAtLeastFn collect_kernel() {
 // generic loops at the best ISA. All give the same bits.
 QuestIntScoresFn quest_scores_generic_kernel() {
   static const QuestIntScoresFn kernel =
-      pick_kernel<QuestIntScoresFn>(nullptr, SPARSENN_X86_KERNEL(avx2::quest_int_scores), portable::quest_int_scores);
+      pick_kernel<QuestIntScoresFn>(SPARSENN_X86_KERNEL(avx512::quest_int_scores_f32), SPARSENN_X86_KERNEL(avx2::quest_int_scores),
+                                    portable::quest_int_scores);
   return kernel;
 }
 QuestIntScoresFn quest_scores_vnni_kernel() {

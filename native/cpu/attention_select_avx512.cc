@@ -1,7 +1,8 @@
 // tile_scores and collect_at_least, AVX-512 variant: one zmm lane per row of a tile, so a tile's scores for one query
 // are `width` FMAs with the query element broadcast, no horizontal sums; two or four tiles per
 // pass so each broadcast feeds several FMAs and the FMA latency is hidden by independent chains.
-// Quest's integer page scores (quest_int_scores) use VNNI + VBMI where the CPU has them.
+// Quest's integer page scores (quest_int_scores) use VNNI + VBMI where the CPU has them, else the
+// plain loops at this width (quest_int_scores_f32).
 #include "isa.h"
 #if SPARSENN_X86
 #include <immintrin.h>
@@ -10,11 +11,15 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "attention_select_kernels.h"
 
 namespace sparsenn {
 namespace avx512 {
+
+// The plain-loop Quest scores (head dims past 512 on CPUs without VNNI or VBMI).
+#include "attention_select_quest.inc"
 
 namespace {
 
@@ -102,6 +107,136 @@ void tile_scores(const float* a, int64_t a_stride, int64_t groups, const void* t
                  int64_t tiles, float* out) {
   if (scales) tile_scores_of(a, a_stride, groups, static_cast<const int8_t*>(tiles_data), scales, width, tiles, out);
   else tile_scores_of(a, a_stride, groups, static_cast<const uint16_t*>(tiles_data), scales, width, tiles, out);
+}
+
+namespace {
+
+// Quest without VNNI: the query codes as signed floats (+u⁺ where q_d > 0, −u⁻ where q_d < 0), whose
+// products with the int8 bounds and their sums are integers below 2^24 for D <= 512, so f32 FMAs
+// give the exact integer sums. The dims of a chunk of up to 4 heads are grouped by sign pattern, so
+// each head reads hi or lo per dim without a branch: D multiply-adds per head instead of 2D.
+constexpr int64_t kQuestPrefetchSteps = 4;
+
+// The dims of one sign pattern P of an NG-head chunk: head g reads hi_d when bit g of P is set.
+template <int NG, int P, int NT>
+inline void quest_run(const float* q, int64_t D, const int32_t* dims, int64_t count, const int8_t* tile, int64_t tile_elems,
+                      __m512 (&acc)[NT][NG]) {
+  constexpr bool any_hi = P != 0, any_lo = P != (1 << NG) - 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t d = dims[i];
+    __m512 hi[NT], lo[NT];
+    for (int t = 0; t < NT; ++t) {
+      hi[t] = any_hi ? widen(tile + t * tile_elems + d * 16) : _mm512_setzero_ps();
+      lo[t] = any_lo ? widen(tile + t * tile_elems + (D + d) * 16) : _mm512_setzero_ps();
+    }
+    for (int g = 0; g < NG; ++g) {
+      const __m512 x = _mm512_set1_ps(q[g * D + d]);
+      for (int t = 0; t < NT; ++t) acc[t][g] = _mm512_fmadd_ps(x, ((P >> g) & 1) ? hi[t] : lo[t], acc[t][g]);
+    }
+  }
+}
+
+template <int NG, int NT>
+inline void quest_chunk(const float* q, const float* units, int64_t D, const int32_t* plan, const int8_t* tile,
+                        int64_t tile_elems, __m512* best) {
+  __m512 acc[NT][NG];
+  for (int t = 0; t < NT; ++t)
+    for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_ps();
+  const int32_t* runs = plan;
+  const int32_t* order = plan + 17;
+  for (int p = 0; p < (1 << NG); ++p) {
+    const int32_t* dims = order + runs[p];
+    const int64_t count = runs[p + 1] - runs[p];
+    if (count == 0) continue;
+    switch (p) {
+#define SPARSENN_QUEST_RUN(P) \
+  case P:                      \
+    if constexpr (P < (1 << NG)) quest_run<NG, P, NT>(q, D, dims, count, tile, tile_elems, acc); \
+    break;
+      SPARSENN_QUEST_RUN(0) SPARSENN_QUEST_RUN(1) SPARSENN_QUEST_RUN(2) SPARSENN_QUEST_RUN(3)
+      SPARSENN_QUEST_RUN(4) SPARSENN_QUEST_RUN(5) SPARSENN_QUEST_RUN(6) SPARSENN_QUEST_RUN(7)
+      SPARSENN_QUEST_RUN(8) SPARSENN_QUEST_RUN(9) SPARSENN_QUEST_RUN(10) SPARSENN_QUEST_RUN(11)
+      SPARSENN_QUEST_RUN(12) SPARSENN_QUEST_RUN(13) SPARSENN_QUEST_RUN(14) SPARSENN_QUEST_RUN(15)
+#undef SPARSENN_QUEST_RUN
+      default: break;
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int g = 0; g < NG; ++g) {
+      const __m512 s = _mm512_mul_ps(_mm512_set1_ps(units[g]), acc[t][g]);
+      best[t] = _mm512_max_ps(s, best[t]);  // s > best ? s : best, as the reference
+    }
+}
+
+template <int NT>
+inline void quest_all_chunks(const float* q, const float* units, int64_t groups, const int32_t* plan, int64_t D,
+                             const int8_t* tile, int64_t tile_elems, __m512* best) {
+  // The rows are read in a permuted channel order, which the hardware prefetchers do not follow.
+  const char* ahead = reinterpret_cast<const char*>(tile) + kQuestPrefetchSteps * NT * tile_elems;
+  for (int64_t b = 0; b < NT * tile_elems; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T1);
+  for (int64_t g0 = 0, c = 0; g0 < groups; g0 += 4, ++c) {
+    const float* qc = q + g0 * D;
+    const int32_t* pc = plan + c * (17 + D);
+    switch (std::min<int64_t>(4, groups - g0)) {
+      case 1: quest_chunk<1, NT>(qc, units + g0, D, pc, tile, tile_elems, best); break;
+      case 2: quest_chunk<2, NT>(qc, units + g0, D, pc, tile, tile_elems, best); break;
+      case 3: quest_chunk<3, NT>(qc, units + g0, D, pc, tile, tile_elems, best); break;
+      default: quest_chunk<4, NT>(qc, units + g0, D, pc, tile, tile_elems, best); break;
+    }
+  }
+}
+
+}  // namespace
+
+void quest_int_scores_f32(const uint8_t* u, const float* qscales, int64_t groups, const int8_t* tiles_data, const float* scales,
+                          int64_t D, int64_t tiles, float* out) {
+  if (D > kExactFloatDim) {
+    quest_int_scores_generic(u, qscales, groups, tiles_data, scales, D, tiles, out);
+    return;
+  }
+  const int64_t chunks = (groups + 3) / 4, plan_len = 17 + D;
+  thread_local std::vector<float> signed_codes;
+  thread_local std::vector<int32_t> plans;
+  std::vector<float>& q = signed_codes;
+  std::vector<int32_t>& pl = plans;
+  q.resize(size_t(groups * D));
+  pl.resize(size_t(chunks * plan_len));
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t d = 0; d < D; ++d) {
+      const uint8_t up = u[g * 2 * D + d], down = u[g * 2 * D + D + d];
+      q[size_t(g * D + d)] = up ? float(up) : -float(down);
+    }
+  // Per chunk of up to 4 heads, the dims grouped by sign pattern (a counting sort).
+  for (int64_t c = 0; c < chunks; ++c) {
+    int32_t* runs = pl.data() + c * plan_len;
+    int32_t* order = runs + 17;
+    const int64_t g0 = 4 * c, ng = std::min<int64_t>(4, groups - g0);
+    auto pattern = [&](int64_t d) {
+      int p = 0;
+      for (int64_t g = 0; g < ng; ++g) p |= int(q[size_t((g0 + g) * D + d)] > 0) << g;
+      return p;
+    };
+    std::fill(runs, runs + 17, 0);
+    for (int64_t d = 0; d < D; ++d) ++runs[pattern(d) + 1];
+    for (int p = 0; p < 16; ++p) runs[p + 1] += runs[p];
+    int32_t fill[16];
+    std::copy(runs, runs + 16, fill);
+    for (int64_t d = 0; d < D; ++d) order[fill[pattern(d)]++] = int32_t(d);
+  }
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const int64_t tile_elems = 2 * D * 16;
+  int64_t i = 0;
+  for (; i + 2 <= tiles; i += 2) {
+    __m512 best[2] = {neg_inf, neg_inf};
+    quest_all_chunks<2>(q.data(), qscales, groups, pl.data(), D, tiles_data + i * tile_elems, tile_elems, best);
+    for (int64_t t = 0; t < 2; ++t)
+      _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
+  }
+  for (; i < tiles; ++i) {
+    __m512 best = neg_inf;
+    quest_all_chunks<1>(q.data(), qscales, groups, pl.data(), D, tiles_data + i * tile_elems, tile_elems, &best);
+    _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
+  }
 }
 
 #if defined(__GNUC__) || defined(__clang__)

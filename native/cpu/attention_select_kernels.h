@@ -34,6 +34,8 @@ namespace avx2 { void quest_int_scores(const uint8_t*, const float*, int64_t, co
 namespace avx512 {
 void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
 bool quest_vnni_supported();
+// The plain loops compiled at AVX-512 width (any D, no VNNI needed).
+void quest_int_scores_f32(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
 }
 
 // Writes the indices i < n with s[i] >= low (NaN never), ascending, to idx and returns how many.
