@@ -3,11 +3,11 @@
  * kind, GQA ratios 1/4/8, odd lengths, pages cut mid-way, f32/f16/bf16 caches in both layouts; and
  * block-sparse causal prefill with random masks. Random data, never zeros.
  */
-import type { BlockMask } from '../../lib/attention/contract';
+import type { BlockMask, KvCacheView } from '../../lib/attention/contract';
 import { attentionDecode, attentionGroupScores, attentionPrefill, attentionTopK } from '../../lib/attention/ops';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
-import { randomKv, randomSelection } from '../attention/make';
+import { randomKv, randomSelection, selectionOf } from '../attention/make';
 import { randInt, relError, rng, tolerance } from '../helpers';
 
 const native = backendInfo().backend !== 'js';
@@ -41,6 +41,52 @@ describeNative('decode attention: cpu vs js', () => {
         }
       }
     }
+  });
+});
+
+/** The cache with its K and V arrays moved `shift` elements into fresh buffers (rows off their 64-byte lines). */
+function shifted(kv: KvCacheView, shift: number): KvCacheView {
+  const move = <T extends Float32Array | Uint16Array>(a: T): T => {
+    const b = new (a.constructor as new (n: number) => T)(a.length + shift);
+    b.set(a, shift);
+    return b.subarray(shift) as T;
+  };
+  return { ...kv, k: move(kv.k), v: move(kv.v) };
+}
+
+describeNative('decode over token lists (Double Sparsity): cpu vs js', () => {
+  test.each(DTYPES)('%s cache: unsorted and sorted lists, lists at the cache end, rows off their cache lines', (dtype) => {
+    const r = rng(dtype.length * 7 + 1);
+    let seed = 900;
+    for (const group of [1, 4, 8])
+      for (let rep = 0; rep < 4; rep++) {
+        const kvHeads = randInt(r, 1, 3);
+        const heads = kvHeads * group;
+        const D = [3, 17, 64, 128][rep]!;
+        const length = [33, 301, 1999, 4099][randInt(r, 0, 3)]! + rep;
+        const layout = r() < 0.5 ? 'head' : 'token';
+        // 0, 4 or 8 elements off (a JS ArrayBuffer store often starts 16 bytes past a line).
+        const kv = shifted(randomKv(kvHeads, length, D, dtype, seed++, layout, length + randInt(r, 0, 3)), [0, 4, 8][rep % 3]!);
+        // Per head: a duplicate-free random pick of up to ~1/4 of the tokens (enough for several
+        // blocks and split-K chunks), always holding the last token; sorted or shuffled.
+        const perHead = Array.from({ length: kvHeads }, () => {
+          const want = randInt(r, 1, Math.max(1, length >> 2));
+          const pick = new Set<number>([length - 1]);
+          while (pick.size < want) pick.add(randInt(r, 0, length - 1));
+          const list = Array.from(pick).sort((a, b) => a - b);
+          if (rep % 2 === 1) for (let i = list.length - 1; i > 0; i--) { const j = randInt(r, 0, i); [list[i], list[j]] = [list[j]!, list[i]!]; }
+          return list;
+        });
+        const selection = selectionOf('indices', perHead);
+        const q = Tensor.random([heads * D], seed++, 2).data as Float32Array;
+        const args = { q, heads, kv, selection, scale: 1 / Math.sqrt(D) };
+        const ref = new Float32Array(heads * D);
+        const got = new Float32Array(heads * D).fill(NaN);
+        attentionDecode({ ...args, out: ref }, { backend: 'js' });
+        attentionDecode({ ...args, out: got }, { backend: 'cpu' });
+        const err = relError(got, ref);
+        if (!(err <= tolerance('f32'))) throw new Error(`indices ${dtype} G=${group} kvh=${kvHeads} D=${D} len=${length} ${layout} rep=${rep}: rel error ${err}`);
+      }
   });
 });
 
