@@ -15,6 +15,7 @@ import type { SparseAttentionPolicy } from '../lib/attention/policy';
 import { QuestPolicy } from '../lib/attention/quest';
 import { StreamingPolicy } from '../lib/attention/streaming';
 import { TidalPolicy } from '../lib/attention/tidal';
+import { alignedArray } from '../lib/backend/aligned';
 import { adviseHugePages } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { Tensor } from '../lib/tensor';
@@ -42,8 +43,11 @@ const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
 
 function cache(length: number, seed: number): KvCacheView {
   const n = KV_HEADS * length * D;
-  const k = Tensor.random([n], seed).to('f16').data;
-  const v = Tensor.random([n], seed + 1).to('f16').data;
+  // On 64-byte lines, as KvCache allocates (lib/backend/aligned.ts): a 256-byte row then spans 4 lines, not 5.
+  const k = alignedArray(Uint16Array, n);
+  const v = alignedArray(Uint16Array, n);
+  k.set(Tensor.random([n], seed).to('f16').data as Uint16Array);
+  v.set(Tensor.random([n], seed + 1).to('f16').data as Uint16Array);
   // A KV cache is long-lived and streamed: 2 MiB pages, as a serving cache would ask for
   // (lib/backend/huge_pages.ts). The stream-read ceiling below gets them too.
   adviseHugePages(k);

@@ -31,6 +31,8 @@ export interface NativeBinding {
   benchStreamRead(buf: Float32Array, threads: number): number;
   /** Asks for 2 MiB pages under a large typed array (a KV cache); returns the bytes advised (0 where unsupported). */
   adviseHugePages(view: ArrayBufferView): number;
+  /** The address of the view's first byte modulo 4096 (for placing arrays on cache-line boundaries). */
+  addressAlignment(view: ArrayBufferView): number;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] in CSR. Checks every pointer; a column index >= K throws ERR_FORMAT. */
   matmulCsr(
     x: Float32Array,
@@ -223,6 +225,7 @@ export const NATIVE_FUNCTIONS = [
   'matmulDenseAsync',
   'benchStreamRead',
   'adviseHugePages',
+  'addressAlignment',
   'matmulCsr',
   'matmulCsrAsync',
   'matmulBsr',

@@ -4,6 +4,7 @@
  * (the model's context length), so short requests do not pay for the full context up front.
  * A bounded-memory attention policy (StreamingLLM with eviction) drops its middle with evictMiddle.
  */
+import { alignedArray } from '../backend/aligned';
 import { adviseStreamedStorage } from '../backend/huge_pages';
 import { SparsennError } from '../errors';
 
@@ -14,7 +15,8 @@ import { SparsennError } from '../errors';
  * KV cache with 2 MiB pages, as a serving cache asks for them), so large ones ask for 2 MiB pages.
  */
 function layerArray(elements: number): Float32Array {
-  const a = new Float32Array(elements);
+  // On a 64-byte line, so rows of a multiple of 64 bytes do not straddle one more line each.
+  const a = alignedArray(Float32Array, elements);
   adviseStreamedStorage(a);
   return a;
 }
