@@ -112,6 +112,62 @@ bool gather_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64_
   return _mm512_cmpgt_epu32_mask(hi, vK1) == 0;
 }
 
+// Largest column index of one row (its indices are read again right after, from L1).
+template <typename IT>
+inline uint32_t row_max_index(const IT* idx, int64_t j, int64_t e) {
+  if constexpr (sizeof(IT) == 2) {
+    __m512i hi = _mm512_setzero_si512();
+    for (; j + 32 <= e; j += 32) hi = _mm512_max_epu16(hi, _mm512_loadu_si512(idx + j));
+    if (j < e) hi = _mm512_max_epu16(hi, _mm512_maskz_loadu_epi16(__mmask32((uint64_t(1) << (e - j)) - 1), idx + j));
+    const __m512i lo16 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi));
+    const __m512i hi16 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1));
+    return _mm512_reduce_max_epu32(_mm512_max_epu32(lo16, hi16));
+  } else {
+    __m512i hi = _mm512_setzero_si512();
+    for (; j + 16 <= e; j += 16) hi = _mm512_max_epu32(hi, _mm512_loadu_si512(idx + j));
+    if (j < e) hi = _mm512_max_epu32(hi, _mm512_maskz_loadu_epi32(__mmask16((1u << (e - j)) - 1), idx + j));
+    return _mm512_reduce_max_epu32(hi);
+  }
+}
+
+// Decode (one row of X) without vgatherdps: x[col] is fetched with plain scalar loads, eight
+// assembled into a vector per FMA. On Zen 4 a 16-lane vgatherdps costs ~15 cycles while scalar
+// loads issue three a cycle: with x in L1 this form measured ~1.5x the gather form's nonzeros/s
+// (standalone harness, 4096 x 4096, 90%, one thread, L3-resident). Each row's indices are first
+// checked against K in one vector pass (they stay in L1 for the loads), so a corrupted index is
+// never dereferenced: its row is skipped and the call reports the error.
+template <DType DT, typename IT>
+bool scalar_load_rows(const CsrView& w, const float* x, float* y, int64_t nb, int64_t ne) {
+  const IT* idx = static_cast<const IT*>(w.col_idx);
+  const uint64_t K = uint64_t(w.cols);
+  bool ok = true;
+  for (int64_t n = nb; n < ne; ++n) {
+    int64_t j = w.row_ptr[n];
+    const int64_t e = w.row_ptr[n + 1];
+    if (j < e && (K == 0 || row_max_index(idx, j, e) >= K)) {
+      ok = false;
+      y[n] = 0.f;
+      continue;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (; j + 16 <= e; j += 16) {
+      const IT* p = idx + j;
+      const __m256 g0 = _mm256_set_ps(x[p[7]], x[p[6]], x[p[5]], x[p[4]], x[p[3]], x[p[2]], x[p[1]], x[p[0]]);
+      const __m256 g1 = _mm256_set_ps(x[p[15]], x[p[14]], x[p[13]], x[p[12]], x[p[11]], x[p[10]], x[p[9]], x[p[8]]);
+      a0 = _mm256_fmadd_ps(widen8<DT>(w.values, j), g0, a0);
+      a1 = _mm256_fmadd_ps(widen8<DT>(w.values, j + 8), g1, a1);
+    }
+    const __m256 a = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float s = _mm_cvtss_f32(h);
+    for (; j < e; ++j) s += element_f32<DT>(w.values, j) * x[idx[j]];
+    y[n] = s;
+  }
+  return ok;
+}
+
 template <DType DT, typename IT, int MB>
 bool packed_rows(const CsrView& w, const float* xt, float* y, int64_t ldy, int64_t mrows, int64_t nb, int64_t ne) {
   constexpr int NV = MB / 16;
@@ -164,7 +220,7 @@ template <DType DT, typename IT>
 bool gather_dispatch(const CsrView& w, const float* x, int64_t ldx, int64_t mr, float* y, int64_t ldy, int64_t nb,
                      int64_t ne) {
   switch (mr) {
-    case 1: return gather_rows<DT, IT, 1>(w, x, ldx, y, ldy, nb, ne);
+    case 1: return scalar_load_rows<DT, IT>(w, x, y, nb, ne);
     case 2: return gather_rows<DT, IT, 2>(w, x, ldx, y, ldy, nb, ne);
     case 3: return gather_rows<DT, IT, 3>(w, x, ldx, y, ldy, nb, ne);
     case 4: return gather_rows<DT, IT, 4>(w, x, ldx, y, ldy, nb, ne);
