@@ -138,12 +138,12 @@ namespace {
 // Per-thread top-k scratch; it only grows, and is looked up once per call (thread_local access in
 // a shared library is a call).
 struct TopKScratch {
-  std::vector<uint32_t> keys, sure, cand, cand_idx;  // radix select
+  std::vector<uint32_t> keys, cand;  // radix select, candidates
   std::vector<uint32_t> picked, positions;           // sampled pre-filter
   std::vector<float> picked_scores;
   void reserve(int64_t n) {
     if (keys.size() >= size_t(n)) return;
-    for (auto* v : {&keys, &sure, &cand, &cand_idx, &positions}) v->resize(size_t(n));
+    for (auto* v : {&keys, &cand, &positions}) v->resize(size_t(n));
     picked.resize(size_t(n) + 16);
     picked_scores.resize(size_t(n));
   }
@@ -153,9 +153,7 @@ struct TopKScratch {
 // only the candidates that share the prefix found so far. Exact for any input.
 void top_k_radix(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratch& sc) {
   uint32_t* keys = sc.keys.data();
-  uint32_t* sure = sc.sure.data();
   uint32_t* cand = sc.cand.data();
-  uint32_t* cand_idx = sc.cand_idx.data();
   // Scores crowd into few top-digit bins, so one histogram would serialise on its own counters:
   // four copies, merged after.
   uint32_t hist4[4][2048];
@@ -184,17 +182,13 @@ void top_k_radix(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratc
   };
   int64_t need = k;
   const uint32_t b1 = find_bin(hist, 2048, need);
-  // Keys above the bin are in for sure; keys in it are candidates (both in index order). Written
-  // without branches: which side a score falls on is random, and mispredictions cost more than
-  // the stores.
-  int64_t ns = 0, nc = 0;
+  // The keys in that bin are the candidates for the lower digits. Written without branches: which
+  // side a score falls on is random, and mispredictions cost more than the stores.
+  int64_t nc = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const uint32_t key = keys[i], top = key >> 21;
-    sure[ns] = uint32_t(i);
-    ns += top > b1;
+    const uint32_t key = keys[i];
     cand[nc] = key;
-    cand_idx[nc] = uint32_t(i);
-    nc += top == b1;
+    nc += (key >> 21) == b1;
   }
   std::memset(hist, 0, sizeof hist);
   for (int64_t c = 0; c < nc; ++c) ++hist[(cand[c] >> 10) & 0x7ffu];
@@ -204,15 +198,16 @@ void top_k_radix(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratc
     if (((cand[c] >> 10) & 0x7ffu) == b2) ++hist[cand[c] & 0x3ffu];
   const uint32_t b3 = find_bin(hist, 1024, need);
   const uint32_t threshold = (b1 << 21) | (b2 << 10) | b3;
-  // `need` keys equal to the threshold are taken, the lowest indices first; merge with the sure ones.
-  int64_t ties = need, j = 0, si = 0;
-  for (int64_t c = 0; c < nc; ++c) {
-    const bool take = cand[c] > threshold || (cand[c] == threshold && ties-- > 0);
-    if (!take) continue;
-    while (si < ns && sure[si] < cand_idx[c]) out[j++] = sure[si++];
-    out[j++] = cand_idx[c];
+  // One pass in index order keeps the keys above the threshold and the first `need` equal to it
+  // (ties to the lower index), so the list comes out ascending with no merge.
+  int64_t ties = need, o = 0;
+  for (int64_t i = 0; i < n && o < k; ++i) {  // (o < k: out holds k entries)
+    const uint32_t key = keys[i];
+    const bool tie = key == threshold && ties > 0;
+    out[o] = uint32_t(i);  // written always, kept when taken
+    o += key > threshold || tie;
+    ties -= tie;
   }
-  while (si < ns) out[j++] = sure[si++];
 }
 
 // Exact top-k of a few candidates (their indices `idx`, ascending): the k-th largest key by
@@ -229,7 +224,7 @@ void top_k_candidates(const float* s, const uint32_t* idx, int64_t c, int64_t k,
   int64_t ties = 0;  // keys equal to the threshold among the k largest
   for (int64_t j = 0; j < k; ++j) ties += order[j] == threshold;
   int64_t o = 0;
-  for (int64_t j = 0; j < c; ++j) {
+  for (int64_t j = 0; j < c && o < k; ++j) {  // (o < k: out holds k entries)
     const uint32_t key = keys[j];
     const bool tie = key == threshold && ties > 0;
     out[o] = idx[j];  // written always, kept when taken: no branch to mispredict
