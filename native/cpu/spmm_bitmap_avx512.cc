@@ -62,7 +62,11 @@ template <DType DT, int R, int MR>
 bool simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n0) {
   const int64_t G = w.groups;
   const int64_t full = w.cols / kBitmapGroup;
-  const int64_t quad_end = full / 4 * 4;
+  // Quads for one or two rows of X (decode), where the per-group cursor chain was the limit.
+  // With more rows of X each group costs MR FMAs and the accumulators leave no registers for
+  // the 4·R preloaded vectors: measured 25% slower at M = 8, so those go one group at a time.
+  constexpr bool kQuads = MR <= 2;
+  const int64_t quad_end = kQuads ? full / 4 * 4 : 0;
   const uint32_t outside = tail_outside(w.cols);
   const uint16_t* masks = w.masks + n0 * G;  // row r's mask g is masks[r * G + g]
   // One bound for all R cursors (fewer live registers than one per row): loads at a cursor
@@ -88,43 +92,51 @@ bool simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64
   const NextBlockPrefetch next(w, n0 + R, n0 + 2 * R, quad_end / 4);
   for (int64_t g = 0; g < quad_end; g += 4) {
     next.at(g / 4);
-    __m512 packed[R][4];
     uint64_t quad[R];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      std::memcpy(&quad[r], masks + r * G + g, sizeof(uint64_t));
-      const int64_t j = std::min(cur[r], bound);  // in bounds even when the masks over-claim
-      _mm_prefetch(static_cast<const char*>(w.values) + (j + kPrefetchValues) * dtype_size(DT), _MM_HINT_T0);
-      const uint64_t m = quad[r];
-      packed[r][0] = widen16<DT>(w.values, j);
-      packed[r][1] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffull));
-      packed[r][2] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffffffull));
-      packed[r][3] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffffffffffull));
-      // Keep the loads separate instructions: GCC would otherwise fold them into the memory
-      // form of vexpandps, which is microcoded on Zen 4.
-      asm("" : "+v"(packed[r][0]), "+v"(packed[r][1]), "+v"(packed[r][2]), "+v"(packed[r][3]));
-      cur[r] += _mm_popcnt_u64(m);
-    }
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-      __m512 xv[MR];
-#pragma GCC unroll 8
-      for (int m = 0; m < MR; ++m) xv[m] = _mm512_loadu_ps(x + m * ldx + (g + q) * kBitmapGroup);
+    {
+      __m512 packed[R][4];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const __m512 v = _mm512_maskz_expand_ps(__mmask16(quad[r] >> (16 * q)), packed[r][q]);
+        std::memcpy(&quad[r], masks + r * G + g, sizeof(uint64_t));
+        const int64_t j = std::min(cur[r], bound);  // in bounds even when the masks over-claim
+        _mm_prefetch(static_cast<const char*>(w.values) + (j + kPrefetchValues) * dtype_size(DT), _MM_HINT_T0);
+        const uint64_t m = quad[r];
+        packed[r][0] = widen16<DT>(w.values, j);
+        packed[r][1] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffull));
+        packed[r][2] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffffffull));
+        packed[r][3] = widen16<DT>(w.values, j + _mm_popcnt_u64(m & 0xffffffffffffull));
+        // Keep the loads separate instructions: GCC would otherwise fold them into the memory
+        // form of vexpandps, which is microcoded on Zen 4.
+        asm("" : "+v"(packed[r][0]), "+v"(packed[r][1]), "+v"(packed[r][2]), "+v"(packed[r][3]));
+        cur[r] += _mm_popcnt_u64(m);
+      }
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        __m512 xv[MR];
 #pragma GCC unroll 8
-        for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_fmadd_ps(v, xv[m], acc[r][m]);
+        for (int m = 0; m < MR; ++m) xv[m] = _mm512_loadu_ps(x + m * ldx + (g + q) * kBitmapGroup);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m512 v = _mm512_maskz_expand_ps(__mmask16(quad[r] >> (16 * q)), packed[r][q]);
+#pragma GCC unroll 8
+          for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_fmadd_ps(v, xv[m], acc[r][m]);
+        }
       }
     }
   }
-  // The last 0-3 whole groups, and a partial one (whose x past K is not read: those mask bits
-  // were checked zero), one at a time.
+  // The remaining whole groups (the last 0-3 after the quads, or all of them for MR > 2), and a
+  // partial one (whose x past K is not read: those mask bits were checked zero), one at a time.
+  const char* next_masks = reinterpret_cast<const char*>(w.masks + (n0 + R) * G);
   const auto step = [&](int64_t g, const __m512* xv) {
+    // Per group: the next rows' masks every 4 groups, each row's values ahead of its cursor
+    // (without these, M = 8 measured ~25% slower).
+    if ((g & 3) == 0) _mm_prefetch(next_masks + g * 16, _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint32_t mask = masks[r * G + g];
-      __m512 packed = widen16<DT>(w.values, std::min(cur[r], bound));
+      const int64_t j = std::min(cur[r], bound);
+      _mm_prefetch(static_cast<const char*>(w.values) + (j + kPrefetchValues) * dtype_size(DT), _MM_HINT_T0);
+      __m512 packed = widen16<DT>(w.values, j);
       asm("" : "+v"(packed));
       const __m512 v = _mm512_maskz_expand_ps(__mmask16(mask), packed);
 #pragma GCC unroll 8
@@ -154,10 +166,11 @@ bool simd_rows(const BitmapView& w, const float* x, int64_t ldx, float* y, int64
 
 template <DType DT, int MR>
 bool rows_for(const BitmapView& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t nb, int64_t ne) {
-  // Rows interleaved: 4 while the packed quads (4·R), accumulators (R·MR) and x vectors (MR)
-  // leave registers free.
-  constexpr int R = MR <= 2 ? 4 : MR <= 7 ? 2 : 1;
-  static_assert(4 * R + R * MR + MR <= 30, "packed values, accumulators and x vectors must fit the 32 zmm registers");
+  // Rows interleaved: 4 for decode (preloaded quads 4·R, accumulators R·MR, x vectors MR),
+  // else 2 (accumulators and x vectors).
+  constexpr int R = MR <= 2 ? 4 : 2;
+  static_assert(MR > 2 || 4 * R + R * MR + MR <= 30, "quads: preloaded values, accumulators and x must fit 32 zmm");
+  static_assert(R * MR + MR <= 24, "accumulators and x vectors must fit the 32 zmm registers");
   bool ok = true;
   int64_t n = nb;
   // Rows whose quad loads stay inside the values: row_ptr[n + 1] + kQuadReach <= nnz.
