@@ -1,8 +1,8 @@
 // Double Sparsity integer label scores, AVX-512 VNNI + VBMI variant (label_scores_kernels.h): a
 // tile holds channel c of its 16 tokens at bytes [16c, 16c + 16), so a 64-byte load is 4 channels
 // x 16 tokens; vpermb regroups it as 16 dwords of one token's 4 channels, and vpdpbusd adds u8
-// query codes x s8 label codes for 4 channels of all 16 tokens. The q⁺ and q⁻ codes accumulate
-// separately and are subtracted at the end: the exact integer sum of the reference.
+// query magnitudes x s8 label codes (negated where the query is negative) for 4 channels of all 16
+// tokens: the exact integer sum of the reference.
 #include "isa.h"
 #if SPARSENN_X86
 #include <immintrin.h>
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "label_scores_kernels.h"
 
@@ -28,53 +29,60 @@ namespace {
 // prefetcher also sees the stream, this keeps a few more lines in flight).
 constexpr int64_t kPrefetchBytes = 2048;
 
-// NG query heads against NT consecutive tiles; maxes into best[t].
+// One query head's operands for 4 channels: the u8 magnitudes |u_c| (u⁺_c + u⁻_c: one of the two
+// is 0) as a dword, and a byte mask of the lanes whose channel has a negative query (after the
+// regroup, byte j of every dword is channel 4·c4 + j).
+struct Quad {
+  int32_t magnitudes;
+  __mmask64 negative;
+};
+
+// NG query heads against NT consecutive tiles; maxes into best[t]. Σ u⁺·code − Σ u⁻·code is
+// computed as Σ |u|·(±code): the codes of negative-query channels are negated (a masked byte
+// subtract; codes are within ±127, so -code fits) and one vpdpbusd adds the products, half the
+// multiply-adds of accumulating u⁺ and u⁻ apart.
 template <int NG, int NT>
-SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_tiles(const uint8_t* u, const float* qscales, const int8_t* tile, int64_t r,
+SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_tiles(const Quad* quads, const float* qscales, const int8_t* tile, int64_t r,
                                                         __m512* best) {
-  const int64_t tile_bytes = r * 16;
+  const int64_t tile_bytes = r * 16, quads_per_head = r / 4;
   const __m512i regroup = _mm512_set_epi8(63, 47, 31, 15, 62, 46, 30, 14, 61, 45, 29, 13, 60, 44, 28, 12,  //
                                           59, 43, 27, 11, 58, 42, 26, 10, 57, 41, 25, 9, 56, 40, 24, 8,    //
                                           55, 39, 23, 7, 54, 38, 22, 6, 53, 37, 21, 5, 52, 36, 20, 4,      //
                                           51, 35, 19, 3, 50, 34, 18, 2, 49, 33, 17, 1, 48, 32, 16, 0);
-  __m512i pos[NT][NG], neg[NT][NG];
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i acc[NT][NG];
   for (int t = 0; t < NT; ++t)
-    for (int g = 0; g < NG; ++g) pos[t][g] = neg[t][g] = _mm512_setzero_si512();
-  for (int64_t c4 = 0; c4 < r / 4; ++c4) {
+    for (int g = 0; g < NG; ++g) acc[t][g] = zero;
+  for (int64_t c4 = 0; c4 < quads_per_head; ++c4) {
     __m512i b[NT];
     for (int t = 0; t < NT; ++t) {
       _mm_prefetch(reinterpret_cast<const char*>(tile + t * tile_bytes + c4 * 64) + kPrefetchBytes, _MM_HINT_T0);
       b[t] = _mm512_permutexvar_epi8(regroup, _mm512_loadu_si512(tile + t * tile_bytes + c4 * 64));
     }
     for (int g = 0; g < NG; ++g) {
-      int32_t up, down;
-      std::memcpy(&up, u + g * 2 * r + 4 * c4, 4);
-      std::memcpy(&down, u + g * 2 * r + r + 4 * c4, 4);
-      const __m512i xu = _mm512_set1_epi32(up), xd = _mm512_set1_epi32(down);
-      for (int t = 0; t < NT; ++t) {
-        pos[t][g] = _mm512_dpbusd_epi32(pos[t][g], xu, b[t]);
-        neg[t][g] = _mm512_dpbusd_epi32(neg[t][g], xd, b[t]);
-      }
+      const Quad qd = quads[g * quads_per_head + c4];
+      const __m512i x = _mm512_set1_epi32(qd.magnitudes);
+      for (int t = 0; t < NT; ++t)
+        acc[t][g] = _mm512_dpbusd_epi32(acc[t][g], x, _mm512_mask_sub_epi8(b[t], qd.negative, zero, b[t]));
     }
   }
   for (int t = 0; t < NT; ++t)
     for (int g = 0; g < NG; ++g) {
-      const __m512i sum = _mm512_sub_epi32(pos[t][g], neg[t][g]);
-      const __m512 s = _mm512_mul_ps(_mm512_set1_ps(qscales[g]), _mm512_cvtepi32_ps(sum));
+      const __m512 s = _mm512_mul_ps(_mm512_set1_ps(qscales[g]), _mm512_cvtepi32_ps(acc[t][g]));
       best[t] = _mm512_max_ps(s, best[t]);  // s > best ? s : best, as the reference
     }
 }
 
 template <int NT>
-SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_all_heads(const uint8_t* u, const float* qscales, int64_t groups,
+SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_all_heads(const Quad* quads, const float* qscales, int64_t groups,
                                                             const int8_t* tile, int64_t r, __m512* best) {
   for (int64_t g0 = 0; g0 < groups; g0 += 4) {
-    const uint8_t* ug = u + g0 * 2 * r;
+    const Quad* qg = quads + g0 * (r / 4);
     switch (std::min<int64_t>(4, groups - g0)) {
-      case 1: label_vnni_tiles<1, NT>(ug, qscales + g0, tile, r, best); break;
-      case 2: label_vnni_tiles<2, NT>(ug, qscales + g0, tile, r, best); break;
-      case 3: label_vnni_tiles<3, NT>(ug, qscales + g0, tile, r, best); break;
-      default: label_vnni_tiles<4, NT>(ug, qscales + g0, tile, r, best); break;
+      case 1: label_vnni_tiles<1, NT>(qg, qscales + g0, tile, r, best); break;
+      case 2: label_vnni_tiles<2, NT>(qg, qscales + g0, tile, r, best); break;
+      case 3: label_vnni_tiles<3, NT>(qg, qscales + g0, tile, r, best); break;
+      default: label_vnni_tiles<4, NT>(qg, qscales + g0, tile, r, best); break;
     }
   }
 }
@@ -83,19 +91,35 @@ SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_all_heads(const uint8_t* u, co
 
 SPARSENN_LABEL_VNNI_TARGET void label_int_scores(const uint8_t* u, const float* qscales, int64_t groups, const int8_t* tiles_data,
                                                  const float* scales, int64_t r, int64_t tiles, float* out) {
+  // Each head's magnitudes and sign masks, 4 channels at a time, built once per call.
+  thread_local std::vector<Quad> quad_buffer;
+  std::vector<Quad>& quads = quad_buffer;
+  const int64_t per_head = r / 4;
+  quads.resize(size_t(groups * per_head));
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t c4 = 0; c4 < per_head; ++c4) {
+      uint32_t magnitudes = 0;
+      uint64_t negative = 0;
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t up = u[g * 2 * r + 4 * c4 + j], down = u[g * 2 * r + r + 4 * c4 + j];
+        magnitudes |= uint32_t(uint8_t(up + down)) << (8 * j);
+        if (down != 0) negative |= uint64_t(0x1111111111111111ull) << j;
+      }
+      quads[size_t(g * per_head + c4)] = Quad{int32_t(magnitudes), __mmask64(negative)};
+    }
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const int64_t tile_bytes = r * 16;
   constexpr int64_t kStep = 2;
   int64_t i = 0;
   for (; i + kStep <= tiles; i += kStep) {
     __m512 best[kStep] = {neg_inf, neg_inf};
-    label_vnni_all_heads<kStep>(u, qscales, groups, tiles_data + i * tile_bytes, r, best);
+    label_vnni_all_heads<kStep>(quads.data(), qscales, groups, tiles_data + i * tile_bytes, r, best);
     for (int64_t t = 0; t < kStep; ++t)
       _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
   }
   for (; i < tiles; ++i) {
     __m512 best = neg_inf;
-    label_vnni_all_heads<1>(u, qscales, groups, tiles_data + i * tile_bytes, r, &best);
+    label_vnni_all_heads<1>(quads.data(), qscales, groups, tiles_data + i * tile_bytes, r, &best);
     _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
   }
 }
