@@ -215,7 +215,7 @@ constexpr int64_t kScoreStride = kAttendBlock + 16;
 // hold a fill buffer the next block's prefetches need; rows scattered by a token list suffer
 // most. Harness, 32K f16, 8 KV heads, one thread, caches evicted, loaded box, best of 15 in five
 // alternations: 2048-token lists 0.91 -> 0.82 ms, 16-token pages 0.72 -> 0.64 ms, dense within
-// noise (2 and 8 keys ahead measured no better than 4).
+// noise (2 and 8 keys ahead measured no better than 4). Only for scattered blocks (BlockRows).
 constexpr int64_t kL1Ahead = 4;
 
 // Asks for bytes [from, to) of a cached row, plus its last byte when rows are ragged, into L1.
@@ -261,6 +261,11 @@ struct BlockRows {
   // 32K f16, 8 KV heads, 2048-token lists, one thread, cache 16 bytes off a line: 1.8 -> 1.1 ms
   // with caches evicted, 1.5 -> 0.51 ms from L3 (aligned: 0.9-1.0 and 0.45).
   bool ragged;
+  // The block's keys are not one run of consecutive tokens (a token or page list): its own rows
+  // are pulled into L1 ahead of use (kL1Ahead). A run streams well without it (the hardware
+  // prefetchers follow it), and dense attention is memory-bound at 2 threads, where the extra
+  // instructions measured a few percent slower.
+  bool scattered;
 };
 
 // Prefetches into L2 bytes [from_byte, row_bytes) of the K rows `distance` after keys [from, to)
@@ -294,7 +299,7 @@ inline void group_block_scores(const float* q, int64_t q_stride, const BlockRows
     if (prefetch && !spread) prefetch_ahead_k(b, j, j + 4);
     const void* kr[4];
     for (int y = 0; y < 4; ++y) kr[y] = b.k[std::min<int64_t>(j + y, n - 1)];
-    if (prefetch)
+    if (prefetch && b.scattered)
       for (int y = 0; y < 4; ++y) prefetch_l1(b.k[std::min<int64_t>(j + kL1Ahead + y, n - 1)], 0, b.row_bytes, b.ragged, b.row_bytes);
     __m512 a[4][4];
     for (int x = 0; x < 4; ++x)
@@ -385,6 +390,7 @@ inline void group_block_values(float* acc, int64_t D, const float* alpha, const 
     // rows ahead, one key at a time.
     const int64_t pf_end = std::min((d + 64) * es, b.row_bytes);
     const bool pf_last = b.ragged && pf_end == b.row_bytes;  // the row's extra line (BlockRows::ragged)
+    const bool l1 = prefetch && b.scattered;
     __mmask16 m[4];
     for (int i = 0; i < 4; ++i) m[i] = tail_mask(D - d - 16 * i);
     __m512 a[R][4];
@@ -394,7 +400,7 @@ inline void group_block_values(float* acc, int64_t D, const float* alpha, const 
     }
     if (m[3] == __mmask16(0xffff)) {  // a whole 64-dim slice: no masks in the hot loop
       for (int64_t j = 0; j < n; ++j) {
-        if (prefetch) prefetch_l1(b.v[std::min<int64_t>(j + kL1Ahead, n - 1)], d * es, pf_end, pf_last, b.row_bytes);
+        if (l1) prefetch_l1(b.v[std::min<int64_t>(j + kL1Ahead, n - 1)], d * es, pf_end, pf_last, b.row_bytes);
         if (j < n_pf) {
           for (int64_t c = d * es; c < pf_end; c += 64) _mm_prefetch(b.pv[j] + c, _MM_HINT_T1);
           if (pf_last) _mm_prefetch(b.pv[j] + b.row_bytes - 1, _MM_HINT_T1);
@@ -408,7 +414,7 @@ inline void group_block_values(float* acc, int64_t D, const float* alpha, const 
       }
     } else {
       for (int64_t j = 0; j < n; ++j) {
-        if (prefetch) prefetch_l1(b.v[std::min<int64_t>(j + kL1Ahead, n - 1)], d * es, pf_end, pf_last, b.row_bytes);
+        if (l1) prefetch_l1(b.v[std::min<int64_t>(j + kL1Ahead, n - 1)], d * es, pf_end, pf_last, b.row_bytes);
         if (j < n_pf) {
           for (int64_t c = d * es; c < pf_end; c += 64) _mm_prefetch(b.pv[j] + c, _MM_HINT_T1);
           if (pf_last) _mm_prefetch(b.pv[j] + b.row_bytes - 1, _MM_HINT_T1);
@@ -468,6 +474,7 @@ void attend_block(const float* q, int64_t q_stride, int64_t rows, int64_t causal
   b.row_bytes = kv.head_dim * es;
   const int64_t token_bytes = kv.token_stride * es;
   b.ragged = ((reinterpret_cast<uintptr_t>(b.kbase) | reinterpret_cast<uintptr_t>(b.vbase) | uintptr_t(token_bytes)) & 63) != 0;
+  b.scattered = int64_t(tokens[n - 1]) - int64_t(tokens[0]) != n - 1;
   for (int64_t j = 0; j < n; ++j) {
     const int64_t off = int64_t(tokens[j]) * token_bytes;
     b.k[j] = b.kbase + off;
