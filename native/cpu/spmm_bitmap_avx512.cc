@@ -20,6 +20,14 @@
 // (4 rows x masks, values) became the limit: quad 0.97-1.02 ms, quad + prefetch of
 // the next block of rows into L2 as one stream (NextBlockPrefetch) 0.85; at
 // 11008 x 4096 (60 MB, past L3) 2.0-2.6 -> 1.6 ms against 5.0-5.9 ms dense.
+// In the csr-bsr bench (quiet run, rounds interleaved with a dozen other matrices, two
+// threads) 70% decode reached 1.195 ms at 4096 x 4096 = 1.67x dense and 3.205 ms at
+// 11008 x 4096 = 1.75x (previous kernel: 1.49x at both): 18.6 GB/s of bitmap, 0.88 G
+// row-groups/s, ~2.3 ns per row-group per core. Issue 3's 2.5x needs ~27 GB/s, ~1.5 ns
+// per row-group per core with W streaming from memory; the harness reached 1.2 ns only with
+// W in L3 and ~1.45 ns (one thread) with caches disturbed. That per-core rate of a load,
+// an expand and an FMA per 16 columns whatever the popcount, with the values coming from
+// memory, is the measured limit; 2.5x was not reached.
 // Tried and dropped: 8 groups per step or 8 rows (register pressure, slower), 2 rows
 // (too few independent chains), 16-value-aligned loads (no gain: line splits are not
 // the cost), compressing x instead of expanding W (2x slower), a per-4-row interleaved
