@@ -62,7 +62,8 @@ function shapes(): Shape[] {
 const CHILD = `
 const fs = require('fs');
 const [root, dir] = process.argv.slice(1);
-const b = require('node-gyp-build')(root);
+// The addon the parent uses: SPARSENN_NATIVE_DIR (the ASan build under scripts/asan-check.sh) or the package's.
+const b = require('node-gyp-build')(process.env.SPARSENN_NATIVE_DIR || root);
 const cases = JSON.parse(fs.readFileSync(dir + '/cases.json', 'utf8'));
 const input = fs.readFileSync(dir + '/input.bin');
 const ab = input.buffer.slice(input.byteOffset, input.byteOffset + input.byteLength);
