@@ -1,8 +1,6 @@
-// tile_scores and collect_at_least, AVX-512 variant: one zmm lane per row of a tile, so a tile's scores for one query
-// are `width` FMAs with the query element broadcast, no horizontal sums; two or four tiles per
-// pass so each broadcast feeds several FMAs and the FMA latency is hidden by independent chains.
-// Quest's integer page scores (quest_int_scores) use VNNI + VBMI where the CPU has them, else the
-// plain loops at this width (quest_int_scores_f32).
+// The selection kernels, AVX-512 variant: one zmm lane per row (page) of a 16-row tile, so a tile's
+// scores need no horizontal sums. Quest's integer page scores (quest_int_scores) use VNNI + VBMI
+// where the CPU has them, else the plain loops at this width (quest_int_scores_f32).
 #include "isa.h"
 #if SPARSENN_X86
 #include <immintrin.h>
@@ -23,91 +21,12 @@ namespace avx512 {
 
 namespace {
 
-constexpr int64_t kPrefetchBytes = 8192;
-
-// 16 lanes of one tile channel as f32.
-inline __m512 widen(const uint16_t* p) {
-  const __m512i x = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
-}
+// 16 lanes of one tile channel (int8 codes) as f32.
 inline __m512 widen(const int8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-// NG queries (a + g*a_stride) against NT consecutive tiles starting at `tile`; maxes into best[t].
-template <int NG, int NT, typename T>
-inline void tiles_group(const float* a, int64_t a_stride, const T* tile, int64_t width, __m512* best) {
-  __m512 acc[NT][NG];
-  for (int t = 0; t < NT; ++t)
-    for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_setzero_ps();
-  const int64_t tile_elems = width * 16;
-  for (int64_t c = 0; c < width; ++c) {
-    // The rows stream from memory once: ask for them ~8 KiB ahead (one prefetch per 64-byte line;
-    // a prefetch past the end is harmless).
-    if ((c * 16 * int64_t(sizeof(T))) % 64 == 0)
-      for (int t = 0; t < NT; ++t)
-        _mm_prefetch(reinterpret_cast<const char*>(tile + t * tile_elems + c * 16) + kPrefetchBytes, _MM_HINT_T0);
-    __m512 w[NT];
-    for (int t = 0; t < NT; ++t) w[t] = widen(tile + t * tile_elems + c * 16);
-    for (int g = 0; g < NG; ++g) {
-      const __m512 x = _mm512_set1_ps(a[g * a_stride + c]);
-      for (int t = 0; t < NT; ++t) acc[t][g] = _mm512_fmadd_ps(x, w[t], acc[t][g]);
-    }
-  }
-  for (int t = 0; t < NT; ++t)
-    for (int g = 0; g < NG; ++g) best[t] = _mm512_max_ps(best[t], acc[t][g]);
-}
-
-template <int NT, typename T>
-inline void tiles_all_groups(const float* a, int64_t a_stride, int64_t groups, const T* tile, int64_t width, __m512* best) {
-  for (int64_t g0 = 0; g0 < groups; g0 += 8) {
-    const float* ag = a + g0 * a_stride;
-    switch (std::min<int64_t>(8, groups - g0)) {
-      case 1: tiles_group<1, NT, T>(ag, a_stride, tile, width, best); break;
-      case 2: tiles_group<2, NT, T>(ag, a_stride, tile, width, best); break;
-      case 3: tiles_group<3, NT, T>(ag, a_stride, tile, width, best); break;
-      case 4: tiles_group<4, NT, T>(ag, a_stride, tile, width, best); break;
-      case 5: tiles_group<5, NT, T>(ag, a_stride, tile, width, best); break;
-      case 6: tiles_group<6, NT, T>(ag, a_stride, tile, width, best); break;
-      case 7: tiles_group<7, NT, T>(ag, a_stride, tile, width, best); break;
-      default: tiles_group<8, NT, T>(ag, a_stride, tile, width, best); break;
-    }
-  }
-}
-
-template <typename T>
-void tile_scores_of(const float* a, int64_t a_stride, int64_t groups, const T* tiles_data, const float* scales, int64_t width,
-                    int64_t tiles, float* out) {
-  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  const int64_t tile_elems = width * 16;
-  // Few queries per group leave few independent FMA chains per tile: take more tiles per pass.
-  const int64_t step = groups <= 2 ? 4 : 2;
-  auto store = [&](int64_t i, __m512 best) {
-    // Int8 rows: the row's scale (>= 0) commutes with the max over the group.
-    if (scales) best = _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i));
-    _mm512_storeu_ps(out + 16 * i, best);
-  };
-  int64_t i = 0;
-  for (; i + step <= tiles; i += step) {
-    __m512 best[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
-    if (step == 4) tiles_all_groups<4>(a, a_stride, groups, tiles_data + i * tile_elems, width, best);
-    else tiles_all_groups<2>(a, a_stride, groups, tiles_data + i * tile_elems, width, best);
-    for (int64_t t = 0; t < step; ++t) store(i + t, best[t]);
-  }
-  for (; i < tiles; ++i) {
-    __m512 best = neg_inf;
-    tiles_all_groups<1>(a, a_stride, groups, tiles_data + i * tile_elems, width, &best);
-    store(i, best);
-  }
-}
-
 }  // namespace
-
-void tile_scores(const float* a, int64_t a_stride, int64_t groups, const void* tiles_data, const float* scales, int64_t width,
-                 int64_t tiles, float* out) {
-  if (scales) tile_scores_of(a, a_stride, groups, static_cast<const int8_t*>(tiles_data), scales, width, tiles, out);
-  else tile_scores_of(a, a_stride, groups, static_cast<const uint16_t*>(tiles_data), scales, width, tiles, out);
-}
 
 namespace {
 

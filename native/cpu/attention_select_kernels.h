@@ -1,20 +1,10 @@
-// The per-ISA step of the fused Quest / Double Sparsity selection (native/cpu/attention_select.cc):
-// group-max scores of whole tiles of 16 bf16 rows in the tiled layout of sparsenn/attention_select.h.
+// The per-ISA steps of the fused Quest selection (native/cpu/attention_select.cc): integer page
+// scores of whole tiles of 16 rows in the tiled layout of sparsenn/attention_select.h, and the
+// collection of the indices that pass a threshold.
 #pragma once
 #include <cstdint>
 
 namespace sparsenn {
-
-// For `tiles` consecutive tiles of `width` channels (tile i at element i*width*16 of tiles_data):
-// out[16*i + j] = max over g < groups of Σ_c a[g*a_stride + c] · row j of tile i, channel c.
-// Rows are bf16 when scales is null; otherwise int8 codes, and out[16*i + j] is multiplied by
-// scales[16*i + j] (the row's scale, >= 0, so it commutes with the max).
-using TileScoresFn = void (*)(const float* a, int64_t a_stride, int64_t groups, const void* tiles_data, const float* scales,
-                              int64_t width, int64_t tiles, float* out);
-
-namespace portable { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
-namespace avx2 { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
-namespace avx512 { void tile_scores(const float*, int64_t, int64_t, const void*, const float*, int64_t, int64_t, float*); }
 
 // Quest page scores in integers, `tiles` consecutive tiles of int8 [hi(D), lo(D)] rows with their
 // page scales (scales[16*i + j]). Each of the `groups` query heads comes quantised (quest_select):
