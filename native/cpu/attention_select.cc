@@ -359,6 +359,20 @@ void quest_query_codes(const float* q, int64_t D, uint8_t* u, float* scale) {
   *scale = m / 255.0f;
 }
 
+// Scores tiles [t0, t1) of one KV head with an integer kernel (Quest bounds or Double Sparsity
+// labels: the same signature) for the G quantised query heads of its group, whose codes are 2*dim
+// wide: u and qs point at the group's first head, rows at the head's first tile row (`dim` codes
+// per row and side). A head with a non-finite element makes its group's scores NaN (ranked last).
+void score_group(QuestIntScoresFn kernel, const uint8_t* u, const float* qs, int64_t G, const int8_t* rows,
+                 const float* row_scales, int64_t dim, int64_t tiles, float* out) {
+  for (int64_t g = 0; g < G; ++g)
+    if (std::isnan(qs[g])) {
+      std::fill(out, out + tiles * kSelectTile, std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
+  kernel(u, qs, G, rows, row_scales, dim, tiles, out);
+}
+
 }  // namespace
 
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
@@ -376,15 +390,9 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
   const int8_t* data = static_cast<const int8_t*>(bounds.data);
   const int64_t stride = round_up_tile(current);
   const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
-    float* out = scores + h * stride + t0 * kSelectTile;
-    // A query head with a non-finite element makes its group's scores NaN (ranked last).
-    for (int64_t g = h * G; g < (h + 1) * G; ++g)
-      if (std::isnan(qs[size_t(g)])) {
-        std::fill(out, out + (t1 - t0) * kSelectTile, std::numeric_limits<float>::quiet_NaN());
-        return;
-      }
     const int64_t first = h * bounds.capacity + t0 * kSelectTile;
-    kernel(u.data() + h * G * 2 * D, qs.data() + h * G, G, data + first * bounds.width, bounds.scales + first, D, t1 - t0, out);
+    score_group(kernel, u.data() + h * G * 2 * D, qs.data() + h * G, G, data + first * bounds.width, bounds.scales + first, D,
+                t1 - t0, scores + h * stride + t0 * kSelectTile);
   };
   select_rows(score, bounds, current, keep, uint32_t(current), scores, items);
 }
@@ -441,15 +449,9 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   const int8_t* data = static_cast<const int8_t*>(labels.data);
   const int64_t stride = round_up_tile(n);
   const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
-    float* out = scores + h * stride + t0 * kSelectTile;
-    // A query head with a non-finite label channel makes its group's scores NaN (ranked last).
-    for (int64_t g = h * G; g < (h + 1) * G; ++g)
-      if (std::isnan(qs[size_t(g)])) {
-        std::fill(out, out + (t1 - t0) * kSelectTile, std::numeric_limits<float>::quiet_NaN());
-        return;
-      }
     const int64_t first = h * labels.capacity + t0 * kSelectTile;
-    kernel(u.data() + h * G * 2 * r, qs.data() + h * G, G, data + first * r, labels.scales + first, r, t1 - t0, out);
+    score_group(kernel, u.data() + h * G * 2 * r, qs.data() + h * G, G, data + first * r, labels.scales + first, r, t1 - t0,
+                scores + h * stride + t0 * kSelectTile);
   };
   select_rows(score, labels, n, k, uint32_t(n), scores, items);
 }
