@@ -16,6 +16,7 @@ import { adviseStreamedStorage } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { matmul, Tensor, toBitmap, toBsr, toCsr, type SparseMatrix } from '../lib/index';
 import { createOrtLinear, loadOrt, type OrtLinear } from './baselines/ort';
+import { inCacheGbps } from './in_cache';
 import {
   addRatios,
   makeRow,
@@ -257,16 +258,24 @@ function prefillLimitLines(title: string, rows: readonly BenchRow[]): string[] {
 }
 
 /**
- * What bounds CSR 90% f32 decode, measured: (1) a plain cold read of exactly the bytes the kernel
- * streams (native stream read at rotating offsets of a buffer far larger than L3, so it is cold
- * like the kernel's), and (2) the kernel's own rate with W in cache (a 256-row slice of the same
- * K and sparsity, L2-resident, called back to back): the work per nonzero without memory. The
- * kernel cannot beat either; whichever its time is nearer to is what limits it.
+ * What bounds an unstructured decode row, measured: (1) a plain cold read of exactly the bytes the
+ * kernel streams (native stream read at rotating offsets of a buffer far larger than L3, so it is
+ * cold like the kernel's), and (2) the kernel's own rate with W in cache (bench/in_cache.ts: a
+ * 256-row slice of the same K and sparsity). The kernel cannot beat either; the lower one is the bound.
  */
-async function csrDecodeLimit(ctx: SuiteContext, N: number, K: number, r: readonly BenchRow[], pool: Float32Array | undefined): Promise<string[]> {
+async function decodeLimit(
+  ctx: SuiteContext,
+  N: number,
+  K: number,
+  r: readonly BenchRow[],
+  pool: Float32Array | undefined,
+  backend: 'csr' | 'bitmap',
+  sparsity: number,
+  target: number,
+): Promise<string[]> {
   const native = nativeBinding();
-  const row = r.find((x) => x.backend === 'csr' && x.dtype === 'f32' && x.sparsity === 0.9);
-  if (!native || !pool || !row?.gbps) return [];
+  const row = r.find((x) => x.backend === backend && x.dtype === 'f32' && x.sparsity === sparsity);
+  if (!native || !pool || !row?.gbps || !row.ratioVsBestDense) return [];
   const bytes = (row.gbps * 1e9 * row.medianMs) / 1e3;
   const floats = Math.ceil(bytes / 4);
   let at = 0;
@@ -279,18 +288,15 @@ async function csrDecodeLimit(ctx: SuiteContext, N: number, K: number, r: readon
     ],
     { warmup: 3, minRuns: 15, minTimeMs: 500 },
   );
-  const slice = toCsr(prunedWeight(256, K, 0.9, 4242));
-  const x = Tensor.random([1, K], 5);
-  const [hot] = await timeInterleaved([() => matmul(x, slice, { backend: 'cpu' })], { warmup: 20, minRuns: 200, minTimeMs: 300 });
+  const sliceDense = prunedWeight(256, K, sparsity, 4242);
+  const cacheGbps = await inCacheGbps(backend === 'csr' ? toCsr(sliceDense) : toBitmap(sliceDense));
   const readGbps = bytes / (read!.medianMs / 1e3) / 1e9;
-  const nnzRate = slice.nnz / (hot!.medianMs / 1e3) / 1e9;
-  // The same rate of nonzeros, in this matrix's CSR bytes per second (it keeps ~10% of N x K).
-  const hotGbps = nnzRate * (bytes / (0.1 * N * K));
-  const limit = hotGbps < readGbps ? 'the per-nonzero work (an index, a value, a read of x), not memory' : 'the memory stream';
+  const needGbps = (row.gbps * target) / row.ratioVsBestDense;
+  const bound = cacheGbps < readGbps ? `the kernel's work per byte (${cacheGbps.toFixed(1)} GB/s in cache), not memory` : 'the memory stream';
   return [
-    `decode limit (N=${N} K=${K} CSR 90% f32): the kernel streams ${row.gbps.toFixed(1)} GB/s; a plain cold read of the same ` +
-      `${(bytes / 2 ** 20).toFixed(1)} MiB reaches ${readGbps.toFixed(1)} GB/s; with W in cache (256 rows, L2) the kernel does ` +
-      `${nnzRate.toFixed(2)} G nonzeros/s, ${hotGbps.toFixed(1)} GB/s of this matrix's bytes: the lower bound is ${limit}`,
+    `decode limit (N=${N} K=${K} ${backend} ${(sparsity * 100).toFixed(0)}% f32): ${target}x needs ${needGbps.toFixed(1)} GB/s; the kernel ` +
+      `streams ${row.gbps.toFixed(1)} GB/s; a plain cold read of the same ${(bytes / 2 ** 20).toFixed(1)} MiB reaches ${readGbps.toFixed(1)} GB/s; ` +
+      `with W in cache (256 rows, L2) the kernel runs ${cacheGbps.toFixed(1)} GB/s of its bytes: the lower bound is ${bound}`,
   ];
 }
 
@@ -315,7 +321,7 @@ async function run(ctx: SuiteContext) {
   const decodeSparsities = ctx.quick ? [0.7, 0.9] : [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
   const decodeShapes: [number, number][] = ctx.quick ? [[4096, 4096]] : [[4096, 4096], [11008, 4096]];
   const decodeTiming: TimeOptions = ctx.quick ? { warmup: 3, minRuns: 10, minTimeMs: 300 } : { warmup: 5, minRuns: 25, minTimeMs: 1500 };
-  // A buffer far larger than L3 for the cold short reads of csrDecodeLimit.
+  // A buffer far larger than L3 for the cold short reads of decodeLimit.
   const pool = ctx.quick ? undefined : (Tensor.random([64 * 2 ** 20], 8).data as Float32Array);
   if (pool) adviseStreamedStorage(pool);
   for (const [N, K] of decodeShapes) {
@@ -342,7 +348,8 @@ async function run(ctx: SuiteContext) {
     summary.push(
       ...sweepLines(`decode M=1 N=${N} K=${K}:`, r),
       ...decodeLimitLines(`decode N=${N} K=${K}`, r),
-      ...(await csrDecodeLimit(ctx, N, K, r, pool)),
+      ...(await decodeLimit(ctx, N, K, r, pool, 'csr', 0.9, 5)),
+      ...(await decodeLimit(ctx, N, K, r, pool, 'bitmap', 0.7, 2.5)),
       ...bitmapLines(`decode N=${N} K=${K}`, N, K, r),
     );
     for (const row of r.filter((x) => x.sparsity !== undefined && x.dtype === 'f32'))
