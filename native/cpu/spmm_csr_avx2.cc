@@ -18,6 +18,7 @@
 #include "spmm_csr_generic.inc"
 #include "spmm_csr_blocked.inc"
 
+#include "element_f32.h"
 #include "simd_widen.h"
 
 namespace sparsenn {
@@ -29,13 +30,6 @@ template <typename IT>
 inline __m256i load8_indices(const IT* idx, int64_t j) {
   if constexpr (sizeof(IT) == 2) return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + j)));
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j));
-}
-
-template <DType DT>
-inline float scalar_value(const void* v, int64_t j) {
-  if constexpr (DT == DType::F32) return static_cast<const float*>(v)[j];
-  if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(v)[j]);
-  return _cvtsh_ss(static_cast<const uint16_t*>(v)[j]);
 }
 
 template <DType DT, typename IT, int MR>
@@ -72,7 +66,7 @@ bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64
     for (; j < e; ++j) {
       const uint64_t c = idx[j];
       if (c >= K) { ok = false; continue; }
-      const float v = scalar_value<DT>(w.values, j);
+      const float v = element_f32<DT>(w.values, j);
       for (int m = 0; m < MR; ++m) tail[m] += v * x[m * ldx + c];
     }
     for (int m = 0; m < MR; ++m) {

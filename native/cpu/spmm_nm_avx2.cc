@@ -9,21 +9,12 @@
 #include "spmm_nm_generic.inc"
 #include "spmm_nm_prefill.inc"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx2 {
 
 namespace {
-
-template <DType DT>
-inline __m256 load8(const void* values, int64_t i) {
-  if constexpr (DT == DType::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(values) + i);
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(values) + i));
-    if constexpr (DT == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    else return _mm256_cvtph_ps(h);
-  }
-}
 
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -56,7 +47,7 @@ inline void tile24(const float* x, int64_t xs, const NmView& w, int64_t n0, int6
         const __m256i idx = _mm256_add_epi32(
             _mm256_and_si256(_mm256_srlv_epi32(word, half ? shifts_hi : shifts_lo), three), base);
         const __m256 hi_lane = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));  // sign bit = index >= 8
-        const __m256 v = load8<DT>(w.values, (n0 + ni) * per_row + j * 16 + half * 8);
+        const __m256 v = widen8<DT>(w.values, (n0 + ni) * per_row + j * 16 + half * 8);
         for (int mi = 0; mi < MB; ++mi) {
           const __m256 g = _mm256_blendv_ps(_mm256_permutevar8x32_ps(xl[mi], idx),
                                             _mm256_permutevar8x32_ps(xh[mi], idx), hi_lane);

@@ -16,21 +16,12 @@
 #include "spmm_nm_generic.inc"
 #include "spmm_nm_prefill.inc"
 
+#include "simd_widen.h"
+
 namespace sparsenn {
 namespace avx512 {
 
 namespace {
-
-template <DType DT>
-inline __m512 load16(const void* values, int64_t i) {
-  if constexpr (DT == DType::F32) {
-    return _mm512_loadu_ps(static_cast<const float*>(values) + i);
-  } else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(values) + i));
-    if constexpr (DT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    else return _mm512_cvtph_ps(h);
-  }
-}
 
 // acc[mi][ni] += over full words [j0, j1): x rows m0.. (MB of them) against W rows n0.. (NB).
 template <DType DT, int MB, int NB>
@@ -59,7 +50,7 @@ inline void tile24(const float* x, int64_t xs, const NmView& w, int64_t n0, int6
       const __m512i word = _mm512_set1_epi32(int(meta[ni][j]));
       // (field & 3) | base in one vpternlogd: base has its two low bits clear, so | is +.
       const __m512i idx = _mm512_ternarylogic_epi32(_mm512_srlv_epi32(word, shifts), three, base, 0xEA);
-      const __m512 v = load16<DT>(w.values, vrow[ni] + j * 16);
+      const __m512 v = widen16<DT>(w.values, vrow[ni] + j * 16);
       for (int mi = 0; mi < MB; ++mi)
         acc[mi][ni] = _mm512_fmadd_ps(_mm512_permutex2var_ps(xl[mi], idx, xh[mi]), v, acc[mi][ni]);
     }
@@ -229,7 +220,7 @@ void decode_tile(const float* x, int64_t xs, const NmView& w, int64_t n0, int64_
       const char* row = vo.at(pv, ni);
       if (new_line) _mm_prefetch(row + pf, _MM_HINT_T1);
       const __m512i idx = word_index(*mo.at(pm, ni), shifts, base, three);
-      const __m512 v = load16<DT>(row, 0);
+      const __m512 v = widen16<DT>(row, 0);
       _Pragma("GCC unroll 16")
       for (int mi = 0; mi < MB; ++mi)
         acc[mi][ni] = _mm512_fmadd_ps(_mm512_permutex2var_ps(xl[mi], idx, xh[mi]), v, acc[mi][ni]);
@@ -352,7 +343,7 @@ void decode_block(const NmView& w, int64_t n0, int64_t rows, int64_t i0, int64_t
         __m512i col = _mm512_add_epi32(_mm512_and_si512(_mm512_srlv_epi32(word, shifts), three), base);
         col = _mm512_add_epi32(col, _mm512_set1_epi32(int32_t(j * 2)));
         _mm512_storeu_si512(o + j, _mm512_mullo_epi32(col, _mm512_set1_epi32(int32_t(kNmPanelRows))));
-        _mm512_storeu_ps(v + j, load16<DT>(w.values, n * per_row + i0 + j));
+        _mm512_storeu_ps(v + j, widen16<DT>(w.values, n * per_row + i0 + j));
       }
     }
     for (; j < J; ++j) {
