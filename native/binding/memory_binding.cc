@@ -2,6 +2,8 @@
 // the kernels that stream it cross fewer pages (native/cpu/huge_pages.h).
 // addressAlignment(view) -> address of the view's first byte modulo 4096, so TypeScript can place
 // arrays on cache-line boundaries (lib/backend/aligned.ts); JavaScript cannot see addresses.
+#include <string>
+
 #include "../cpu/huge_pages.h"
 #include "args.h"
 #include "registry.h"
@@ -10,27 +12,29 @@ namespace sparsenn::binding {
 
 namespace {
 
-Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+// The first argument as a typed array's bytes (its own range of a live buffer); `fn` names the caller in errors.
+struct ViewBytes {
+  char* data;
+  int64_t length;
+};
+ViewBytes view_bytes(const Napi::CallbackInfo& info, const char* fn) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray())
-    throw_coded(env, "ERR_ARG", "adviseHugePages: view must be a typed array");
+    throw_coded(env, "ERR_ARG", std::string(fn) + ": view must be a typed array");
   Napi::TypedArray view = info[0].As<Napi::TypedArray>();
   Napi::ArrayBuffer buffer = view.ArrayBuffer();
-  if (buffer.IsDetached()) throw_coded(env, "ERR_ARG", "adviseHugePages: the typed array's buffer is detached");
-  char* data = static_cast<char*>(buffer.Data()) + view.ByteOffset();
-  const int64_t advised = advise_huge_pages(data, int64_t(view.ByteLength()));
-  return Napi::Number::New(env, double(advised));
+  if (buffer.IsDetached()) throw_coded(env, "ERR_ARG", std::string(fn) + ": the typed array's buffer is detached");
+  return {static_cast<char*>(buffer.Data()) + view.ByteOffset(), int64_t(view.ByteLength())};
+}
+
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  const ViewBytes v = view_bytes(info, "adviseHugePages");
+  return Napi::Number::New(info.Env(), double(advise_huge_pages(v.data, v.length)));
 }
 
 Napi::Value AddressAlignment(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray())
-    throw_coded(env, "ERR_ARG", "addressAlignment: view must be a typed array");
-  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
-  Napi::ArrayBuffer buffer = view.ArrayBuffer();
-  if (buffer.IsDetached()) throw_coded(env, "ERR_ARG", "addressAlignment: the typed array's buffer is detached");
-  const uintptr_t address = reinterpret_cast<uintptr_t>(buffer.Data()) + view.ByteOffset();
-  return Napi::Number::New(env, double(address % 4096));
+  const ViewBytes v = view_bytes(info, "addressAlignment");
+  return Napi::Number::New(info.Env(), double(reinterpret_cast<uintptr_t>(v.data) % 4096));
 }
 
 }  // namespace
