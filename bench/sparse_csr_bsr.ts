@@ -182,6 +182,11 @@ function sweepLines(title: string, rows: readonly BenchRow[]): string[] {
   ];
 }
 
+/** The GB/s a decode row would have to stream to reach `target`x the best dense (same bytes, shorter time). */
+function gbpsForTarget(r: BenchRow, target: number): number {
+  return (r.gbps! * target) / r.ratioVsBestDense!;
+}
+
 /**
  * What limits decode, from this run's numbers: for each CSR f32 row, the speedup a target needs
  * against the byte ceiling, and the GB/s (and nonzeros/s) the kernel reached against what the
@@ -197,7 +202,7 @@ function decodeLimitLines(title: string, rows: readonly BenchRow[]): string[] {
     if (r.backend !== 'csr' || r.dtype !== 'f32' || target === undefined || !r.gbps || !r.ratioVsBestDense) continue;
     // bytes = GB/s x time; the best dense time is ratio x this row's time.
     const ceiling = (dense.gbps * dense.medianMs) / (r.gbps * r.medianMs);
-    const needGbps = (r.gbps * target) / r.ratioVsBestDense;
+    const needGbps = gbpsForTarget(r, target);
     const nnzRate = (r.gbps * 1e9) / 6 / 1e9; // f32 value + u16 index per nonzero
     out.push(
       `${title} CSR ${(r.sparsity! * 100).toFixed(0)}%: ${r.ratioVsBestDense.toFixed(2)}x (target ${target}x, byte ceiling ${ceiling.toFixed(2)}x); ` +
@@ -230,7 +235,7 @@ function bitmapLines(title: string, N: number, K: number, rows: readonly BenchRo
       targetNote =
         r.ratioVsBestDense >= target
           ? `; target ${target}x met`
-          : `; target ${target}x not met: it needs ${((r.gbps * target) / r.ratioVsBestDense).toFixed(1)} GB/s of bitmap traffic, ` +
+          : `; target ${target}x not met: it needs ${gbpsForTarget(r, target).toFixed(1)} GB/s of bitmap traffic, ` +
             `the kernel streamed ${r.gbps.toFixed(1)}` +
             (dense?.gbps ? ` while dense streamed ${dense.gbps.toFixed(1)}` : '') +
             ` (per 16-column group and row: a 16-wide load, vexpandps and an FMA whatever the popcount)`;
@@ -291,7 +296,7 @@ async function decodeLimit(
   const sliceDense = prunedWeight(256, K, sparsity, 4242);
   const cacheGbps = await inCacheGbps(backend === 'csr' ? toCsr(sliceDense) : toBitmap(sliceDense));
   const readGbps = bytes / (read!.medianMs / 1e3) / 1e9;
-  const needGbps = (row.gbps * target) / row.ratioVsBestDense;
+  const needGbps = gbpsForTarget(row, target);
   const bound = cacheGbps < readGbps ? `the kernel's work per byte (${cacheGbps.toFixed(1)} GB/s in cache), not memory` : 'the memory stream';
   return [
     `decode limit (N=${N} K=${K} ${backend} ${(sparsity * 100).toFixed(0)}% f32): ${target}x needs ${needGbps.toFixed(1)} GB/s; the kernel ` +
@@ -307,8 +312,9 @@ async function run(ctx: SuiteContext) {
   const summary: string[] = [];
 
   let ceiling: number | undefined;
-  if (typeof native.benchStreamRead === 'function') {
-    const buf = Tensor.random([64 * 2 ** 20], 7).data as Float32Array;
+  // 256 MiB, far larger than L3: the stream-read ceiling, then the cold short reads of decodeLimit.
+  const buf = typeof native.benchStreamRead === 'function' ? (Tensor.random([64 * 2 ** 20], 7).data as Float32Array) : undefined;
+  if (buf) {
     adviseStreamedStorage(buf);
     const [st] = await timeInterleaved([() => native.benchStreamRead(buf, ctx.threads)], { warmup: 2, minRuns: 10, minTimeMs: 500 });
     const r = makeRow({ op: 'streamRead', shape: '256 MiB', dtype: 'f32', backend: 'cpu', threads: ctx.threads }, st!, {
@@ -321,9 +327,7 @@ async function run(ctx: SuiteContext) {
   const decodeSparsities = ctx.quick ? [0.7, 0.9] : [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
   const decodeShapes: [number, number][] = ctx.quick ? [[4096, 4096]] : [[4096, 4096], [11008, 4096]];
   const decodeTiming: TimeOptions = ctx.quick ? { warmup: 3, minRuns: 10, minTimeMs: 300 } : { warmup: 5, minRuns: 25, minTimeMs: 1500 };
-  // A buffer far larger than L3 for the cold short reads of decodeLimit.
-  const pool = ctx.quick ? undefined : (Tensor.random([64 * 2 ** 20], 8).data as Float32Array);
-  if (pool) adviseStreamedStorage(pool);
+  const pool = ctx.quick ? undefined : buf;
   for (const [N, K] of decodeShapes) {
     ctx.log(`csr/bsr: decode N=${N} K=${K}: building weights`);
     const cands: Candidate[] = [];
