@@ -17,7 +17,7 @@ import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect } from './ops';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { SELECT_TILE, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
+import { grownScaledRows, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface DoubleSparsityOptions {
@@ -85,16 +85,7 @@ class LabelCache {
   }
 
   private grow(tokens: number): void {
-    const old = this.labels;
-    const capacity = Math.ceil(Math.max(tokens, 2 * old.capacity, 256) / SELECT_TILE) * SELECT_TILE;
-    const data = new Int8Array(this.kvHeads * capacity * old.width);
-    const scales = new Float32Array(this.kvHeads * capacity);
-    const keptRows = Math.ceil(this.filled / SELECT_TILE) * SELECT_TILE;
-    for (let h = 0; h < this.kvHeads; h++) {
-      data.set(old.data.subarray(h * old.capacity * old.width, (h * old.capacity + keptRows) * old.width), h * capacity * old.width);
-      scales.set(old.scales.subarray(h * old.capacity, h * old.capacity + keptRows), h * capacity);
-    }
-    this.labels = { data, scales, kvHeads: this.kvHeads, capacity, width: old.width };
+    this.labels = grownScaledRows(this.labels, tokens, 256, this.filled);
   }
 }
 

@@ -23,7 +23,7 @@ import type { KvCacheView, KvSelection } from './contract';
 import { questPageBounds, questSelect } from './ops';
 import { questHeadScore, questQueryCodes } from './quest_query';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { SELECT_TILE, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
+import { grownScaledRows, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface QuestOptions {
@@ -68,16 +68,7 @@ export class PageBounds {
   }
 
   private grow(pages: number): void {
-    const old = this.rows;
-    const capacity = Math.ceil(Math.max(pages, 2 * old.capacity, 64) / SELECT_TILE) * SELECT_TILE;
-    const data = new Int8Array(this.kvHeads * capacity * old.width);
-    const scales = new Float32Array(this.kvHeads * capacity);
-    const kept = Math.ceil(this.complete / SELECT_TILE) * SELECT_TILE;
-    for (let h = 0; h < this.kvHeads; h++) {
-      data.set(old.data.subarray(h * old.capacity * old.width, (h * old.capacity + kept) * old.width), h * capacity * old.width);
-      scales.set(old.scales.subarray(h * old.capacity, h * old.capacity + kept), h * capacity);
-    }
-    this.rows = { data, scales, kvHeads: this.kvHeads, capacity, width: old.width };
+    this.rows = grownScaledRows(this.rows, pages, 64, this.complete);
   }
 
   /**

@@ -37,6 +37,23 @@ export interface ScaledInt8Rows extends TiledShape {
 
 export type TiledRows = Bf16Rows | ScaledInt8Rows;
 
+/**
+ * A copy of `old` with room for at least `rows` rows per KV head (at least twice its capacity and
+ * at least `minCapacity`, in whole tiles), keeping the first `filled` rows of every head (rounded
+ * up to a tile: the tile layout moves whole tiles).
+ */
+export function grownScaledRows(old: ScaledInt8Rows, rows: number, minCapacity: number, filled: number): ScaledInt8Rows {
+  const capacity = Math.ceil(Math.max(rows, 2 * old.capacity, minCapacity) / SELECT_TILE) * SELECT_TILE;
+  const data = new Int8Array(old.kvHeads * capacity * old.width);
+  const scales = new Float32Array(old.kvHeads * capacity);
+  const kept = Math.ceil(filled / SELECT_TILE) * SELECT_TILE;
+  for (let h = 0; h < old.kvHeads; h++) {
+    data.set(old.data.subarray(h * old.capacity * old.width, (h * old.capacity + kept) * old.width), h * capacity * old.width);
+    scales.set(old.scales.subarray(h * old.capacity, h * old.capacity + kept), h * capacity);
+  }
+  return { data, scales, kvHeads: old.kvHeads, capacity, width: old.width };
+}
+
 export function tiledIndex(r: TiledShape, h: number, i: number, c: number): number {
   const lane = i % SELECT_TILE;
   return (h * r.capacity + i - lane) * r.width + c * SELECT_TILE + lane;
