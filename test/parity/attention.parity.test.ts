@@ -14,6 +14,19 @@ const native = backendInfo().backend !== 'js';
 const describeNative = native ? describe : describe.skip;
 const DTYPES = ['f32', 'f16', 'bf16'] as const;
 
+type Selection = Parameters<typeof attentionDecode>[0]['selection'];
+
+/** Relative error of the cpu backend's decode attention against js for a random query (seeded). */
+function decodeError(kv: KvCacheView, selection: Selection, heads: number, D: number, seed: number): number {
+  const q = Tensor.random([heads * D], seed, 2).data as Float32Array;
+  const args = { q, heads, kv, selection, scale: 1 / Math.sqrt(D) };
+  const ref = new Float32Array(heads * D);
+  const got = new Float32Array(heads * D).fill(NaN);
+  attentionDecode({ ...args, out: ref }, { backend: 'js' });
+  attentionDecode({ ...args, out: got }, { backend: 'cpu' });
+  return relError(got, ref);
+}
+
 describeNative('decode attention: cpu vs js', () => {
   test.each(DTYPES)('%s cache', (dtype) => {
     const r = rng(dtype.length * 101);
@@ -29,13 +42,7 @@ describeNative('decode attention: cpu vs js', () => {
           const layout = r() < 0.5 ? 'head' : 'token';
           const kv = randomKv(kvHeads, length, D, dtype, seed++, layout, length + randInt(r, 0, 5));
           const selection = randomSelection(r, kind, kvHeads, length, pageSize);
-          const q = Tensor.random([heads * D], seed++, 2).data as Float32Array;
-          const args = { q, heads, kv, selection, scale: 1 / Math.sqrt(D) };
-          const ref = new Float32Array(heads * D);
-          const got = new Float32Array(heads * D).fill(NaN);
-          attentionDecode({ ...args, out: ref }, { backend: 'js' });
-          attentionDecode({ ...args, out: got }, { backend: 'cpu' });
-          const err = relError(got, ref);
+          const err = decodeError(kv, selection, heads, D, seed++);
           if (!(err <= tolerance('f32')))
             throw new Error(`${kind} ${dtype} G=${group} kvh=${kvHeads} D=${D} len=${length} ${layout}: rel error ${err}`);
         }
@@ -78,13 +85,7 @@ describeNative('decode over token lists (Double Sparsity): cpu vs js', () => {
           return list;
         });
         const selection = selectionOf('indices', perHead);
-        const q = Tensor.random([heads * D], seed++, 2).data as Float32Array;
-        const args = { q, heads, kv, selection, scale: 1 / Math.sqrt(D) };
-        const ref = new Float32Array(heads * D);
-        const got = new Float32Array(heads * D).fill(NaN);
-        attentionDecode({ ...args, out: ref }, { backend: 'js' });
-        attentionDecode({ ...args, out: got }, { backend: 'cpu' });
-        const err = relError(got, ref);
+        const err = decodeError(kv, selection, heads, D, seed++);
         if (!(err <= tolerance('f32'))) throw new Error(`indices ${dtype} G=${group} kvh=${kvHeads} D=${D} len=${length} ${layout} rep=${rep}: rel error ${err}`);
       }
   });
