@@ -4,7 +4,7 @@
  * interleaved rounds, with the streaming-read ceiling timed alongside. Policy rows include their
  * selection cost (Quest and Double Sparsity: one fused native call per layer over their summaries:
  * Quest's int8 page bounds are 1/31.5 of the KV bytes, so its byte ceiling at a 1/16 budget is
- * 10.6x; Double Sparsity's int8 label rows with a f32 scale per token are 1/25.6, ceiling 9.8x); the kernel-only and
+ * 10.6x; Double Sparsity's 4-bit label rows with a f32 scale per token are 1/42.7, ceiling 11.7x); the kernel-only and
  * selection-only rows show the split, and GB/s count every byte a row reads. Plus block-sparse causal prefill (1/8 of the blocks) against dense causal prefill.
  */
 import { planBlockSparse, runBlockSparse } from '../lib/attention/block_sparse';
@@ -78,9 +78,10 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
     ['streaming', new StreamingPolicy({ sinks: 4, window: budget - 4 }), 0],
   ];
   // What each policy's selection reads per step: Quest's int8 [hi, lo] rows and f32 scale of the
-  // complete pages, Double Sparsity's int8 label rows and f32 scales of the older tokens (r = D/8 channels).
-  const selectionBytes = [KV_HEADS * (Math.ceil(L / 16) - 1) * (2 * D + 4), KV_HEADS * (L - 1) * (D / 8 + 4), 0];
-  const selectionDtype = ['int8+scale', 'int8+scale'];
+  // complete pages, Double Sparsity's 4-bit label rows (r = D/8 channels, two a byte) and f32
+  // scales of the older tokens.
+  const selectionBytes = [KV_HEADS * (Math.ceil(L / 16) - 1) * (2 * D + 4), KV_HEADS * (L - 1) * (D / 16 + 4), 0];
+  const selectionDtype = ['int8+scale', 'int4+scale'];
   // TidalDecode: the reusing layers read the positions a selection layer chose.
   const tidal = new TidalPolicy({ budget, selectionLayers: [0] });
   tidal.selectLayer(0, q, HEADS, kv, L - 1);

@@ -56,7 +56,7 @@ export function createAttentionPolicy(spec: AttentionSpec | AttentionMapSpec | S
       checkOptions(s, ['policy', 'budget', 'pageSize', 'backend', 'prefill'], 'attention quest');
       return new QuestPolicy(s);
     case 'doubleSparsity':
-      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels', 'backend', 'prefill'], 'attention doubleSparsity');
+      checkOptions(s, ['policy', 'budget', 'channels', 'labelChannels', 'labelBits', 'backend', 'prefill'], 'attention doubleSparsity');
       return new DoubleSparsityPolicy(s);
     case 'tidal':
       checkOptions(s, ['policy', 'budget', 'selectionLayers', 'backend', 'prefill'], 'attention tidal');

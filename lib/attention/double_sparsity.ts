@@ -7,17 +7,19 @@
  *
  * GQA: the group shares one selection, ranked by the largest approximate score over the group.
  *
- * The label cache holds int8 codes with a scale per token (r = headDim/8 channels: r + 4 bytes, 1/25.6
- * of the token's f16 key and value at head dim 128), and one fused call per layer scores every
- * head's tokens in exact integers (the query's label channels rounded to 8 bits, as Quest's are)
- * and picks their top (ops.labelSelect; selection_contract.ts has the layout).
+ * The label cache holds 4-bit codes with a scale per token, as the paper's 4-bit label cache (r =
+ * headDim/8 channels: r/2 + 4 bytes, 1/42.7 of the token's f16 key and value at head dim 128; or
+ * int8 codes with `labelBits: 8`, r + 4 bytes), and one fused call per layer scores every head's
+ * tokens in exact integers (the query's label channels rounded to 8 bits, as Quest's are) and picks
+ * their top (ops.labelSelect; selection_contract.ts has the layout). The selection streams the whole
+ * label cache every step, so its bytes are most of the policy's cost beside the tokens it reads.
  */
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect } from './ops';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { grownScaledRows, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
+import { codeColumns, grownScaledRows, selectScoresLength, type LabelRows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface DoubleSparsityOptions {
@@ -32,6 +34,8 @@ export interface DoubleSparsityOptions {
   channels?: ReadonlyArray<ReadonlyArray<ArrayLike<number>>>;
   /** Label channels per head when none are given (default headDim / 8, at least 1). */
   labelChannels?: number;
+  /** Bits per label code: 4 (default, the paper's label cache) or 8 (finer scores, twice the label bytes). */
+  labelBits?: 4 | 8;
   /** Backend for the label cache and the approximate scores (default 'auto'). */
   backend?: BackendChoice;
   /** 'dense' prefills the prompt with full causal attention, as the paper does; 'rows' (default) selects per prompt row (lib/attention/policy.ts). */
@@ -62,7 +66,7 @@ export function calibrateLabelChannels(queries: Float32Array, keys: Float32Array
  * reusable selection buffers.
  */
 class LabelCache {
-  labels: ScaledInt8Rows;
+  labels: LabelRows;
   filled = 0;
   readonly scratch = new SelectionScratch();
 
@@ -71,9 +75,10 @@ class LabelCache {
     readonly channels: Uint32Array,
     readonly kvHeads: number,
     r: number,
+    bits: 4 | 8,
     private readonly backend: BackendChoice,
   ) {
-    this.labels = { data: new Int8Array(0), scales: new Float32Array(0), kvHeads, capacity: 0, width: r };
+    this.labels = { data: new Int8Array(0), scales: new Float32Array(0), kvHeads, capacity: 0, width: r, bits };
   }
 
   update(kv: KvCacheView, length: number): void {
@@ -97,6 +102,7 @@ export class DoubleSparsityPolicy extends SparsePolicy {
   readonly budget: number;
   private readonly channels: DoubleSparsityOptions['channels'];
   private readonly labelChannels: number | undefined;
+  readonly labelBits: 4 | 8;
   private readonly backend: BackendChoice;
   readonly prefill: DecodePolicyPrefill;
   private caches = new WeakMap<object, Map<number, LabelCache>>();
@@ -106,6 +112,8 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     this.budget = o.budget;
     this.channels = o.channels;
     this.labelChannels = o.labelChannels;
+    this.labelBits = o.labelBits ?? 4;
+    if (this.labelBits !== 4 && this.labelBits !== 8) throw new SparsennError('ERR_ARG', `doubleSparsity: labelBits must be 4 or 8, got ${String(o.labelBits)}`);
     this.prefill = checkDecodePolicyPrefill(o.prefill, 'doubleSparsity');
     this.backend = o.backend ?? 'auto';
     if (!Number.isSafeInteger(this.budget) || this.budget < 1)
@@ -148,7 +156,7 @@ export class DoubleSparsityPolicy extends SparsePolicy {
       const r = perHead[0]!.length;
       const flat = new Uint32Array(kv.kvHeads * r);
       perHead.forEach((ch, h) => flat.set(ch, h * r));
-      m.set(layer, (c = new LabelCache(flat, kv.kvHeads, r, this.backend)));
+      m.set(layer, (c = new LabelCache(flat, kv.kvHeads, r, this.labelBits, this.backend)));
     }
     c.update(kv, length);
     return c;
@@ -161,8 +169,8 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     const cache = this.labelCache(req.kv, req.layer, length);
     const all = cache.labels;
     const r = all.width;
-    const size = all.capacity * r;
-    const labels: ScaledInt8Rows = {
+    const size = all.capacity * codeColumns(all);
+    const labels: LabelRows = {
       ...all,
       data: all.data.subarray(req.kvHead * size, (req.kvHead + 1) * size),
       scales: all.scales.subarray(req.kvHead * all.capacity, (req.kvHead + 1) * all.capacity),

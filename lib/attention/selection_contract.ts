@@ -8,8 +8,9 @@
  * sums. Element (head h, row i, channel c) is at `tiledIndex(rows, h, i, c)`.
  *   Quest:            row = page, channels = [hi(D), lo(D)] as int8 codes times the page's scale,
  *                     hi rounded up and lo down (still bounds): 1/32 of the page's f16 K and V bytes
- *   Double Sparsity:  row = token, channels = the head's label channels of its key as int8 codes
- *                     times the token's scale (r + 4 bytes: 1/25.6 of its f16 K and V at r = D/8)
+ *   Double Sparsity:  row = token, channels = the head's label channels of its key as 4-bit codes
+ *                     (two a byte, the paper's 4-bit label cache) or int8 codes, times the token's
+ *                     scale (r/2 + 4 bytes: 1/42.7 of its f16 K and V at r = D/8; int8: r + 4, 1/25.6)
  */
 import type { KvCacheView } from './contract';
 
@@ -35,23 +36,63 @@ export interface ScaledInt8Rows extends TiledShape {
   readonly scales: Float32Array;
 }
 
+/**
+ * Double Sparsity's label rows: int8 codes (bits 8, within ±127, one byte a channel) or 4-bit codes
+ * (bits 4, within ±7, two a byte: channel 2j in the low nibble of byte column j, 2j + 1 in the high
+ * one; a tile is codeColumns() byte columns of 16 rows). Element = code · scales[h·capacity + i].
+ */
+export interface LabelRows extends ScaledInt8Rows {
+  readonly bits: 4 | 8;
+}
+
 export type TiledRows = Bf16Rows | ScaledInt8Rows;
+
+/** Bytes per row: width, or ceil(width / 2) for 4-bit label rows. */
+export function codeColumns(r: { readonly width: number; readonly bits?: 4 | 8 }): number {
+  return r.bits === 4 ? Math.ceil(r.width / 2) : r.width;
+}
+
+/** Index in data of byte column `col` of row i of head h, for rows of `columns` byte columns. */
+function tiledByte(capacity: number, columns: number, h: number, i: number, col: number): number {
+  const lane = i % SELECT_TILE;
+  return (h * capacity + i - lane) * columns + col * SELECT_TILE + lane;
+}
+
+/** Label code of channel c of row i of head h. */
+export function labelCode(l: LabelRows, h: number, i: number, c: number): number {
+  if (l.bits === 8) return l.data[tiledIndex(l, h, i, c)]!;
+  const byte = l.data[tiledByte(l.capacity, codeColumns(l), h, i, c >> 1)]!;
+  // Shifting the nibble to the top of an int32 and back sign-extends it.
+  return c % 2 === 0 ? (byte << 28) >> 28 : byte >> 4;
+}
+
+/** Stores a code (within ±7 for 4-bit rows, ±127 for int8) at channel c of row i of head h. */
+export function setLabelCode(l: LabelRows, h: number, i: number, c: number, code: number): void {
+  if (l.bits === 8) {
+    l.data[tiledIndex(l, h, i, c)] = code;
+    return;
+  }
+  const at = tiledByte(l.capacity, codeColumns(l), h, i, c >> 1);
+  const old = l.data[at]!;
+  l.data[at] = c % 2 === 0 ? (old & 0xf0) | (code & 0x0f) : (old & 0x0f) | ((code & 0x0f) << 4);
+}
 
 /**
  * A copy of `old` with room for at least `rows` rows per KV head (at least twice its capacity and
  * at least `minCapacity`, in whole tiles), keeping the first `filled` rows of every head (rounded
  * up to a tile: the tile layout moves whole tiles).
  */
-export function grownScaledRows(old: ScaledInt8Rows, rows: number, minCapacity: number, filled: number): ScaledInt8Rows {
+export function grownScaledRows<T extends ScaledInt8Rows>(old: T, rows: number, minCapacity: number, filled: number): T {
   const capacity = Math.ceil(Math.max(rows, 2 * old.capacity, minCapacity) / SELECT_TILE) * SELECT_TILE;
-  const data = new Int8Array(old.kvHeads * capacity * old.width);
+  const columns = codeColumns(old);
+  const data = new Int8Array(old.kvHeads * capacity * columns);
   const scales = new Float32Array(old.kvHeads * capacity);
   const kept = Math.ceil(filled / SELECT_TILE) * SELECT_TILE;
   for (let h = 0; h < old.kvHeads; h++) {
-    data.set(old.data.subarray(h * old.capacity * old.width, (h * old.capacity + kept) * old.width), h * capacity * old.width);
+    data.set(old.data.subarray(h * old.capacity * columns, (h * old.capacity + kept) * columns), h * capacity * columns);
     scales.set(old.scales.subarray(h * old.capacity, h * old.capacity + kept), h * capacity);
   }
-  return { data, scales, kvHeads: old.kvHeads, capacity, width: old.width };
+  return { ...old, data, scales, capacity };
 }
 
 export function tiledIndex(r: TiledShape, h: number, i: number, c: number): number {
@@ -97,15 +138,15 @@ export interface QuestSelectArgs {
 
 /**
  * Label rows of tokens [begin, end): channel c of head h is key channel channels[h·width + c], as
- * int8 codes with a scale per token. With m the token's largest |label|, its scale s is the smallest
- * f32 with 127·s >= m (as Quest's pages) and each code is round-half-even(k_c / s) (0 for an
- * all-zero row); a token with a non-finite label channel gets s = NaN and codes 0 (it scores NaN,
- * ranked last).
+ * codes of labels.bits bits with a scale per token. With m the token's largest |label| and Q = 7 (4
+ * bits) or 127 (8 bits), its scale s is the smallest f32 with Q·s >= m (as Quest's pages at Q = 127)
+ * and each code is round-half-even(k_c / s) (0 for an all-zero row); a token with a non-finite label
+ * channel gets s = NaN and codes 0 (it scores NaN, ranked last).
  */
 export interface LabelUpdateArgs {
   readonly kv: KvCacheView;
   readonly channels: Uint32Array;
-  readonly labels: ScaledInt8Rows;
+  readonly labels: LabelRows;
   readonly begin: number;
   readonly end: number;
 }
@@ -123,7 +164,7 @@ export interface LabelSelectArgs {
   readonly heads: number;
   readonly headDim: number;
   readonly channels: Uint32Array;
-  readonly labels: ScaledInt8Rows;
+  readonly labels: LabelRows;
   readonly n: number;
   readonly k: number;
   readonly scores: Float32Array;

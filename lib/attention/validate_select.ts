@@ -3,8 +3,8 @@
  * runs them (the native binding repeats every check). O(1) per call apart from the label channels.
  */
 import { SparsennError } from '../errors';
-import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
-import { SELECT_TILE, selectScoresLength } from './selection_contract';
+import type { LabelRows, LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
+import { codeColumns, SELECT_TILE, selectScoresLength } from './selection_contract';
 import { QUEST_MAX_HEAD_DIM } from './quest_query';
 
 /** Label widths up to this keep Double Sparsity's integer scores exact in int32 (as Quest's head dims). */
@@ -21,7 +21,7 @@ function range(begin: number, end: number, limit: number, what: string): void {
   if (begin > end || end > limit) throw new SparsennError('ERR_ARG', `attention selection: ${what} [${begin}, ${end}) must be an ordered range within ${limit}`);
 }
 
-function checkTiled(r: TiledRows, what: string, kvHeads: number, width: number, kind: 'bf16' | 'int8'): void {
+function checkTiled(r: TiledRows, what: string, kvHeads: number, width: number, kind: 'bf16' | 'int8', columns = width): void {
   const want = kind === 'bf16' ? Uint16Array : Int8Array;
   if (typeof r !== 'object' || r === null || !(r.data instanceof want))
     throw new SparsennError('ERR_DTYPE', `attention selection: ${what}.data must be a ${want.name} (${kind})`);
@@ -29,7 +29,8 @@ function checkTiled(r: TiledRows, what: string, kvHeads: number, width: number, 
   if (cap % SELECT_TILE !== 0) throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.capacity must be a multiple of ${SELECT_TILE}, got ${cap}`);
   if (r.kvHeads !== kvHeads || r.width !== width)
     throw new SparsennError('ERR_SHAPE', `attention selection: ${what} must have ${kvHeads} heads of width ${width}, got ${r.kvHeads} of ${r.width}`);
-  if (r.data.length < kvHeads * cap * width) throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.data is shorter than kvHeads·capacity·width`);
+  if (r.data.length < kvHeads * cap * columns)
+    throw new SparsennError('ERR_SHAPE', `attention selection: ${what}.data is shorter than kvHeads·capacity·${columns === width ? 'width' : 'ceil(width / 2)'}`);
   if (kind === 'int8') {
     const scales = (r as { scales?: unknown }).scales;
     if (!(scales instanceof Float32Array) || scales.length < kvHeads * cap)
@@ -78,11 +79,16 @@ export function checkQuestSelectArgs(a: QuestSelectArgs): void {
   checkOut(a.scores, a.items, kvHeads, a.current, a.keep);
 }
 
+function checkLabels(l: LabelRows, kvHeads: number, width: number): void {
+  if (l.bits !== 4 && l.bits !== 8) throw new SparsennError('ERR_ARG', `attention selection: labels.bits must be 4 or 8, got ${String(l.bits)}`);
+  checkTiled(l, 'labels', kvHeads, width, 'int8', codeColumns(l));
+}
+
 export function checkLabelUpdateArgs(a: LabelUpdateArgs): void {
   checkKv(a.kv, a.kv.kvHeads);
   const width = int(a.labels?.width, 'labels.width', 1);
   checkChannels(a.channels, a.kv.kvHeads, width, a.kv.headDim);
-  checkTiled(a.labels, 'labels', a.kv.kvHeads, width, 'int8');
+  checkLabels(a.labels, a.kv.kvHeads, width);
   range(int(a.begin, 'begin'), int(a.end, 'end'), Math.min(a.labels.capacity, a.kv.length), 'tokens');
 }
 
@@ -92,7 +98,7 @@ export function checkLabelSelectArgs(a: LabelSelectArgs): void {
   const width = int(l.width, 'labels.width', 1);
   const D = int(a.headDim, 'headDim', 1);
   if (width > LABEL_MAX_WIDTH) throw new SparsennError('ERR_SHAPE', `attention selection: labels.width must be at most ${LABEL_MAX_WIDTH}, got ${width}`);
-  checkTiled(l, 'labels', kvHeads, width, 'int8');
+  checkLabels(l, kvHeads, width);
   checkQueries(a.q, a.heads, kvHeads, D);
   checkChannels(a.channels, kvHeads, width, D);
   range(0, int(a.n, 'n'), l.capacity, 'scored tokens');

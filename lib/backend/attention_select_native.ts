@@ -15,10 +15,10 @@ export function questSelectArgs(a: QuestSelectArgs): Parameters<NativeBinding['a
 
 export function labelUpdateArgs(a: LabelUpdateArgs): Parameters<NativeBinding['attentionLabelUpdate']> {
   const { kv, labels } = a;
-  return [kv.k, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headDim, kv.headStride, kv.tokenStride, a.channels, labels.data, labels.scales, labels.width, labels.capacity, a.begin, a.end];
+  return [kv.k, DTYPE_CODE[kv.dtype], kv.kvHeads, kv.length, kv.headDim, kv.headStride, kv.tokenStride, a.channels, labels.data, labels.scales, labels.width, labels.capacity, a.begin, a.end, labels.bits];
 }
 
 export function labelSelectArgs(a: LabelSelectArgs): Parameters<NativeBinding['attentionLabelSelect']> {
   const { labels } = a;
-  return [a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.scores, a.items];
+  return [a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.scores, a.items, labels.bits];
 }

@@ -156,6 +156,7 @@ export interface NativeBinding {
     capacity: number,
     begin: number,
     end: number,
+    bits: 4 | 8,
   ): void;
   attentionLabelSelect(
     q: Float32Array,
@@ -171,6 +172,7 @@ export interface NativeBinding {
     k: number,
     scores: Float32Array,
     items: Uint32Array,
+    bits: 4 | 8,
   ): void;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] N:M sparse (lib/formats/nm.ts layout); checks n, m and every length. */
   matmulNm(

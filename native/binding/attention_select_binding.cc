@@ -34,12 +34,13 @@ KvView parse_keys(const Napi::CallbackInfo& info, size_t first) {
 // Tiled rows at [i] with kvHeads, capacity (a multiple of 16) and width: bf16 data (Uint16Array),
 // or with `scaled` int8 codes (Int8Array) at [i] and their per-row scales (Float32Array) at [i + 1].
 TiledRows parse_tiled(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t kv_heads, int64_t capacity,
-                      int64_t width, bool scaled = false) {
+                      int64_t width, bool scaled = false, int64_t code_bits = 8) {
   Napi::Env env = info.Env();
   if (capacity % kSelectTile != 0)
     throw_coded(env, "ERR_SHAPE", std::string(name) + " capacity must be a multiple of 16, got " + std::to_string(capacity));
   if (width < 1) throw_coded(env, "ERR_SHAPE", std::string(name) + " width must be at least 1");
-  const int64_t rows = checked_mul(env, kv_heads, capacity), elems = checked_mul(env, rows, width);
+  const int64_t columns = code_bits == 4 ? (width + 1) / 2 : width;  // bytes per row (code_columns)
+  const int64_t rows = checked_mul(env, kv_heads, capacity), elems = checked_mul(env, rows, columns);
   if (!scaled) {
     ArrayArg a = arg_array(info, i, name, DType::BF16, elems);
     return TiledRows{a.data, nullptr, kv_heads, capacity, width};
@@ -52,7 +53,7 @@ TiledRows parse_tiled(const Napi::CallbackInfo& info, size_t i, const char* name
                                       std::to_string(codes.ElementLength()));
   ArrayArg scales = arg_array(info, i + 1, "scales", DType::F32, rows);
   int8_t* data = static_cast<int8_t*>(codes.ArrayBuffer().Data());
-  return TiledRows{data ? data + codes.ByteOffset() : nullptr, static_cast<float*>(scales.data), kv_heads, capacity, width};
+  return TiledRows{data ? data + codes.ByteOffset() : nullptr, static_cast<float*>(scales.data), kv_heads, capacity, width, code_bits};
 }
 
 void check_range(Napi::Env env, const char* what, int64_t begin, int64_t end, int64_t limit, const char* limit_name) {
@@ -131,8 +132,15 @@ Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Label code bits (argument i): 8 or 4.
+int64_t parse_label_bits(const Napi::CallbackInfo& info, size_t i) {
+  const int64_t bits = arg_size(info, i, "bits");
+  if (bits != 4 && bits != 8) throw_coded(info.Env(), "ERR_ARG", "label bits must be 4 or 8, got " + std::to_string(bits));
+  return bits;
+}
+
 // attentionLabelUpdate(k, kvDtype, kvHeads, length, headDim, headStride, tokenStride, channels, labels, scales,
-//                      width, capacity, begin, end)
+//                      width, capacity, begin, end, bits)
 Napi::Value AttentionLabelUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const KvView kv = parse_keys(info, 0);
@@ -141,13 +149,13 @@ Napi::Value AttentionLabelUpdate(const Napi::CallbackInfo& info) {
   const int64_t b = arg_size(info, 12, "begin", kMaxTokens - 1);
   const int64_t e = arg_size(info, 13, "end", kMaxTokens - 1);
   const uint32_t* channels = parse_channels(info, 7, kv.kv_heads, width, kv.head_dim);
-  const TiledRows labels = parse_tiled(info, 8, "labels", kv.kv_heads, cap, width, true);
+  const TiledRows labels = parse_tiled(info, 8, "labels", kv.kv_heads, cap, width, true, parse_label_bits(info, 14));
   check_range(env, "tokens", b, e, std::min(cap, kv.length), "the cache length and the label capacity");
   run_sync(env, [&] { label_cache_update(kv, channels, labels, b, e); });
   return env.Undefined();
 }
 
-// attentionLabelSelect(q, heads, headDim, channels, labels, scales, kvHeads, width, capacity, n, k, scores, items)
+// attentionLabelSelect(q, heads, headDim, channels, labels, scales, kvHeads, width, capacity, n, k, scores, items, bits)
 Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t D = arg_size(info, 2, "headDim");
@@ -161,7 +169,7 @@ Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
   if (width > 65536) throw_coded(env, "ERR_SHAPE", "label width must be at most 65536, got " + std::to_string(width));
   const F32View q = parse_queries(info, 0, kvh, D);
   const uint32_t* channels = parse_channels(info, 3, kvh, width, D);
-  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width, true);
+  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width, true, parse_label_bits(info, 13));
   check_range(env, "scored tokens", 0, n, cap, "the label capacity");
   if (k > n) throw_coded(env, "ERR_ARG", "k (" + std::to_string(k) + ") must not exceed n (" + std::to_string(n) + ")");
   const SelectOut o = parse_select_out(info, 11, kvh, n, k);

@@ -38,21 +38,20 @@ QuestIntScoresFn quest_scores_vnni_kernel() {
 #endif
 }
 
-// Double Sparsity's integer label scores: VNNI where the CPU has it (and r % 4 == 0), else the
-// generic loops at the best ISA. All give the same bits.
-LabelIntScoresFn label_scores_generic_kernel() {
-  static const LabelIntScoresFn kernel =
+// Double Sparsity's integer label scores for 8- or 4-bit labels: VNNI where the CPU has it (and r
+// is a multiple of 4, or of 8 for 4-bit codes), else the generic loops at the best ISA. All give
+// the same bits.
+LabelIntScoresFn label_scores_kernel(int64_t bits, int64_t r) {
+  static const LabelIntScoresFn generic8 =
       pick_kernel<LabelIntScoresFn>(nullptr, SPARSENN_X86_KERNEL(avx2::label_int_scores), portable::label_int_scores);
-  return kernel;
-}
-LabelIntScoresFn label_scores_vnni_kernel() {
+  static const LabelIntScoresFn generic4 =
+      pick_kernel<LabelIntScoresFn>(nullptr, SPARSENN_X86_KERNEL(avx2::label4_int_scores), portable::label4_int_scores);
 #if SPARSENN_X86
-  static const LabelIntScoresFn kernel =
-      avx512::label_vnni_supported() ? pick_kernel<LabelIntScoresFn>(avx512::label_int_scores, nullptr, nullptr) : nullptr;
-  return kernel;
-#else
-  return nullptr;
+  static const bool vnni = avx512::label_vnni_supported() && pick_kernel<LabelIntScoresFn>(avx512::label_int_scores, nullptr, nullptr);
+  if (vnni && bits == 8 && r % 4 == 0) return avx512::label_int_scores;
+  if (vnni && bits == 4 && r % 8 == 0) return avx512::label4_int_scores;
 #endif
+  return bits == 4 ? generic4 : generic8;
 }
 
 inline int64_t round_up_tile(int64_t n) { return (n + kSelectTile - 1) / kSelectTile * kSelectTile; }
@@ -97,7 +96,7 @@ void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int6
   }
   // Few heads: spread each head's rows over the cores in chunks of about 64 KiB (small enough to
   // use every core, big enough that the pool's per-task cost stays small beside the reading).
-  const int64_t tile_bytes = rows.width * kSelectTile * elem;
+  const int64_t tile_bytes = code_columns(rows) * kSelectTile * elem;
   const int64_t per = std::max<int64_t>(1, (int64_t(64) << 10) / tile_bytes);
   const int64_t chunks = (tiles + per - 1) / per;
   if (chunks > 0)
@@ -223,6 +222,9 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
 
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end) {
   const int64_t r = labels.width, n = end - begin;
+  const double qmax = labels.code_bits == 4 ? 7 : 127;  // the largest code
+  // Byte columns: one per channel, or one per pair of 4-bit channels (tiled_index at width = columns).
+  const TiledRows columns{labels.data, labels.scales, labels.kv_heads, labels.capacity, code_columns(labels), labels.code_bits};
   if (n <= 0) return;
   const int64_t per = 256;  // tokens per task
   const int64_t chunks = (n + per - 1) / per;
@@ -230,21 +232,28 @@ void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledR
   parallel_for(kv.kv_heads * chunks, [&](int64_t task) {
     const int64_t h = task / chunks, t0 = begin + (task % chunks) * per, t1 = std::min(end, t0 + per);
     for (int64_t t = t0; t < t1; ++t) {
-      // The token's scale: the smallest float s with 127*s >= max_c |k_c| (NaN when a label
+      // The token's scale: the smallest float s with qmax*s >= max_c |k_c| (NaN when a label
       // channel is not finite: the token then scores NaN and ranks last).
       double m = 0;
       for (int64_t c = 0; c < r; ++c) {
         const float x = key_at(kv, h, t, channels[h * r + c]);
         m = std::isfinite(x) && std::isfinite(m) ? std::max(m, std::fabs(double(x))) : std::numeric_limits<double>::quiet_NaN();
       }
-      float scale = float(m / 127.0);
-      if (std::isfinite(m) && double(scale) * 127.0 < m) scale = std::nextafter(scale, std::numeric_limits<float>::infinity());
+      float scale = float(m / qmax);
+      if (std::isfinite(m) && double(scale) * qmax < m) scale = std::nextafter(scale, std::numeric_limits<float>::infinity());
       labels.scales[h * labels.capacity + t] = scale;
       for (int64_t c = 0; c < r; ++c) {
-        // Nearest, half to even (as the reference); |k/s| <= 127 by the choice of s.
+        // Nearest, half to even (as the reference); |k/s| <= qmax by the choice of s.
         double code = 0;
-        if (std::isfinite(m) && scale > 0) code = std::min(127.0, std::max(-127.0, std::nearbyint(double(key_at(kv, h, t, channels[h * r + c])) / double(scale))));
-        codes[tiled_index(labels, h, t, c)] = int8_t(code);
+        if (std::isfinite(m) && scale > 0) code = std::min(qmax, std::max(-qmax, std::nearbyint(double(key_at(kv, h, t, channels[h * r + c])) / double(scale))));
+        if (labels.code_bits == 8) {
+          codes[tiled_index(labels, h, t, c)] = int8_t(code);
+          continue;
+        }
+        // Two channels a byte: the even one in the low nibble (a row's pad nibble stays 0).
+        int8_t& byte = codes[tiled_index(columns, h, t, c / 2)];
+        const uint8_t nibble = uint8_t(int(code)) & 0x0f;
+        byte = int8_t(c % 2 == 0 ? nibble : (uint8_t(byte) & 0x0f) | (nibble << 4));
       }
     }
   });
@@ -268,13 +277,13 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
     for (int64_t c = 0; c < r; ++c) a[size_t(c)] = q.data[g * q.cols + channels[(g / G) * r + c]];
     quest_query_codes(a.data(), r, u.data() + g * 2 * r, &qs[size_t(g)]);
   }
-  const LabelIntScoresFn vnni = label_scores_vnni_kernel();
-  const LabelIntScoresFn kernel = vnni && r % 4 == 0 ? vnni : label_scores_generic_kernel();
+  const LabelIntScoresFn kernel = label_scores_kernel(labels.code_bits, r);
+  const int64_t columns = code_columns(labels);
   const int8_t* data = static_cast<const int8_t*>(labels.data);
   const int64_t stride = round_up_tile(n);
   const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
     const int64_t first = h * labels.capacity + t0 * kSelectTile;
-    score_group(kernel, u.data() + h * G * 2 * r, qs.data() + h * G, G, data + first * r, labels.scales + first, r, t1 - t0,
+    score_group(kernel, u.data() + h * G * 2 * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0,
                 scores + h * stride + t0 * kSelectTile);
   };
   select_rows(score, labels, n, k, uint32_t(n), scores, items);

@@ -18,12 +18,22 @@ namespace sparsenn {
 using LabelIntScoresFn = void (*)(const uint8_t* u, const float* qscales, int64_t groups, const int8_t* tiles_data,
                                   const float* scales, int64_t r, int64_t tiles, float* out);
 
-namespace portable { void label_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*); }
-namespace avx2 { void label_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*); }
+// label4_int_scores: the same scores of 4-bit label tiles (two codes a byte, channel 2j in the low
+// nibble of byte column j: tile i at byte i*16*ceil(r/2)); the same integers, the same bits.
+namespace portable {
+void label_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
+void label4_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
+}
+namespace avx2 {
+void label_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
+void label4_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
+}
 // AVX-512 VNNI + VBMI (vpdpbusd on 4 channels x 16 tokens, vpermb to gather them): r a multiple of
-// 4 only, and only where label_vnni_supported() (the addon's AVX-512 flags do not imply these).
+// 4 (8-bit) or of 8 (4-bit) only, and only where label_vnni_supported() (the addon's AVX-512 flags
+// do not imply these).
 namespace avx512 {
 void label_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
+void label4_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
 bool label_vnni_supported();
 }
 

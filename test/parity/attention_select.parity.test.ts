@@ -3,15 +3,15 @@
  * the js reference (lib/backend/js/attention_select.ts): page bounds (int8 codes and scales) and
  * label rows bit for bit;
  * Quest scores bit for bit and identical page lists (its scores are exact integer sums, see
- * lib/attention/quest_query.ts); Double Sparsity int8 labels and scales bit for bit, scores bit for
- * bit (exact integer sums of 8-bit query codes and int8 labels, on the VNNI path when the width is a
- * multiple of 4 and the generic one otherwise) and identical lists including the tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
+ * lib/attention/quest_query.ts); Double Sparsity 4-bit and int8 labels and scales bit for bit,
+ * scores bit for bit (exact integer sums of 8-bit query codes and the label codes, on the VNNI path
+ * when the width is a multiple of 4 (int8) or 8 (4-bit) and the generic one otherwise) and identical lists including the tie order. Random awkward shapes: odd lengths, GQA 1/4/8 (and 3/5 for Quest), pages cut mid-way, f32/f16/bf16 caches
  * in both layouts. Plus coded errors for bad arguments, through the ops and straight into the addon.
  */
 import type { KvCacheView } from '../../lib/attention/contract';
 import type { LabelSelectArgs } from '../../lib/attention/selection_contract';
 import { labelCacheUpdate, labelSelect, questPageBounds, questSelect } from '../../lib/attention/ops';
-import { SELECT_TILE, selectScoresLength, type ScaledInt8Rows } from '../../lib/attention/selection_contract';
+import { codeColumns, labelCode, SELECT_TILE, selectScoresLength, type LabelRows, type ScaledInt8Rows } from '../../lib/attention/selection_contract';
 import { nativeBinding } from '../../lib/backend/native';
 import { backendInfo } from '../../lib/index';
 import { Tensor } from '../../lib/tensor';
@@ -22,10 +22,11 @@ const native = backendInfo().backend !== 'js';
 const describeNative = native ? describe : describe.skip;
 const DTYPES = ['f32', 'f16', 'bf16'] as const;
 
-/** Label rows, int8 codes and scales, the unwritten ones garbage. */
-function labelRows(kvHeads: number, rows: number, width: number, extra: number): ScaledInt8Rows {
+/** Label rows of 4- or 8-bit codes and scales, the unwritten ones garbage. */
+function labelRows(kvHeads: number, rows: number, width: number, extra: number, bits: 4 | 8): LabelRows {
   const capacity = Math.ceil((rows + extra) / SELECT_TILE) * SELECT_TILE;
-  return { data: new Int8Array(kvHeads * capacity * width).fill(-55), scales: new Float32Array(kvHeads * capacity).fill(NaN), kvHeads, capacity, width };
+  const columns = codeColumns({ width, bits });
+  return { data: new Int8Array(kvHeads * capacity * columns).fill(-55), scales: new Float32Array(kvHeads * capacity).fill(NaN), kvHeads, capacity, width, bits };
 }
 
 /** Page-bound rows, int8 codes and scales, the unwritten ones garbage. */
@@ -181,9 +182,9 @@ function expectSameLabelSelect(a: Omit<LabelSelectArgs, 'scores' | 'items'>, wha
 }
 
 /** Label rows of tokens [0, length) built by both backends (in two calls split at mid), checked bit for bit; the js rows. */
-function sameLabels(kv: KvCacheView, channels: Uint32Array, width: number, extra: number, mid: number, what: string): ScaledInt8Rows {
-  const ref = labelRows(kv.kvHeads, kv.length, width, extra);
-  const got: ScaledInt8Rows = { ...ref, data: ref.data.slice(), scales: ref.scales.slice() };
+function sameLabels(kv: KvCacheView, channels: Uint32Array, width: number, extra: number, mid: number, what: string, bits: 4 | 8): LabelRows {
+  const ref = labelRows(kv.kvHeads, kv.length, width, extra, bits);
+  const got: LabelRows = { ...ref, data: ref.data.slice(), scales: ref.scales.slice() };
   for (const [b, e] of [[0, mid], [mid, kv.length]] as const)
     for (const [labels, backend] of [[ref, 'js'], [got, 'cpu']] as const) labelCacheUpdate({ kv, channels, labels, begin: b, end: e }, { backend });
   if (!same(ref.data, got.data)) throw new Error(`${what}: label codes differ`);
@@ -191,33 +192,58 @@ function sameLabels(kv: KvCacheView, channels: Uint32Array, width: number, extra
   return ref;
 }
 
+const BITS = [4, 8] as const;
+const DTYPE_BITS = DTYPES.flatMap((d) => BITS.map((b) => [d, b] as const));
+
 describeNative('Double Sparsity label cache and token choice: cpu vs js', () => {
-  test.each(DTYPES)('%s cache', (dtype) => {
-    const r = rng(dtype.length * 57);
+  test.each(DTYPE_BITS)('%s cache, %i-bit labels', (dtype, bits) => {
+    const r = rng(dtype.length * 57 + bits);
     let seed = 500;
     for (const group of [1, 4, 8])
       for (let rep = 0; rep < 4; rep++) {
         const length = rep === 3 ? 20011 : [1, 2, 17, 100, 333, 1001, 4099][randInt(r, 0, 6)]! + rep; // long rows take the sampled pre-filter
         const c = randomCase(r, dtype, group, (seed += 2), length);
         const D = c.kv.headDim;
-        // Widths that are and are not multiples of 4 (the VNNI kernel takes the first).
+        // Widths that are and are not multiples of 4 and 8 (the VNNI kernels take those), odd ones.
         const width = rep === 2 ? Math.min(D, 16) : randInt(r, 1, Math.min(D, 20));
         const channels = Uint32Array.from({ length: c.kv.kvHeads * width }, () => randInt(r, 0, D - 1));
-        const labels = sameLabels(c.kv, channels, width, randInt(r, 0, 40), randInt(r, 0, length), `${c.label} r=${width}`);
+        const labels = sameLabels(c.kv, channels, width, randInt(r, 0, 40), randInt(r, 0, length), `${c.label} r=${width} ${bits}-bit`, bits);
         const n = length - 1;
         const k = rep === 3 ? randInt(r, 1, n >> 3) : randInt(r, 0, n);
         expectSameLabelSelect({ q: c.q, heads: c.heads, headDim: D, channels, labels, n, k }, `${c.label} r=${width} k=${k}`);
       }
   });
 
-  test('Llama shapes (r = 16 of 128, GQA 4), lengths past the pre-filter thresholds', () => {
+  test.each(BITS)('Llama shapes (r = 16 of 128, GQA 4), lengths past the pre-filter thresholds, %i-bit labels', (bits) => {
     const r = rng(77);
     for (const length of [1025, 8193, 40000]) {
       const kv = randomKv(2, length, 128, 'f16', length);
       const q = Tensor.random([8 * 128], length + 1, 2).data as Float32Array;
       const channels = Uint32Array.from({ length: 2 * 16 }, () => randInt(r, 0, 127));
-      const labels = sameLabels(kv, channels, 16, 0, length >> 1, `len=${length}`);
+      const labels = sameLabels(kv, channels, 16, 0, length >> 1, `len=${length}`, bits);
       expectSameLabelSelect({ q, heads: 8, headDim: 128, channels, labels, n: length - 1, k: (length >> 4) - 1 }, `len=${length}`);
+    }
+  });
+
+  test('4-bit codes: nibble packing and the ±7 grid', () => {
+    // Token t of head 0 has label channels (t - 7, 7 - t, 0.9): every code from -7 to 7 appears
+    // in both nibbles, a token's largest |k| maps to exactly ±7, and 0.9 never lands on a half.
+    const D = 5;
+    const length = 15;
+    const k = new Float32Array(length * D);
+    for (let t = 0; t < length; t++) {
+      k[t * D] = t - 7;
+      k[t * D + 1] = 7 - t;
+      k[t * D + 2] = 0.9;
+    }
+    const kv: KvCacheView = { k, v: k, dtype: 'f32', kvHeads: 1, length, headDim: D, headStride: length * D, tokenStride: D };
+    const channels = Uint32Array.of(0, 1, 2);
+    const labels = sameLabels(kv, channels, 3, 0, 7, '4-bit grid', 4);
+    for (let t = 0; t < length; t++) {
+      const m = Math.max(0.9, Math.abs(t - 7));
+      const codes = [0, 1, 2].map((c) => labelCode(labels, 0, t, c));
+      const want = [t - 7, 7 - t, 0.9].map((x) => Math.round((x / m) * 7) + 0); // (+0: no -0 in the comparison)
+      expect(codes).toEqual(want);
     }
   });
 
@@ -233,19 +259,21 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
       k[300 * D + 9 * D + 1] = -Infinity;
       for (let d = 0; d < D; d++) k[11 * D + d] = 1e-42 * (d + 1);
       k[13 * D] = 3e38;
-      const labels = sameLabels(kv, channels, width, 5, 100, `r=${width}`);
-      expect(Number.isNaN(labels.scales[7])).toBe(true);
-      const heads = 8;
-      const base = Tensor.random([heads * D], 4, 2).data as Float32Array;
-      const queries: Array<[string, Float32Array]> = [['random', base], ['zero', new Float32Array(heads * D)]];
-      const nanQ = base.slice();
-      nanQ[2 * D] = NaN; // head 2 (KV head 0's group): its label channel 0 is NaN
-      queries.push(['NaN query', nanQ]);
-      const infQ = base.slice();
-      infQ[5 * D + 1] = Infinity;
-      queries.push(['infinite query', infQ]);
-      for (const [name, q] of queries)
-        for (const kk of [0, 1, 18, 299]) expectSameLabelSelect({ q, heads, headDim: D, channels, labels, n: 299, k: kk }, `r=${width} ${name} k=${kk}`);
+      for (const bits of BITS) {
+        const labels = sameLabels(kv, channels, width, 5, 100, `r=${width} ${bits}-bit`, bits);
+        expect(Number.isNaN(labels.scales[7])).toBe(true);
+        const heads = 8;
+        const base = Tensor.random([heads * D], 4, 2).data as Float32Array;
+        const queries: Array<[string, Float32Array]> = [['random', base], ['zero', new Float32Array(heads * D)]];
+        const nanQ = base.slice();
+        nanQ[2 * D] = NaN; // head 2 (KV head 0's group): its label channel 0 is NaN
+        queries.push(['NaN query', nanQ]);
+        const infQ = base.slice();
+        infQ[5 * D + 1] = Infinity;
+        queries.push(['infinite query', infQ]);
+        for (const [name, q] of queries)
+          for (const kk of [0, 1, 18, 299]) expectSameLabelSelect({ q, heads, headDim: D, channels, labels, n: 299, k: kk }, `r=${width} ${bits}-bit ${name} k=${kk}`);
+      }
     }
   });
 
@@ -260,8 +288,10 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
       const kv: KvCacheView = { k: k32, v: k32, dtype: 'f32', kvHeads, length: n + 1, headDim: D, headStride: (n + 1) * D, tokenStride: D };
       const q = Float32Array.from({ length: heads * D }, () => randInt(r, -2, 2) || 1);
       const channels = Uint32Array.from({ length: kvHeads * width }, (_, i) => (i * 3) % D);
-      const labels = sameLabels(kv, channels, width, 0, n >> 1, `ties n=${n}`);
-      for (const k of [0, 1, Math.floor(n / 16), n - 1, n]) expectSameLabelSelect({ q, heads, headDim: D, channels, labels, n, k }, `ties n=${n} k=${k}`);
+      for (const bits of BITS) {
+        const labels = sameLabels(kv, channels, width, 0, n >> 1, `ties n=${n} ${bits}-bit`, bits);
+        for (const k of [0, 1, Math.floor(n / 16), n - 1, n]) expectSameLabelSelect({ q, heads, headDim: D, channels, labels, n, k }, `ties n=${n} ${bits}-bit k=${k}`);
+      }
     }
   });
 });
@@ -280,13 +310,17 @@ describe('bad selection arguments are coded errors', () => {
     expect(codeOf(() => questSelect({ ...sel, items: new Uint32Array(5) }, o))).toBe('ERR_SHAPE');
     expect(codeOf(() => questSelect({ ...sel, bounds: { ...bounds, capacity: 15 } }, o))).toBe('ERR_SHAPE');
     expect(codeOf(() => questPageBounds({ kv, pageSize: 16, bounds, pageBegin: 0, pageEnd: 7 }, o))).toBe('ERR_ARG');
-    const labels = labelRows(2, 100, 2, 0);
+    const labels = labelRows(2, 100, 2, 0, 8);
     const lab = { q, heads: 4, headDim: 8, channels: Uint32Array.of(0, 1, 2, 8), labels, n: 99, k: 5, scores: new Float32Array(256), items: new Uint32Array(12) };
     expect(codeOf(() => labelSelect(lab, o))).toBe('ERR_ARG');
     expect(codeOf(() => labelCacheUpdate({ kv, channels: Uint32Array.of(0, 1, 2, 3), labels, begin: 0, end: 101 }, o))).toBe('ERR_ARG');
     expect(codeOf(() => labelSelect({ ...lab, channels: Uint32Array.of(0, 1, 2, 3), labels: { ...labels, scales: new Float32Array(3) } }, o))).toBe('ERR_SHAPE');
-    const bf16Labels = { ...labels, data: new Uint16Array(labels.data.length) } as unknown as ScaledInt8Rows;
+    const bf16Labels = { ...labels, data: new Uint16Array(labels.data.length) } as unknown as LabelRows;
     expect(codeOf(() => labelSelect({ ...lab, channels: Uint32Array.of(0, 1, 2, 3), labels: bf16Labels }, o))).toBe('ERR_DTYPE');
+    expect(codeOf(() => labelSelect({ ...lab, channels: Uint32Array.of(0, 1, 2, 3), labels: { ...labels, bits: 5 as 4 } }, o))).toBe('ERR_ARG');
+    // 4-bit rows of width 3 need 2 bytes a row: 3 rows of data per head is short.
+    const short4: LabelRows = { ...labelRows(2, 16, 3, 0, 4), data: new Int8Array(2 * 16 * 2 - 1) };
+    expect(codeOf(() => labelCacheUpdate({ kv, channels: Uint32Array.of(0, 1, 2, 3, 4, 5), labels: short4, begin: 0, end: 4 }, o))).toBe('ERR_SHAPE');
   });
 
   (native ? test : test.skip)('straight into the addon', () => {
@@ -303,10 +337,15 @@ describe('bad selection arguments are coded errors', () => {
     const labels = new Int8Array(2 * 112 * 2);
     const lscales = new Float32Array(2 * 112);
     const ch = Uint32Array.of(0, 1, 1, 1);
-    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, Uint32Array.of(0, 9, 1, 1), labels, lscales, 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
-    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, ch, labels, new Float32Array(223), 2, 112, 0, 10)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
-    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 100, new Float32Array(224), new Uint32Array(202))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
-    expect(() => b.attentionLabelSelect(q, 4, 8, ch, new Uint16Array(448) as unknown as Int8Array, lscales, 2, 2, 112, 99, 5, new Float32Array(224), new Uint32Array(12))).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
-    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 5, new Float32Array(223), new Uint32Array(12))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, Uint32Array.of(0, 9, 1, 1), labels, lscales, 2, 112, 0, 10, 8)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, ch, labels, new Float32Array(223), 2, 112, 0, 10, 8)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, ch, labels, lscales, 2, 112, 0, 10, 5 as 4)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    // Width 3 at 4 bits: 2 bytes a row, 2·112·2 in all.
+    const ch3 = Uint32Array.of(0, 1, 2, 3, 4, 5);
+    expect(() => b.attentionLabelUpdate(kv.k, 2, 2, 100, 8, 800, 8, ch3, new Int8Array(2 * 112 * 2 - 1), lscales, 3, 112, 0, 10, 4)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 100, new Float32Array(224), new Uint32Array(202), 8)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, new Uint16Array(448) as unknown as Int8Array, lscales, 2, 2, 112, 99, 5, new Float32Array(224), new Uint32Array(12), 8)).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 5, new Float32Array(223), new Uint32Array(12), 4)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionLabelSelect(q, 4, 8, ch, labels, lscales, 2, 2, 112, 99, 5, new Float32Array(224), new Uint32Array(12), 16 as 8)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
   });
 });

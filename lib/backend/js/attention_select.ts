@@ -4,7 +4,7 @@
  */
 import type { KvCacheView } from '../../attention/contract';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../../attention/selection_contract';
-import { selectScoresLength, tiledIndex } from '../../attention/selection_contract';
+import { labelCode, selectScoresLength, setLabelCode, tiledIndex } from '../../attention/selection_contract';
 import { questHeadScore, questQueryCodes } from '../../attention/quest_query';
 import { topK } from '../../attention/top_k';
 import { elementReader } from '../../dtype';
@@ -19,11 +19,15 @@ function nextUpF32(x: number): number {
   return f32buf[0]!;
 }
 
+/** The smallest f32 s with qmax·s >= m (m finite, >= 0): the codes of values within ±m then fit in ±qmax. */
+function smallestScale(m: number, qmax: number): number {
+  const s = Math.fround(m / qmax);
+  return s * qmax < m ? nextUpF32(s) : s;
+}
+
 /** The scale of a page whose largest |hi_d|, |lo_d| is m: the smallest f32 s with 127·s >= m. */
 export function pageScale(m: number): number {
-  if (!Number.isFinite(m)) return Infinity;
-  const s = Math.fround(m / 127);
-  return s * 127 < m ? nextUpF32(s) : s;
+  return Number.isFinite(m) ? smallestScale(m, 127) : Infinity;
 }
 
 function keyReader(kv: KvCacheView): (h: number, t: number, d: number) => number {
@@ -92,9 +96,9 @@ export function questSelectRef(a: QuestSelectArgs): void {
   topKPerHead(bounds.kvHeads, a.scores, a.current, a.keep, a.current, a.items);
 }
 
-/** A token's label scale: as pageScale, but NaN when a label channel is not finite (the token scores NaN). */
-function labelScale(m: number): number {
-  return Number.isFinite(m) ? pageScale(m) : NaN;
+/** A token's label scale for codes within ±qmax; NaN when a label channel is not finite (the token scores NaN). */
+function labelScale(m: number, qmax: number): number {
+  return Number.isFinite(m) ? smallestScale(m, qmax) : NaN;
 }
 
 /** Round half to even, symmetric about 0 (C's nearbyint). */
@@ -109,6 +113,7 @@ function roundHalfEven(y: number): number {
 export function labelUpdateRef(a: LabelUpdateArgs): void {
   const { kv, labels, channels } = a;
   const r = labels.width;
+  const qmax = labels.bits === 4 ? 7 : 127;
   const key = keyReader(kv);
   const row = new Float64Array(r);
   for (let h = 0; h < kv.kvHeads; h++)
@@ -118,9 +123,10 @@ export function labelUpdateRef(a: LabelUpdateArgs): void {
         row[c] = key(h, t, channels[h * r + c]!);
         m = Number.isFinite(row[c]!) ? Math.max(m, Math.abs(row[c]!)) : NaN;
       }
-      const s = labelScale(m);
+      const s = labelScale(m, qmax);
       labels.scales[h * labels.capacity + t] = s;
-      for (let c = 0; c < r; c++) labels.data[tiledIndex(labels, h, t, c)] = s > 0 ? Math.min(127, Math.max(-127, roundHalfEven(row[c]! / s))) : 0;
+      for (let c = 0; c < r; c++) setLabelCode(labels, h, t, c, s > 0 ? Math.min(qmax, Math.max(-qmax, roundHalfEven(row[c]! / s))) : 0);
+      if (labels.bits === 4 && r % 2 === 1) setLabelCode(labels, h, t, r, 0); // the pad nibble of an odd width is 0
     }
 }
 
@@ -143,7 +149,7 @@ export function labelSelectRef(a: LabelSelectArgs): void {
       let best = -Infinity;
       for (const c of mine) {
         let sum = 0; // exact: |sum| < 255 · 127 · 65536 < 2^31
-        for (let ch = 0; ch < r; ch++) sum += (c.codes[ch]! - c.codes[r + ch]!) * labels.data[tiledIndex(labels, h, t, ch)]!;
+        for (let ch = 0; ch < r; ch++) sum += (c.codes[ch]! - c.codes[r + ch]!) * labelCode(labels, h, t, ch);
         const v = Math.fround(c.unit * Math.fround(sum));
         best = v > best ? v : best;
       }

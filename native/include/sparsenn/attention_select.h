@@ -28,7 +28,14 @@ struct TiledRows {
   int64_t kv_heads;
   int64_t capacity;  // rows per head, a multiple of kSelectTile
   int64_t width;     // channels per row
+  // Scaled rows only: 8 (an int8 code per channel, within ±127) or 4 (codes within ±7, two to a
+  // byte: channel 2j in the low nibble of byte column j, 2j+1 in the high one; a tile is then
+  // code_columns() byte columns of 16 rows, the layout above with width = code_columns()).
+  int64_t code_bits = 8;
 };
+
+// Byte columns per row: width for bf16 and 8-bit rows, ceil(width / 2) for 4-bit rows.
+inline int64_t code_columns(const TiledRows& r) { return r.code_bits == 4 ? (r.width + 1) / 2 : r.width; }
 
 // Quest page bounds of pages [page_begin, page_end) of every KV head (each page complete:
 // (page_end)*page_size <= kv.length), as int8 rows: bounds.width must be 2*kv.head_dim and
@@ -49,10 +56,11 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items);
 
 // Double Sparsity label rows of tokens [begin, end) (end <= kv.length) of every KV head, as int8
-// codes with a scale per token (labels.scales set): channel c of head h is key channel
-// channels[h*labels.width + c]; with m the token's largest |label|, its scale s is the smallest
-// float with 127*s >= m and each code is round-half-even(k_c / s) (0 for an all-zero row). A token
-// with a non-finite label channel gets s = NaN and codes 0: it scores NaN (ranked last).
+// or 4-bit codes (labels.code_bits) with a scale per token (labels.scales set): channel c of head h
+// is key channel channels[h*labels.width + c]; with m the token's largest |label| and Q = 127 (8
+// bits) or 7 (4 bits), its scale s is the smallest float with Q*s >= m and each code is
+// round-half-even(k_c / s) (0 for an all-zero row). A token with a non-finite label channel gets
+// s = NaN and codes 0: it scores NaN (ranked last).
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end);
 
 // Double Sparsity selection for one layer: each query head's label channels are rounded to u8
