@@ -37,7 +37,8 @@ export function checkKv(kv: KvCacheView, heads: number): void {
   }
 }
 
-export function checkSelection(sel: KvSelection, kvHeads: number, length: number): void {
+/** The selection's form and offsets, O(kvHeads); checkSelectionEntries checks the entries. */
+export function checkSelection(sel: KvSelection, kvHeads: number): void {
   if (typeof sel !== 'object' || sel === null) throw new SparsennError('ERR_ARG', 'attention: selection must be an object');
   if (sel.kind === 'all') return;
   if (sel.kind !== 'ranges' && sel.kind !== 'indices' && sel.kind !== 'pages')
@@ -51,7 +52,19 @@ export function checkSelection(sel: KvSelection, kvHeads: number, length: number
   const n = off[kvHeads]!;
   const per = sel.kind === 'ranges' ? 2 : 1;
   if (n * per > items.length) throw new SparsennError('ERR_SHAPE', 'attention: selection items hold fewer entries than the offsets promise');
-  const page = sel.kind === 'pages' ? int(sel.pageSize, 'selection.pageSize', 1) : 1;
+  if (sel.kind === 'pages') int(sel.pageSize, 'selection.pageSize', 1);
+}
+
+/**
+ * Every entry of a selection (checkSelection passed) inside the cache. O(entries): the native
+ * binding runs the same checks in C++, so the ops leave this to the backend (the js reference calls
+ * it), and a policy's thousands of tokens per step are not checked twice.
+ */
+export function checkSelectionEntries(sel: KvSelection, kvHeads: number, length: number): void {
+  if (sel.kind === 'all') return;
+  const items = sel.items;
+  const n = sel.offsets[kvHeads]!;
+  const page = sel.kind === 'pages' ? sel.pageSize : 1;
   for (let e = 0; e < n; e++) {
     if (sel.kind === 'ranges') {
       const b = items[2 * e]!, end = items[2 * e + 1]!;
@@ -80,7 +93,7 @@ export function checkDecodeArgs(a: DecodeAttentionArgs): void {
   checkKv(a.kv, heads);
   checkF32(a.q, 'q', heads * a.kv.headDim);
   checkF32(a.out, 'out', heads * a.kv.headDim);
-  checkSelection(a.selection, a.kv.kvHeads, a.kv.length);
+  checkSelection(a.selection, a.kv.kvHeads);
   checkScale(a.scale);
 }
 

@@ -26,7 +26,11 @@ export interface Backend {
   /** y[M,N] = x[M,K] · wᵀ, w an [N,K] block-sparse matrix. */
   matmulBsr(x: Tensor, w: BsrMatrix, y: Float32Array): void;
   matmulBsrAsync(x: Tensor, w: BsrMatrix, y: Float32Array): Promise<void>;
-  /** Decode attention over a key selection (lib/attention/contract.ts); args already validated. */
+  /**
+   * Decode attention over a key selection (lib/attention/contract.ts); args already validated except
+   * the selection's entries, which the backend checks (validate.ts checkSelectionEntries, or the
+   * native binding) before it writes anything: ERR_ARG for an entry outside the cache.
+   */
   attentionDecode(a: DecodeAttentionArgs): void;
   attentionDecodeAsync(a: DecodeAttentionArgs): Promise<void>;
   /** Block-sparse causal prefill attention, flash-style; args already validated. */

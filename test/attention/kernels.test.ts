@@ -93,6 +93,12 @@ describe('bad input is a coded error', () => {
     expect(run({ selection: { kind: 'pages', offsets: Uint32Array.of(0, 1, 1), items: Uint32Array.of(3), pageSize: 16 } })).toThrow(
       expect.objectContaining({ code: 'ERR_ARG' }),
     );
+    // The entries are checked before anything is written (by the backend: js or the native binding).
+    out.fill(7);
+    expect(run({ selection: { kind: 'indices', offsets: Uint32Array.of(0, 1, 2), items: Uint32Array.of(39, 40) } })).toThrow(
+      expect.objectContaining({ code: 'ERR_ARG' }),
+    );
+    expect(out.every((x) => x === 7)).toBe(true);
     expect(run({ kv: { ...kv, length: 41 } })).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
     expect(run({ kv: { ...kv, dtype: 'f16' } })).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
     expect(run({ scale: NaN })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));

@@ -1,5 +1,6 @@
 /** The pure-TypeScript backend: the readable reference for every op, and the fallback when no native binary loads. */
 import type { Backend } from '../types';
+import { checkSelectionEntries } from '../../attention/validate';
 import { attentionDecodeRef, attentionGroupScoresRef, attentionPrefillRef, attentionTopKRef } from './attention';
 import { labelSelectRef, labelUpdateRef, questPageBoundsRef, questSelectRef } from './attention_select';
 import { choleskyInverseUpper } from './cholesky';
@@ -42,9 +43,11 @@ export const jsBackend: Backend = {
     return runInSlices(blockRows, cost, (b, e) => matmulBsrRange(x, w, y, b, e));
   },
   attentionDecode(a) {
+    checkSelectionEntries(a.selection, a.kv.kvHeads, a.kv.length);
     attentionDecodeRef(a);
   },
   attentionDecodeAsync(a) {
+    checkSelectionEntries(a.selection, a.kv.kvHeads, a.kv.length);
     return runInSlices(a.heads, a.kv.length * a.kv.headDim * 2, (b, e) => attentionDecodeRef(a, b, e));
   },
   attentionTopK(a) {
