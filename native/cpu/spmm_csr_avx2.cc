@@ -19,6 +19,7 @@
 #include "spmm_csr_blocked.inc"
 
 #include "element_f32.h"
+#include "simd_reduce.h"
 #include "simd_widen.h"
 
 namespace sparsenn {
@@ -70,11 +71,7 @@ bool gather8_rows(const CsrView& w, const float* x, int64_t ldx, float* y, int64
       for (int m = 0; m < MR; ++m) tail[m] += v * x[m * ldx + c];
     }
     for (int m = 0; m < MR; ++m) {
-      const __m256 a = _mm256_add_ps(acc0[m], acc1[m]);
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      y[m * ldy + n] = _mm_cvtss_f32(h) + tail[m];
+      y[m * ldy + n] = hsum8(_mm256_add_ps(acc0[m], acc1[m])) + tail[m];
     }
   }
   // All lanes of hi <= K - 1 exactly when max(hi, K - 1) == K - 1 in every lane.

@@ -17,6 +17,7 @@
 #include "sparsenn/views.h"
 #include "spmm_csr_kernels.h"
 
+#include "simd_reduce.h"
 #include "simd_widen.h"
 
 #include "element_f32.h"
@@ -157,11 +158,7 @@ bool scalar_load_rows(const CsrView& w, const float* x, float* y, int64_t nb, in
       a0 = _mm256_fmadd_ps(widen8<DT>(w.values, j), g0, a0);
       a1 = _mm256_fmadd_ps(widen8<DT>(w.values, j + 8), g1, a1);
     }
-    const __m256 a = _mm256_add_ps(a0, a1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float s = _mm_cvtss_f32(h);
+    float s = hsum8(_mm256_add_ps(a0, a1));
     for (; j < e; ++j) s += element_f32<DT>(w.values, j) * x[idx[j]];
     y[n] = s;
   }

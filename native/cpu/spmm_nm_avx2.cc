@@ -9,19 +9,13 @@
 #include "spmm_nm_generic.inc"
 #include "spmm_nm_prefill.inc"
 
+#include "simd_reduce.h"
 #include "simd_widen.h"
 
 namespace sparsenn {
 namespace avx2 {
 
 namespace {
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 template <DType DT, int MB, int NB>
 inline void tile24(const float* x, int64_t xs, const NmView& w, int64_t n0, int64_t j0, int64_t j1, float* y,
@@ -59,7 +53,7 @@ inline void tile24(const float* x, int64_t xs, const NmView& w, int64_t n0, int6
   for (int mi = 0; mi < MB; ++mi)
     for (int ni = 0; ni < NB; ++ni) {
       float& out = y[mi * ys + n0 + ni];
-      const float s = hsum(acc[mi][ni]);
+      const float s = hsum8(acc[mi][ni]);
       out = accumulate ? out + s : s;
     }
 }
