@@ -1,6 +1,8 @@
 // Exact top-k for the selection policies (sparsenn/attention_select.h, top_k_ascending): the k
 // largest of a row of scores, returned in ascending index order with ties to the lower index, in
-// linear time (a sampled pre-filter, then a select on the few candidates, or a radix select).
+// linear time. A strided sample gives a score that almost surely k scores reach; one vectorised pass
+// collects the indices of those (a few more than k); a histogram select on their keys finds the k-th
+// largest; a second vectorised pass writes out the indices of the k.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,6 +12,7 @@
 
 #include "attention_select_kernels.h"
 #include "isa.h"
+#include "select_top_k_kernels.h"
 #include "sparsenn/attention_select.h"
 
 namespace sparsenn {
@@ -22,158 +25,144 @@ CollectAtLeastFn collect_kernel() {
   return kernel;
 }
 
-inline uint32_t f32_bits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
+KeysInRangeFn range_kernel() {
+  static const KeysInRangeFn kernel = pick_kernel<KeysInRangeFn>(
+      SPARSENN_X86_KERNEL(avx512::keys_in_range), SPARSENN_X86_KERNEL(avx2::keys_in_range), portable::keys_in_range);
+  return kernel;
 }
 
-// Monotone map of a float to an unsigned key (larger float, larger key); NaN ranks as -inf and
-// -0 as +0, matching the comparisons of the reference.
+TakeTopFn take_kernel() {
+  static const TakeTopFn kernel = pick_kernel<TakeTopFn>(SPARSENN_X86_KERNEL(avx512::take_top),
+                                                         SPARSENN_X86_KERNEL(avx2::take_top), portable::take_top);
+  return kernel;
+}
+
+// Monotone map of a float to an unsigned key (larger float, larger key); NaN ranks as -inf and -0
+// as +0, matching the comparisons of the reference (lib/attention/top_k.ts).
 inline uint32_t order_key(float x) {
-  uint32_t b = f32_bits(x);
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
   b = (b & 0x7fffffffu) > 0x7f800000u ? 0xff800000u : b;  // NaN
   b = b == 0x80000000u ? 0u : b;                          // -0
   const uint32_t neg = uint32_t(int32_t(b) >> 31);        // all ones for negatives
   return b ^ (neg | 0x80000000u);
 }
 
-}  // namespace
-
-namespace {
-
-// Per-thread top-k scratch; it only grows, and is looked up once per call (thread_local access in
-// a shared library is a call).
+// Per-thread scratch; it only grows, and is looked up once per call (thread_local access in a
+// shared library is a call).
 struct TopKScratch {
-  std::vector<uint32_t> keys, cand;  // radix select, candidates
-  std::vector<uint32_t> picked, positions;           // sampled pre-filter
-  std::vector<float> picked_scores;
+  std::vector<uint32_t> idx, keys, narrowed;  // candidates, their keys, the select's working set
   void reserve(int64_t n) {
-    if (keys.size() >= size_t(n)) return;
-    for (auto* v : {&keys, &cand, &positions}) v->resize(size_t(n));
-    picked.resize(size_t(n) + 16);
-    picked_scores.resize(size_t(n));
+    if (idx.size() >= size_t(n) + 16) return;
+    for (auto* v : {&idx, &keys, &narrowed}) v->resize(size_t(n) + 16);
   }
 };
 
-// Radix select of the k-th largest key, digit by digit (11, 11, 10 bits from the top), keeping
-// only the candidates that share the prefix found so far. Exact for any input.
-void top_k_radix(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratch& sc) {
-  uint32_t* keys = sc.keys.data();
-  uint32_t* cand = sc.cand.data();
-  // Scores crowd into few top-digit bins, so one histogram would serialise on its own counters:
-  // four copies, merged after.
-  uint32_t hist4[4][2048];
-  std::memset(hist4, 0, sizeof hist4);
-  int64_t i0 = 0;
-  for (; i0 + 4 <= n; i0 += 4)
-    for (int u = 0; u < 4; ++u) {
-      const uint32_t key = order_key(s[i0 + u]);
-      keys[i0 + u] = key;
-      ++hist4[u][key >> 21];
+// The k-th largest key, and how many keys equal to it are among the k largest (the first ones in
+// index order are taken).
+struct Threshold {
+  uint32_t key;
+  int64_t ties;
+};
+
+// Bits of the key resolved per histogram round (2048 counters: 8 KiB, in L1 beside the keys).
+constexpr int kBinBits = 11;
+constexpr uint32_t kBins = 1u << kBinBits;
+// At or below this many keys left in the bin, a sort finishes faster than another round.
+constexpr int64_t kSortAtMost = 32;
+
+int bit_width(uint32_t x) {
+  int w = 0;
+  for (; x; x >>= 1) ++w;
+  return w;
+}
+
+// Counts keys[0..m) in `bins` bins of width 2^shift from base; the last bin also takes every key
+// above it (a range guessed from a sample may fall short of the largest key).
+void count_bins(const uint32_t* keys, int64_t m, uint32_t base, int shift, uint32_t bins, uint32_t* hist) {
+  std::memset(hist, 0, bins * sizeof(uint32_t));
+  for (int64_t j = 0; j < m; ++j) ++hist[std::min((keys[j] - base) >> shift, bins - 1)];
+}
+
+// Width of the bins that spread [base, top] over at most kBins of them.
+int bin_shift(uint32_t base, uint32_t top) { return std::max(0, bit_width(top - base) - kBinBits); }
+
+// The k-th largest of keys[0..c) (1 <= k <= c), all >= base, given their counts in `bins` bins of
+// width 2^shift from base (count_bins; open_top: the last bin also holds every key above it). Each
+// round finds the bin holding the rank, keeps only that bin's keys (in `scratch`, room for c + 16)
+// and counts them in finer bins spanning the bin. The bins fit the keys' range, not fixed top bits,
+// so on real scores (a few thousand distinct keys over some 1500 bins) one round leaves a handful,
+// and a small sort ends it.
+Threshold kth_largest(const uint32_t* keys, int64_t c, int64_t k, uint32_t base, int shift, uint32_t bins,
+                      bool open_top, uint32_t* hist, uint32_t* scratch) {
+  const uint32_t* set = keys;
+  int64_t m = c, need = k;  // the keys in play; the rank (from the top) sought among them
+  for (;;) {
+    // Walks the bins from the nearer end: from the top to the need-th largest, or from the bottom
+    // to the (m - need + 1)-th smallest; need becomes the rank from the top inside the bin.
+    uint32_t b;
+    if (need <= m / 2) {
+      for (b = bins - 1; need > int64_t(hist[b]); --b) need -= hist[b];
+    } else {
+      int64_t rank = m - need + 1;
+      for (b = 0; rank > int64_t(hist[b]); ++b) rank -= hist[b];
+      need = int64_t(hist[b]) - rank + 1;
     }
-  for (; i0 < n; ++i0) {
-    const uint32_t key = order_key(s[i0]);
-    keys[i0] = key;
-    ++hist4[0][key >> 21];
-  }
-  uint32_t hist[2048];
-  for (int b = 0; b < 2048; ++b) hist[b] = hist4[0][b] + hist4[1][b] + hist4[2][b] + hist4[3][b];
-  // Finds the bin from the top where the `need`-th largest falls; need becomes the rank inside it.
-  auto find_bin = [](const uint32_t* hg, int bins, int64_t& need) {
-    for (int b = bins - 1; b >= 0; --b) {
-      if (need <= int64_t(hg[b])) return uint32_t(b);
-      need -= hg[b];
+    const uint32_t bin_lo = base + (b << shift);
+    const bool open = open_top && b == bins - 1;
+    if (shift == 0 && !open) return {bin_lo, need};
+    const uint32_t bin_hi = open ? ~0u : bin_lo + ((1u << shift) - 1);
+    m = range_kernel()(set, m, bin_lo, bin_hi, scratch);  // == hist[b]
+    set = scratch;
+    if (m <= kSortAtMost) {
+      std::sort(scratch, scratch + m, std::greater<uint32_t>());
+      const uint32_t t = scratch[need - 1];
+      int64_t ties = 0;
+      for (int64_t j = 0; j < need; ++j) ties += scratch[j] == t;
+      return {t, ties};
     }
-    return uint32_t(0);  // unreachable: the bins hold at least `need` keys
-  };
-  int64_t need = k;
-  const uint32_t b1 = find_bin(hist, 2048, need);
-  // The keys in that bin are the candidates for the lower digits. Written without branches: which
-  // side a score falls on is random, and mispredictions cost more than the stores.
-  int64_t nc = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t key = keys[i];
-    cand[nc] = key;
-    nc += (key >> 21) == b1;
-  }
-  std::memset(hist, 0, sizeof hist);
-  for (int64_t c = 0; c < nc; ++c) ++hist[(cand[c] >> 10) & 0x7ffu];
-  const uint32_t b2 = find_bin(hist, 2048, need);
-  std::memset(hist, 0, 1024 * sizeof(uint32_t));
-  for (int64_t c = 0; c < nc; ++c)
-    if (((cand[c] >> 10) & 0x7ffu) == b2) ++hist[cand[c] & 0x3ffu];
-  const uint32_t b3 = find_bin(hist, 1024, need);
-  const uint32_t threshold = (b1 << 21) | (b2 << 10) | b3;
-  // One pass in index order keeps the keys above the threshold and the first `need` equal to it
-  // (ties to the lower index), so the list comes out ascending with no merge.
-  int64_t ties = need, o = 0;
-  for (int64_t i = 0; i < n && o < k; ++i) {  // (o < k: out holds k entries)
-    const uint32_t key = keys[i];
-    const bool tie = key == threshold && ties > 0;
-    out[o] = uint32_t(i);  // written always, kept when taken
-    o += key > threshold || tie;
-    ties -= tie;
+    uint32_t top = bin_hi;
+    if (open) {
+      top = 0;
+      for (int64_t j = 0; j < m; ++j) top = std::max(top, scratch[j]);
+      open_top = false;
+    }
+    base = bin_lo;
+    shift = bin_shift(base, top);
+    bins = ((top - base) >> shift) + 1;
+    count_bins(set, m, base, shift, bins, hist);
   }
 }
 
-// Exact top-k of a few candidates (their indices `idx`, ascending): the k-th largest key by
-// nth_element on a copy, then one pass in index order keeps the keys above it and the first ones
-// equal to it, so the list comes out ascending (ties to the lower index) with no sort. Sorting the
-// k indices cost more than the selection: Double Sparsity at 32K keeps 2047 of ~2900 candidates
-// per head (one thread, 8 heads: 0.72 -> 0.23 ms).
-void top_k_candidates(const float* s, const uint32_t* idx, int64_t c, int64_t k, uint32_t* out, TopKScratch& sc) {
-  uint32_t* keys = sc.keys.data();
-  uint32_t* order = sc.cand.data();
-  for (int64_t j = 0; j < c; ++j) order[j] = keys[j] = order_key(s[idx[j]]);
-  std::nth_element(order, order + (k - 1), order + c, std::greater<uint32_t>());
-  const uint32_t threshold = order[k - 1];
-  int64_t ties = 0;  // keys equal to the threshold among the k largest
-  for (int64_t j = 0; j < k; ++j) ties += order[j] == threshold;
-  int64_t o = 0;
-  for (int64_t j = 0; j < c && o < k; ++j) {  // (o < k: out holds k entries)
-    const uint32_t key = keys[j];
-    const bool tie = key == threshold && ties > 0;
-    out[o] = idx[j];  // written always, kept when taken: no branch to mispredict
-    o += key > threshold || tie;
-    ties -= tie;
-  }
+// The float of an order key (order_key's inverse, up to NaN and -0).
+float key_float(uint32_t key) {
+  const uint32_t b = key & 0x80000000u ? key ^ 0x80000000u : ~key;
+  float x;
+  std::memcpy(&x, &b, 4);
+  return x;
 }
 
-// Pre-filter for long rows: a threshold from a strided sample of m scores, set 3 sigma below the
-// sample's k/n quantile so that almost surely at least k scores reach it; one vectorised pass keeps
-// those (a few more than k), and an exact select runs on them alone (a partial sort when they are
-// few, else the radix select). Ties go to the lower index as in the radix select on the whole row.
-// Returns false (nothing written) when fewer than k scores reach the threshold.
+// A score that at least k of the n almost surely reach, from a strided sample of m: 3 sigma below the
+// sample's k/n quantile, so a few more than k reach it (about 3300 for k = 2047 of 32767). A larger
+// sample would cut fewer candidates than its select costs. Also the key of the sample's largest.
+struct Floor {
+  float score;
+  uint32_t sample_max;
+};
+
 template <int64_t m>
-bool top_k_prefiltered(const float* s, int64_t n, int64_t k, uint32_t* out, TopKScratch& sc) {
-  float sample[m];
+Floor sampled_floor(const float* s, int64_t n, int64_t k) {
+  uint32_t sample[m];
   const int64_t stride = n / m;
+  uint32_t largest = 0;
   for (int64_t j = 0; j < m; ++j) {
-    const float x = s[j * stride];
-    sample[j] = std::isnan(x) ? -std::numeric_limits<float>::infinity() : x;
+    sample[j] = order_key(s[j * stride]);
+    largest = std::max(largest, sample[j]);
   }
   const double expect = double(k) / double(n) * m;
   const int64_t r = std::min<int64_t>(m - 1, int64_t(std::ceil(expect + 3 * std::sqrt(expect) + 2)));
-  std::nth_element(sample, sample + r, sample + m, [](float a, float b) { return a > b; });
-  const float low = sample[r];
-  uint32_t* picked = sc.picked.data();
-  const int64_t c = collect_kernel()(s, n, low, picked);
-  if (c < k) return false;
-  if (c == k) {
-    std::copy(picked, picked + k, out);
-    return true;
-  }
-  if (c <= 4096) {
-    top_k_candidates(s, picked, c, k, out, sc);
-    return true;
-  }
-  float* v = sc.picked_scores.data();
-  for (int64_t j = 0; j < c; ++j) v[j] = s[picked[j]];
-  uint32_t* pos = sc.positions.data();
-  top_k_radix(v, c, k, pos, sc);
-  for (int64_t j = 0; j < k; ++j) out[j] = picked[pos[j]];
-  return true;
+  std::nth_element(sample, sample + r, sample + m, std::greater<uint32_t>());
+  return {key_float(sample[r]), largest};
 }
 
 }  // namespace
@@ -187,10 +176,45 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
   thread_local TopKScratch tls;
   TopKScratch& sc = tls;
   sc.reserve(n);
-  // Quest at 1/16 of 32K tokens picks 127 of 2047 pages per head: the sampled pre-filter pays there too.
-  if (n >= 8192 && k * 4 <= n && top_k_prefiltered<1024>(s, n, k, out, sc)) return;
-  if (n >= 1024 && n < 8192 && k * 4 <= n && top_k_prefiltered<256>(s, n, k, out, sc)) return;
-  top_k_radix(s, n, k, out, sc);
+  uint32_t* idx = sc.idx.data();
+  uint32_t* keys = sc.keys.data();
+  uint32_t hist[kBins];
+  // Candidates: the scores at or above a sampled floor when k is a small part of the row (Double
+  // Sparsity keeps 1/16, Quest 127 of 2047 pages). Their keys are read back by index (a second
+  // compress in the collect costs more on Zen 4) and counted in the same pass, in bins spanning the
+  // floor to a little past the sample's largest. A floor of -inf would drop the NaNs, which rank as -inf.
+  if (n >= 1024 && k * 4 <= n) {
+    const Floor f = n >= 8192 ? sampled_floor<512>(s, n, k) : sampled_floor<256>(s, n, k);
+    const int64_t c = f.score == -std::numeric_limits<float>::infinity() ? 0 : collect_kernel()(s, n, f.score, idx);
+    if (c >= k) {
+      const uint32_t base = order_key(f.score);
+      int shift = 0;  // bins for 3/4 of the counters up to the sample's largest, the rest for headroom
+      while (((f.sample_max - base) >> shift) >= kBins * 3 / 4) ++shift;
+      std::memset(hist, 0, sizeof hist);
+      for (int64_t j = 0; j < c; ++j) {
+        const uint32_t key = order_key(s[idx[j]]);
+        keys[j] = key;
+        ++hist[std::min((key - base) >> shift, kBins - 1)];
+      }
+      const Threshold t = kth_largest(keys, c, k, base, shift, kBins, true, hist, sc.narrowed.data());
+      take_kernel()(keys, idx, c, t.key, t.ties, k, out);
+      return;
+    }
+  }
+  // All the scores.
+  uint32_t lo = ~0u, hi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t key = order_key(s[i]);
+    idx[i] = uint32_t(i);
+    keys[i] = key;
+    lo = std::min(lo, key);
+    hi = std::max(hi, key);
+  }
+  const int shift = bin_shift(lo, hi);
+  const uint32_t bins = ((hi - lo) >> shift) + 1;
+  count_bins(keys, n, lo, shift, bins, hist);
+  const Threshold t = kth_largest(keys, n, k, lo, shift, bins, false, hist, sc.narrowed.data());
+  take_kernel()(keys, idx, n, t.key, t.ties, k, out);
 }
 
 }  // namespace sparsenn

@@ -1,0 +1,71 @@
+// Top-k passes, AVX-512 variant: 16 keys per step, compressed in registers and stored whole or
+// under a mask (a compress straight to memory is microcoded and slow on some cores, Zen 4 among them).
+#include "isa.h"
+#if SPARSENN_X86
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "select_top_k_kernels.h"
+
+namespace sparsenn {
+namespace avx512 {
+
+int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out) {
+  // key - lo <= hi - lo (unsigned): one compare for both ends.
+  const __m512i l = _mm512_set1_epi32(int32_t(lo)), w = _mm512_set1_epi32(int32_t(hi - lo));
+  int64_t o = 0, j = 0;
+  for (; j + 16 <= m; j += 16) {  // in place: the block is loaded before a store can reach it
+    const __m512i key = _mm512_loadu_si512(keys + j);
+    const __mmask16 in = _mm512_cmple_epu32_mask(_mm512_sub_epi32(key, l), w);
+    _mm512_storeu_si512(out + o, _mm512_maskz_compress_epi32(in, key));
+    o += __builtin_popcount(in);
+  }
+  for (; j < m; ++j) {
+    const uint32_t key = keys[j];
+    out[o] = key;
+    o += uint32_t(key - lo) <= hi - lo;
+  }
+  return o;
+}
+
+int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties, int64_t k,
+                 uint32_t* out) {
+  const __m512i t = _mm512_set1_epi32(int32_t(threshold));
+  int64_t o = 0, j = 0;
+  for (; j + 16 <= c && o < k; j += 16) {
+    const __m512i key = _mm512_loadu_si512(keys + j);
+    uint32_t eq = _mm512_cmpeq_epi32_mask(key, t);
+    if (eq) {
+      // Keep only the first `ties` equal keys (ties to the lower index); this trims at most once.
+      const int64_t count = __builtin_popcount(eq);
+      if (count > ties) {
+        uint32_t kept = 0;
+        for (int64_t r = 0; r < ties; ++r) {
+          kept |= eq & (0u - eq);  // lowest set bit
+          eq &= eq - 1;
+        }
+        eq = kept;
+      }
+      ties -= __builtin_popcount(eq);
+    }
+    const __mmask16 m = __mmask16(_mm512_cmpgt_epu32_mask(key, t) | eq);
+    const int64_t taken = std::min<int64_t>(__builtin_popcount(m), k - o);
+    // A masked store writes only the taken lanes: out ends at k, the next head's list follows.
+    _mm512_mask_storeu_epi32(out + o, __mmask16((1u << taken) - 1), _mm512_maskz_compress_epi32(m, _mm512_loadu_si512(idx + j)));
+    o += taken;
+  }
+  for (; j < c && o < k; ++j) {
+    const uint32_t key = keys[j];
+    const bool tie = key == threshold && ties > 0;
+    out[o] = idx[j];
+    o += key > threshold || tie;
+    ties -= tie;
+  }
+  return o;
+}
+
+}  // namespace avx512
+}  // namespace sparsenn
+#endif

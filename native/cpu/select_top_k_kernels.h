@@ -1,0 +1,32 @@
+// The per-ISA passes of the exact top-k (select_top_k.cc) over the candidates' keys: keeping the keys
+// in a range, and writing out the chosen indices. The decisions between them are scalar and shared,
+// so every ISA returns the same list.
+#pragma once
+#include <cstdint>
+
+namespace sparsenn {
+
+// Copies the keys[0..m) that lie in [lo, hi], in order, to out and returns how many. out may be keys
+// itself; it must have room for m + 16 entries (a variant may store whole vectors past the count).
+using KeysInRangeFn = int64_t (*)(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out);
+
+// Walks keys[0..c) in order and writes idx[j] to out for every key above `threshold` and for the
+// first `ties` keys equal to it; stops after k (out holds exactly k entries: nothing is written
+// past them). Returns how many it wrote.
+using TakeTopFn = int64_t (*)(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties,
+                              int64_t k, uint32_t* out);
+
+namespace portable {
+int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
+int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
+}
+namespace avx2 {
+int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
+int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
+}
+namespace avx512 {
+int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
+int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
+}
+
+}  // namespace sparsenn

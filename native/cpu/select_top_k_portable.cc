@@ -1,0 +1,3 @@
+// Top-k passes, portable variant (the generic loops).
+#define SPARSENN_VARIANT portable
+#include "select_top_k_generic.inc"
