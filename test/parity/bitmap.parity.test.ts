@@ -4,32 +4,20 @@
  * (K not a multiple of 16 or 8), every value dtype, and M in {1, 3, 17, ...}, under every
  * SIMD variant this CPU can run (avx512, avx2, scalar). The variant is chosen once per
  * process, so each runs in a child process that loads the addon with SPARSENN_SIMD set
- * (as matmul_isa.parity.test.ts does); this process compares with the js backend.
+ * (isa_child.ts); this process compares with the js backend.
  * Also: the native function refuses corrupted arrays with ERR_FORMAT under each variant,
  * including masks that over-claim values (which must not read out of bounds).
  */
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { nativeBinding } from '../../lib/backend/native';
 import { DTYPE_CODE } from '../../lib/dtype';
 import { backendInfo, matmul, matmulAsync, SparsennError, Tensor, toBitmap, type BitmapMatrix } from '../../lib/index';
 import { AWKWARD_SIZES, pruned, randInt, relError, rng } from '../helpers';
+import { CaseFolder, simdVariants } from './isa_child';
 
-const info = backendInfo();
-const native = info.backend !== 'js';
+const native = backendInfo().backend !== 'js';
 const describeNative = native ? describe : describe.skip;
-const ROOT = path.resolve(__dirname, '../..');
 // Both backends multiply the same stored (already rounded) values: f32 accumulation order is the only difference.
 const TOL = 1e-5;
-
-function variants(): string[] {
-  if (!native) return [];
-  if (process.arch !== 'x64') return [info.simd];
-  const order = ['scalar', 'avx2', 'avx512'];
-  return order.slice(0, order.indexOf(info.simd) + 1).reverse();
-}
 
 interface Shape {
   M: number;
@@ -58,15 +46,9 @@ function shapes(): Shape[] {
   return out;
 }
 
-/** The child: loads the addon as a user process would, runs every case and the corruption checks. */
+/** The child (after CHILD_PRELUDE): runs every case as a user process would, and the corruption checks. */
 const CHILD = `
-const fs = require('fs');
-const [root, dir] = process.argv.slice(1);
-// The addon the parent uses: SPARSENN_NATIVE_DIR (the ASan build under scripts/asan-check.sh) or the package's.
-const b = require('node-gyp-build')(process.env.SPARSENN_NATIVE_DIR || root);
 const cases = JSON.parse(fs.readFileSync(dir + '/cases.json', 'utf8'));
-const input = fs.readFileSync(dir + '/input.bin');
-const ab = input.buffer.slice(input.byteOffset, input.byteOffset + input.byteLength);
 const outs = [];
 for (const c of cases) {
   const x = new Float32Array(ab, c.xOff, c.M * c.K);
@@ -179,25 +161,11 @@ function corruptions(): { label: string; M: number; N: number; K: number; masks:
 }
 
 describeNative('bitmap matmul: every SIMD variant vs js', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sparsenn-bitmap-'));
+  const folder = new CaseFolder();
   const cases: Case[] = [];
   const bad = corruptions();
 
   beforeAll(() => {
-    const chunks: Buffer[] = [];
-    let off = 0;
-    const push = (a: Float32Array | Uint16Array | Uint32Array) => {
-      const at = off;
-      const b = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-      chunks.push(b);
-      off += b.length;
-      const pad = (4 - (off % 4)) % 4; // keep every 32-bit array 4-byte aligned
-      if (pad) {
-        chunks.push(Buffer.alloc(pad));
-        off += pad;
-      }
-      return at;
-    };
     let seed = 300;
     for (const s of shapes()) {
       for (const dt of ['f32', 'bf16', 'f16'] as const) {
@@ -208,29 +176,23 @@ describeNative('bitmap matmul: every SIMD variant vs js', () => {
           ...s,
           dtype: DTYPE_CODE[dt],
           nnz: w.nnz,
-          xOff: push(x.data as Float32Array),
-          maskOff: push(w.masks),
-          ptrOff: push(w.rowPtr),
-          valOff: push(w.values),
+          xOff: folder.push(x.data as Float32Array),
+          maskOff: folder.push(w.masks),
+          ptrOff: folder.push(w.rowPtr),
+          valOff: folder.push(w.values),
           ref,
           label: `M=${s.M} N=${s.N} K=${s.K} sparsity=${s.sparsity.toFixed(2)} ${dt}`,
         });
       }
     }
-    fs.writeFileSync(path.join(dir, 'input.bin'), Buffer.concat(chunks));
-    fs.writeFileSync(path.join(dir, 'cases.json'), JSON.stringify(cases.map(({ ref: _r, label: _l, ...c }) => c)));
-    fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify(bad));
+    folder.write({ 'cases.json': cases.map(({ ref: _r, label: _l, ...c }) => c), 'bad.json': bad });
   });
 
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => folder.remove());
 
-  test.each(variants())('%s', (simd) => {
-    const env = { ...process.env, SPARSENN_SIMD: simd };
-    const r = spawnSync(process.execPath, ['-e', CHILD, ROOT, dir], { env, encoding: 'utf8', timeout: 120000 });
-    if (r.status !== 0) throw new Error(`child for ${simd} failed (${r.status ?? r.signal}): ${r.stderr}`);
-    const reply = JSON.parse(r.stdout) as { simd: string; codes: string[] };
-    expect(reply.simd).toBe(simd); // the variant really was the one asked for
-    const out = fs.readFileSync(path.join(dir, 'output.bin'));
+  test.each(simdVariants())('%s', (simd) => {
+    const reply = folder.run<{ simd: string; codes: string[] }>(CHILD, simd); // (it checks the variant ran)
+    const out = folder.read('output.bin');
     let off = 0;
     const wrong: string[] = [];
     for (const c of cases) {
@@ -320,5 +282,5 @@ describeNative('bitmap matmul through the public API (default variant)', () => {
 
 test('bitmap parity ran or says why not', () => {
   if (!native) console.warn('bitmap parity: native addon not loaded, skipped');
-  expect(variants().length > 0).toBe(native);
+  expect(simdVariants().length > 0).toBe(native);
 });

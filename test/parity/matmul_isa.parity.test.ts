@@ -9,26 +9,12 @@
  * M = 32 on AVX-512, 16 on AVX2) and larger M (the blocked GEMM: partial row groups,
  * partial X panels, several 512-wide k-blocks, more than one 256-row chunk of X).
  */
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { DTYPE_CODE } from '../../lib/dtype';
 import { backendInfo, matmul, Tensor } from '../../lib/index';
 import { AWKWARD_SIZES, randInt, relError, rng, tolerance } from '../helpers';
+import { CaseFolder, simdVariants } from './isa_child';
 
-const info = backendInfo();
-const native = info.backend !== 'js';
-const x86 = process.arch === 'x64';
-const ROOT = path.resolve(__dirname, '../..');
-
-/** Variants this CPU can run: the detected level and every lower one. */
-function variants(): string[] {
-  if (!native) return [];
-  if (!x86) return [info.simd];
-  const order = ['scalar', 'avx2', 'avx512'];
-  return order.slice(0, order.indexOf(info.simd) + 1).reverse();
-}
+const native = backendInfo().backend !== 'js';
 
 function shapes(): [number, number, number][] {
   const r = rng(2024);
@@ -41,15 +27,9 @@ function shapes(): [number, number, number][] {
   return out;
 }
 
-// The child: loads the addon as a user process would, runs every case, writes all outputs.
+// The child (after CHILD_PRELUDE): runs every case as a user process would, writes all outputs.
 const CHILD = `
-const fs = require('fs');
-const [root, dir] = process.argv.slice(1);
-// The addon the parent uses: SPARSENN_NATIVE_DIR (the ASan build under scripts/asan-check.sh) or the package's.
-const b = require('node-gyp-build')(process.env.SPARSENN_NATIVE_DIR || root);
 const cases = JSON.parse(fs.readFileSync(dir + '/cases.json', 'utf8'));
-const input = fs.readFileSync(dir + '/input.bin');
-const ab = input.buffer.slice(input.byteOffset, input.byteOffset + input.byteLength);
 const outs = [];
 for (const c of cases) {
   const x = new Float32Array(ab, c.xOff, c.M * c.K);
@@ -82,47 +62,28 @@ interface Case {
 const describeNative = native ? describe : describe.skip;
 
 describeNative('dense matmul: every SIMD variant vs js', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sparsenn-isa-'));
+  const folder = new CaseFolder();
   const cases: Case[] = [];
 
   beforeAll(() => {
-    const chunks: Buffer[] = [];
-    let off = 0;
-    const push = (a: Float32Array | Uint16Array) => {
-      const at = off;
-      const b = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-      chunks.push(b);
-      off += b.length;
-      const pad = (4 - (off % 4)) % 4; // keep every Float32Array 4-byte aligned
-      if (pad) {
-        chunks.push(Buffer.alloc(pad));
-        off += pad;
-      }
-      return at;
-    };
     let seed = 100;
     for (const [M, K, N] of shapes()) {
       for (const dt of ['f32', 'bf16', 'f16'] as const) {
         const x = Tensor.random([M, K], seed++);
         const w = Tensor.random([N, K], seed++).to(dt);
         const ref = matmul(x, w, { backend: 'js' }).data as Float32Array;
-        cases.push({ M, K, N, dtype: DTYPE_CODE[dt], xOff: push(x.data), wOff: push(w.data), ref, label: `M=${M} K=${K} N=${N} ${dt}` });
+        cases.push({ M, K, N, dtype: DTYPE_CODE[dt], xOff: folder.push(x.data), wOff: folder.push(w.data), ref, label: `M=${M} K=${K} N=${N} ${dt}` });
       }
     }
-    fs.writeFileSync(path.join(dir, 'input.bin'), Buffer.concat(chunks));
-    fs.writeFileSync(path.join(dir, 'cases.json'), JSON.stringify(cases.map(({ ref: _ref, label: _label, ...c }) => c)));
+    folder.write({ 'cases.json': cases.map(({ ref: _ref, label: _label, ...c }) => c) });
   });
 
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => folder.remove());
 
-  test.each(variants())('%s', (simd) => {
-    const env = { ...process.env, SPARSENN_SIMD: simd };
-    const r = spawnSync(process.execPath, ['-e', CHILD, ROOT, dir], { env, encoding: 'utf8', timeout: 120000 });
-    if (r.status !== 0) throw new Error(`child for ${simd} failed (${r.status ?? r.signal}): ${r.stderr}`);
-    const reply = JSON.parse(r.stdout) as { simd: string; sums: number[][] };
-    expect(reply.simd).toBe(simd); // the variant really was the one asked for
+  test.each(simdVariants())('%s', (simd) => {
+    const reply = folder.run<{ simd: string; sums: number[][] }>(CHILD, simd); // (it checks the variant ran)
     expect(reply.sums.flat().every((d) => d === 0)).toBe(true);
-    const out = fs.readFileSync(path.join(dir, 'output.bin'));
+    const out = folder.read('output.bin');
     let off = 0;
     const bad: string[] = [];
     for (const c of cases) {
@@ -139,5 +100,5 @@ describeNative('dense matmul: every SIMD variant vs js', () => {
 
 test('variant parity ran or says why not', () => {
   if (!native) console.warn('matmul_isa parity: native addon not loaded, skipped');
-  expect(variants().length > 0).toBe(native);
+  expect(simdVariants().length > 0).toBe(native);
 });
