@@ -29,6 +29,8 @@ export interface NativeBinding {
   ): Promise<void>;
   /** Bench only: sums buf with at most `threads` pool workers (a plain streaming read, the bandwidth ceiling). */
   benchStreamRead(buf: Float32Array, threads: number): number;
+  /** Bench only: sums the same scattered rows of a and b (rows[i] at byte rows[i]·rowStride, rowBytes long), prefetching ahead. */
+  benchGatherRead(a: ArrayBufferView, b: ArrayBufferView, rowBytes: number, rowStride: number, rows: Uint32Array, threads: number): number;
   /** Asks for 2 MiB pages under a large typed array (a KV cache); returns the bytes advised (0 where unsupported). */
   adviseHugePages(view: ArrayBufferView): number;
   /** The address of the view's first byte modulo 4096 (for placing arrays on cache-line boundaries). */
@@ -226,6 +228,7 @@ export const NATIVE_FUNCTIONS = [
   'matmulDense',
   'matmulDenseAsync',
   'benchStreamRead',
+  'benchGatherRead',
   'adviseHugePages',
   'addressAlignment',
   'matmulCsr',
