@@ -259,26 +259,6 @@ void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, cons
 bool quest_vnni_supported() { return false; }
 #endif
 
-int64_t collect_at_least(const float* s, int64_t n, float low, uint32_t* idx) {
-  // Compress in registers and store whole vectors: a compress straight to memory is microcoded and
-  // slow on some cores (Zen 4), and the caller leaves 16 entries of room past the count.
-  const __m512 lo = _mm512_set1_ps(low);
-  const __m512i step = _mm512_set1_epi32(16);
-  __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  int64_t c = 0, i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), lo, _CMP_GE_OQ);
-    _mm512_storeu_si512(idx + c, _mm512_maskz_compress_epi32(m, iv));
-    c += __builtin_popcount(m);
-    iv = _mm512_add_epi32(iv, step);
-  }
-  for (; i < n; ++i) {
-    idx[c] = uint32_t(i);
-    c += s[i] >= low;
-  }
-  return c;
-}
-
 }  // namespace avx512
 }  // namespace sparsenn
 #endif

@@ -1,6 +1,5 @@
 // The per-ISA steps of the fused Quest selection (native/cpu/attention_select.cc): integer page
-// scores of whole tiles of 16 rows in the tiled layout of sparsenn/attention_select.h, and the
-// collection of the indices that pass a threshold.
+// scores of whole tiles of 16 rows in the tiled layout of sparsenn/attention_select.h.
 #pragma once
 #include <cstdint>
 
@@ -27,13 +26,5 @@ bool quest_vnni_supported();
 // The plain loops compiled at AVX-512 width (any D, no VNNI needed).
 void quest_int_scores_f32(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
 }
-
-// Writes the indices i < n with s[i] >= low (NaN never), ascending, to idx and returns how many.
-// idx must have room for n + 16 entries (a variant may store whole vectors past the count).
-using CollectAtLeastFn = int64_t (*)(const float* s, int64_t n, float low, uint32_t* idx);
-
-namespace portable { int64_t collect_at_least(const float*, int64_t, float, uint32_t*); }
-namespace avx2 { int64_t collect_at_least(const float*, int64_t, float, uint32_t*); }
-namespace avx512 { int64_t collect_at_least(const float*, int64_t, float, uint32_t*); }
 
 }  // namespace sparsenn

@@ -10,7 +10,6 @@
 #include <limits>
 #include <vector>
 
-#include "attention_select_kernels.h"
 #include "isa.h"
 #include "select_top_k_kernels.h"
 #include "sparsenn/attention_select.h"
@@ -19,9 +18,13 @@ namespace sparsenn {
 
 namespace {
 
-CollectAtLeastFn collect_kernel() {
-  static const CollectAtLeastFn kernel = pick_kernel<CollectAtLeastFn>(
-      SPARSENN_X86_KERNEL(avx512::collect_at_least), SPARSENN_X86_KERNEL(avx2::collect_at_least), portable::collect_at_least);
+CollectWindowFn collect_kernel() {
+#if SPARSENN_X86
+  static const CollectWindowFn avx512_kernel =
+      avx512::vbmi2_supported() ? avx512::collect_window_vbmi2 : avx512::collect_window;
+#endif
+  static const CollectWindowFn kernel = pick_kernel<CollectWindowFn>(
+      SPARSENN_X86_KERNEL(avx512_kernel), SPARSENN_X86_KERNEL(avx2::collect_window), portable::collect_window);
   return kernel;
 }
 
@@ -52,9 +55,11 @@ inline uint32_t order_key(float x) {
 // shared library is a call).
 struct TopKScratch {
   std::vector<uint32_t> idx, keys, narrowed;  // candidates, their keys, the select's working set
+  std::vector<uint16_t> in_window;             // one window's candidates, as collected
   void reserve(int64_t n) {
     if (idx.size() >= size_t(n) + 16) return;
     for (auto* v : {&idx, &keys, &narrowed}) v->resize(size_t(n) + 16);
+    in_window.resize(size_t(std::min(n, kWindow)) + 32);
   }
 };
 
@@ -134,24 +139,28 @@ Threshold kth_largest(const uint32_t* keys, int64_t c, int64_t k, uint32_t base,
   }
 }
 
-// keys[j] = order_key(s[idx[j]]) for j < c, counted in kBins bins of width 2^shift from base (the
-// last one open above). When every candidate is above zero (`positive`: the usual case, the top
-// scores of a row) a key is the float's bits with the sign bit set, which halves this loop's work.
-void keys_and_counts(const float* s, const uint32_t* idx, int64_t c, bool positive, uint32_t base, int shift,
-                     uint32_t* keys, uint32_t* hist) {
-  std::memset(hist, 0, kBins * sizeof(uint32_t));
+// For the window's c candidates (their indices `at`, from `first`): idx[j] = first + at[j] and
+// keys[j] = order_key(s[idx[j]]), each counted in kBins bins of width 2^shift from base (the last one
+// open above). When every candidate is above zero (`positive`: the usual case, the top scores of a
+// row) a key is the float's bits with the sign bit set, which halves this loop's work.
+void keys_and_counts(const float* s, const uint16_t* at, int64_t c, uint32_t first, bool positive, uint32_t base,
+                     int shift, uint32_t* idx, uint32_t* keys, uint32_t* hist) {
   if (positive) {
     for (int64_t j = 0; j < c; ++j) {
+      const uint32_t i = first + at[j];
       uint32_t key;
-      std::memcpy(&key, s + idx[j], 4);
+      std::memcpy(&key, s + i, 4);
       key |= 0x80000000u;
+      idx[j] = i;
       keys[j] = key;
       ++hist[std::min((key - base) >> shift, kBins - 1)];
     }
     return;
   }
   for (int64_t j = 0; j < c; ++j) {
-    const uint32_t key = order_key(s[idx[j]]);
+    const uint32_t i = first + at[j];
+    const uint32_t key = order_key(s[i]);
+    idx[j] = i;
     keys[j] = key;
     ++hist[std::min((key - base) >> shift, kBins - 1)];
   }
@@ -203,20 +212,29 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
   uint32_t* keys = sc.keys.data();
   uint32_t hist[kBins];
   // Candidates: the scores at or above a sampled floor when k is a small part of the row (Double
-  // Sparsity keeps 1/16, Quest 127 of 2047 pages). Their keys are read back by index (a second
-  // compress in the collect costs more on Zen 4) and counted in the same pass, in bins spanning the
-  // floor to a little past the sample's largest. A floor of -inf would drop the NaNs, which rank as -inf.
+  // Sparsity keeps 1/16, Quest 127 of 2047 pages), collected window by window. Their keys are read
+  // back by index (a second compress in the collect costs more on Zen 4) and counted in the same
+  // pass, in bins spanning the floor to a little past the sample's largest. A floor of -inf would
+  // drop the NaNs, which rank as -inf.
   if (n >= 1024 && k * 4 <= n) {
     const Floor f = n >= 8192 ? sampled_floor<512>(s, n, k) : sampled_floor<256>(s, n, k);
-    const int64_t c = f.score == -std::numeric_limits<float>::infinity() ? 0 : collect_kernel()(s, n, f.score, idx);
-    if (c >= k) {
+    if (f.score != -std::numeric_limits<float>::infinity()) {
       const uint32_t base = order_key(f.score);
       int shift = 0;  // bins for 3/4 of the counters up to the sample's largest, the rest for headroom
       while (((f.sample_max - base) >> shift) >= kBins * 3 / 4) ++shift;
-      keys_and_counts(s, idx, c, f.score > 0, base, shift, keys, hist);
-      const Threshold t = kth_largest(keys, c, k, base, shift, kBins, true, hist, sc.narrowed.data());
-      take_kernel()(keys, idx, c, t.key, t.ties, k, out);
-      return;
+      std::memset(hist, 0, sizeof hist);
+      int64_t c = 0;
+      for (int64_t first = 0; first < n; first += kWindow) {
+        uint16_t* at = sc.in_window.data();
+        const int64_t cw = collect_kernel()(s + first, std::min(kWindow, n - first), f.score, at);
+        keys_and_counts(s, at, cw, uint32_t(first), f.score > 0, base, shift, idx + c, keys + c, hist);
+        c += cw;
+      }
+      if (c >= k) {
+        const Threshold t = kth_largest(keys, c, k, base, shift, kBins, true, hist, sc.narrowed.data());
+        take_kernel()(keys, idx, c, t.key, t.ties, k, out);
+        return;
+      }
     }
   }
   // All the scores.

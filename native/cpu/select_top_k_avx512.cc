@@ -12,6 +12,52 @@
 namespace sparsenn {
 namespace avx512 {
 
+int64_t collect_window(const float* s, int64_t n, float low, uint16_t* out) {
+  const __m512 lo = _mm512_set1_ps(low);
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int64_t c = 0, i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), lo, _CMP_GE_OQ);
+    // (the zero-masked narrowing: GCC 12 warns on the plain one's undefined source)
+    const __m256i v = _mm512_maskz_cvtepi32_epi16(__mmask16(0xffff), _mm512_maskz_compress_epi32(m, iv));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), v);
+    c += __builtin_popcount(m);
+    iv = _mm512_add_epi32(iv, step);
+  }
+  for (; i < n; ++i) {
+    out[c] = uint16_t(i);
+    c += s[i] >= low;
+  }
+  return c;
+}
+
+__attribute__((target("avx512vbmi2"))) int64_t collect_window_vbmi2(const float* s, int64_t n, float low, uint16_t* out) {
+  const __m512 lo = _mm512_set1_ps(low);
+  const __m512i step = _mm512_set1_epi16(32);
+  __m512i iv = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9,
+                                8, 7, 6, 5, 4, 3, 2, 1, 0);
+  int64_t c = 0, i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), lo, _CMP_GE_OQ);
+    const __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i + 16), lo, _CMP_GE_OQ);
+    const __mmask32 m = _mm512_kunpackw(m1, m0);  // m0 in the low half
+    _mm512_storeu_si512(out + c, _mm512_maskz_compress_epi16(m, iv));
+    c += __builtin_popcount(m);
+    iv = _mm512_add_epi16(iv, step);
+  }
+  for (; i < n; ++i) {
+    out[c] = uint16_t(i);
+    c += s[i] >= low;
+  }
+  return c;
+}
+
+bool vbmi2_supported() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vbmi2");
+}
+
 int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out) {
   // key - lo <= hi - lo (unsigned): one compare for both ends.
   const __m512i l = _mm512_set1_epi32(int32_t(lo)), w = _mm512_set1_epi32(int32_t(hi - lo));

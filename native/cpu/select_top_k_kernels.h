@@ -6,6 +6,15 @@
 
 namespace sparsenn {
 
+// The candidates are collected in windows of 64K scores, as 16-bit indices inside the window: half
+// the stores of 32-bit ones, and with AVX-512 VBMI2 half the compresses.
+constexpr int64_t kWindow = 65536;
+
+// Writes the indices i < n (n <= kWindow) with s[i] >= low (NaN never), ascending, to out and
+// returns how many. out must have room for n + 32 entries (a variant may store whole vectors past
+// the count).
+using CollectWindowFn = int64_t (*)(const float* s, int64_t n, float low, uint16_t* out);
+
 // Copies the keys[0..m) that lie in [lo, hi], in order, to out and returns how many. out may be keys
 // itself; it must have room for m + 16 entries (a variant may store whole vectors past the count).
 using KeysInRangeFn = int64_t (*)(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out);
@@ -17,14 +26,21 @@ using TakeTopFn = int64_t (*)(const uint32_t* keys, const uint32_t* idx, int64_t
                               int64_t k, uint32_t* out);
 
 namespace portable {
+int64_t collect_window(const float*, int64_t, float, uint16_t*);
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
 int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
 }
 namespace avx2 {
+int64_t collect_window(const float*, int64_t, float, uint16_t*);
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
 int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
 }
 namespace avx512 {
+int64_t collect_window(const float*, int64_t, float, uint16_t*);
+// The same with 32 16-bit lanes per compress, only where vbmi2_supported() (the addon's AVX-512
+// flags do not imply VBMI2).
+int64_t collect_window_vbmi2(const float*, int64_t, float, uint16_t*);
+bool vbmi2_supported();
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
 int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
 }
