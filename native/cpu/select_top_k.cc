@@ -19,12 +19,14 @@ namespace sparsenn {
 namespace {
 
 CollectWindowFn collect_kernel() {
+  static const CollectWindowFn kernel = [] {
 #if SPARSENN_X86
-  static const CollectWindowFn avx512_kernel =
-      avx512::vbmi2_supported() ? avx512::collect_window_vbmi2 : avx512::collect_window;
+    // (asked only of an AVX-512 machine: the test is compiled with the AVX-512 flags)
+    if (active_isa() == Isa::Avx512)
+      return avx512::vbmi2_supported() ? avx512::collect_window_vbmi2 : avx512::collect_window;
 #endif
-  static const CollectWindowFn kernel = pick_kernel<CollectWindowFn>(
-      SPARSENN_X86_KERNEL(avx512_kernel), SPARSENN_X86_KERNEL(avx2::collect_window), portable::collect_window);
+    return pick_kernel<CollectWindowFn>(nullptr, SPARSENN_X86_KERNEL(avx2::collect_window), portable::collect_window);
+  }();
   return kernel;
 }
 

@@ -1,3 +1,44 @@
-// Top-k passes, portable variant (the generic loops).
-#define SPARSENN_VARIANT portable
-#include "select_top_k_generic.inc"
+// Top-k passes (select_top_k_kernels.h), portable variant: plain loops, written without branches on
+// the data: which side of the threshold a score falls is random, and a misprediction costs more than
+// the store it saves.
+#include <cstdint>
+
+#include "select_top_k_kernels.h"
+
+namespace sparsenn {
+namespace portable {
+
+int64_t collect_window(const float* s, int64_t n, float low, uint16_t* out) {
+  int64_t c = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    out[c] = uint16_t(i);  // written always, kept when it passes
+    c += s[i] >= low;
+  }
+  return c;
+}
+
+int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out) {
+  int64_t o = 0;
+  for (int64_t j = 0; j < m; ++j) {  // in place: o <= j
+    const uint32_t key = keys[j];
+    out[o] = key;  // written always, kept when in range
+    o += uint32_t(key - lo) <= uint32_t(hi - lo);
+  }
+  return o;
+}
+
+int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties, int64_t k,
+                 uint32_t* out) {
+  int64_t o = 0;
+  for (int64_t j = 0; j < c && o < k; ++j) {  // (o < k: out holds k entries)
+    const uint32_t key = keys[j];
+    const bool tie = key == threshold && ties > 0;
+    out[o] = idx[j];  // written always, kept when taken
+    o += key > threshold || tie;
+    ties -= tie;
+  }
+  return o;
+}
+
+}  // namespace portable
+}  // namespace sparsenn
