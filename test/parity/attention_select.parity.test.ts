@@ -225,6 +225,19 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
     }
   });
 
+  test.each(BITS)('rows past one 64K window of the top-k collect: distinct scores, k at the pre-filter bounds, %i-bit labels', (bits) => {
+    const r = rng(91);
+    const length = 70001;
+    const [D, width, group] = [16, 8, 4];
+    const kv = randomKv(1, length, D, 'f32', 4242);
+    const q = Tensor.random([group * D], 4243, 2).data as Float32Array;
+    const channels = Uint32Array.from({ length: width }, () => randInt(r, 0, D - 1));
+    const labels = sameLabels(kv, channels, width, 0, length >> 1, `len=${length} ${bits}-bit`, bits);
+    const n = length - 1;
+    for (const k of [1, (n >> 4) - 1, n >> 2, (n >> 2) + 1])
+      expectSameLabelSelect({ q, heads: group, headDim: D, channels, labels, n, k }, `len=${length} ${bits}-bit k=${k}`);
+  });
+
   test('4-bit codes: nibble packing and the ±7 grid', () => {
     // Token t of head 0 has label channels (t - 7, 7 - t, 0.9): every code from -7 to 7 appears
     // in both nibbles, a token's largest |k| maps to exactly ±7, and 0.9 never lands on a half.
