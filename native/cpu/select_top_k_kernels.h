@@ -1,6 +1,6 @@
-// The per-ISA passes of the exact top-k (select_top_k.cc) over the candidates' keys: keeping the keys
-// in a range, and writing out the chosen indices. The decisions between them are scalar and shared,
-// so every ISA returns the same list.
+// The per-ISA passes of the exact top-k (select_top_k.cc): collecting a window's candidates,
+// keeping the keys in a range, writing out the chosen indices. The decisions between them are
+// scalar and shared, so every ISA returns the same list.
 #pragma once
 #include <cstdint>
 

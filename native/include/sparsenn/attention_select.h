@@ -74,7 +74,8 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
                   uint32_t* items);
 
 // Indices of the k largest of s[0..n) (NaN ranks as -inf), ascending, ties to the lower index:
-// the same set as attention_top_k, found by a radix select on the float bits (linear time).
+// the same set as attention_top_k, found in linear time (native/cpu/select_top_k.cc: a sampled
+// floor, a vector collect, a histogram select on the candidates' order keys).
 void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out);
 
 }  // namespace sparsenn
