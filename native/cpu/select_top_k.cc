@@ -56,12 +56,14 @@ inline uint32_t order_key(float x) {
 // Per-thread scratch; it only grows, and is looked up once per call (thread_local access in a
 // shared library is a call).
 struct TopKScratch {
-  std::vector<uint32_t> idx, keys, narrowed;  // candidates, their keys, the select's working set
-  std::vector<uint16_t> in_window;             // one window's candidates, as collected
+  std::vector<uint16_t> at;              // candidates: indices inside their 64K window
+  std::vector<uint32_t> keys, narrowed;  // their keys; the select's working set
+  std::vector<int64_t> ends;             // each window's end among the candidates
   void reserve(int64_t n) {
-    if (idx.size() >= size_t(n) + 16) return;
-    for (auto* v : {&idx, &keys, &narrowed}) v->resize(size_t(n) + 16);
-    in_window.resize(size_t(std::min(n, kWindow)) + 32);
+    ends.resize(size_t((n + kWindow - 1) / kWindow));
+    if (keys.size() >= size_t(n) + 32) return;
+    for (auto* v : {&keys, &narrowed}) v->resize(size_t(n) + 32);
+    at.resize(size_t(n) + 32);
   }
 };
 
@@ -141,31 +143,35 @@ Threshold kth_largest(const uint32_t* keys, int64_t c, int64_t k, uint32_t base,
   }
 }
 
-// For the window's c candidates (their indices `at`, from `first`): idx[j] = first + at[j] and
-// keys[j] = order_key(s[idx[j]]), each counted in kBins bins of width 2^shift from base (the last one
-// open above). When every candidate is above zero (`positive`: the usual case, the top scores of a
-// row) a key is the float's bits with the sign bit set, which halves this loop's work.
-void keys_and_counts(const float* s, const uint16_t* at, int64_t c, uint32_t first, bool positive, uint32_t base,
-                     int shift, uint32_t* idx, uint32_t* keys, uint32_t* hist) {
+// keys[j] = order_key(s[first + at[j]]) for a window's c candidates, each counted in kBins bins of
+// width 2^shift from base (the last one open above). When every candidate is above zero
+// (`positive`: the usual case, the top scores of a row) a key is the float's bits with the sign bit
+// set, which halves this loop's work.
+void keys_and_counts(const float* s, const uint16_t* at, int64_t c, bool positive, uint32_t base, int shift,
+                     uint32_t* keys, uint32_t* hist) {
   if (positive) {
     for (int64_t j = 0; j < c; ++j) {
-      const uint32_t i = first + at[j];
       uint32_t key;
-      std::memcpy(&key, s + i, 4);
+      std::memcpy(&key, s + at[j], 4);
       key |= 0x80000000u;
-      idx[j] = i;
       keys[j] = key;
       ++hist[std::min((key - base) >> shift, kBins - 1)];
     }
     return;
   }
   for (int64_t j = 0; j < c; ++j) {
-    const uint32_t i = first + at[j];
-    const uint32_t key = order_key(s[i]);
-    idx[j] = i;
+    const uint32_t key = order_key(s[at[j]]);
     keys[j] = key;
     ++hist[std::min((key - base) >> shift, kBins - 1)];
   }
+}
+
+// Writes the indices of the k keys above t.key or among its first t.ties equals, window by window.
+void take_windows(const uint32_t* keys, const uint16_t* at, const int64_t* ends, int64_t windows, const Threshold& t,
+                  int64_t k, uint32_t* out) {
+  int64_t o = 0, ties = t.ties;
+  for (int64_t w = 0, start = 0; w < windows && o < k; start = ends[w], ++w)
+    o += take_kernel()(keys + start, at + start, ends[w] - start, uint32_t(w * kWindow), t.key, &ties, k - o, out + o);
 }
 
 // The float of an order key (order_key's inverse, up to NaN and -0).
@@ -210,8 +216,10 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
   thread_local TopKScratch tls;
   TopKScratch& sc = tls;
   sc.reserve(n);
-  uint32_t* idx = sc.idx.data();
+  uint16_t* at = sc.at.data();
   uint32_t* keys = sc.keys.data();
+  int64_t* ends = sc.ends.data();
+  const int64_t windows = int64_t(sc.ends.size());
   uint32_t hist[kBins];
   // Candidates: the scores at or above a sampled floor when k is a small part of the row (Double
   // Sparsity keeps 1/16, Quest 127 of 2047 pages), collected window by window. Their keys are read
@@ -226,15 +234,15 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
       while (((f.sample_max - base) >> shift) >= kBins * 3 / 4) ++shift;
       std::memset(hist, 0, sizeof hist);
       int64_t c = 0;
-      for (int64_t first = 0; first < n; first += kWindow) {
-        uint16_t* at = sc.in_window.data();
-        const int64_t cw = collect_kernel()(s + first, std::min(kWindow, n - first), f.score, at);
-        keys_and_counts(s, at, cw, uint32_t(first), f.score > 0, base, shift, idx + c, keys + c, hist);
-        c += cw;
+      for (int64_t w = 0; w < windows; ++w) {
+        const int64_t first = w * kWindow;
+        const int64_t cw = collect_kernel()(s + first, std::min(kWindow, n - first), f.score, at + c);
+        keys_and_counts(s + first, at + c, cw, f.score > 0, base, shift, keys + c, hist);
+        ends[w] = c += cw;
       }
       if (c >= k) {
         const Threshold t = kth_largest(keys, c, k, base, shift, kBins, true, hist, sc.narrowed.data());
-        take_kernel()(keys, idx, c, t.key, t.ties, k, out);
+        take_windows(keys, at, ends, windows, t, k, out);
         return;
       }
     }
@@ -243,16 +251,17 @@ void top_k_ascending(const float* s, int64_t n, int64_t k, uint32_t* out) {
   uint32_t lo = ~0u, hi = 0;
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t key = order_key(s[i]);
-    idx[i] = uint32_t(i);
+    at[i] = uint16_t(i);  // (the index in its window)
     keys[i] = key;
     lo = std::min(lo, key);
     hi = std::max(hi, key);
   }
+  for (int64_t w = 0; w < windows; ++w) ends[w] = std::min(n, (w + 1) * kWindow);
   const int shift = bin_shift(lo, hi);
   const uint32_t bins = ((hi - lo) >> shift) + 1;
   count_bins(keys, n, lo, shift, bins, hist);
   const Threshold t = kth_largest(keys, n, k, lo, shift, bins, false, hist, sc.narrowed.data());
-  take_kernel()(keys, idx, n, t.key, t.ties, k, out);
+  take_windows(keys, at, ends, windows, t, k, out);
 }
 
 }  // namespace sparsenn

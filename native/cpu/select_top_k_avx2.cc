@@ -79,12 +79,14 @@ int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi,
   return o;
 }
 
-int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties, int64_t k,
-                 uint32_t* out) {
+int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
+                 int64_t* ties_left, int64_t room, uint32_t* out) {
+  int64_t ties = *ties_left;
   const __m256i sign = sign_bits(), t = _mm256_set1_epi32(int32_t(threshold ^ 0x80000000u));
+  const __m256i base = _mm256_set1_epi32(int32_t(first));
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   int64_t o = 0, j = 0;
-  for (; j + 8 <= c && o < k; j += 8) {
+  for (; j + 8 <= c && o < room; j += 8) {
     const __m256i key = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys + j)), sign);
     unsigned eq = lane_mask(_mm256_cmpeq_epi32(key, t));
     if (eq) {
@@ -100,22 +102,24 @@ int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t 
       ties -= __builtin_popcount(eq);
     }
     const unsigned m = lane_mask(_mm256_cmpgt_epi32(key, t)) | eq;
-    const int64_t taken = std::min<int64_t>(__builtin_popcount(m), k - o);
-    const __m256i v = pack32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j)), m);
-    // out ends at k, the next head's list follows: a masked store past k - 8.
-    if (o + 8 <= k)
+    const int64_t taken = std::min<int64_t>(__builtin_popcount(m), room - o);
+    const __m256i v = pack32(
+        _mm256_add_epi32(base, _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at + j)))), m);
+    // out ends at room, the next head's list follows: a masked store past room - 8.
+    if (o + 8 <= room)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + o), v);
     else
       _mm256_maskstore_epi32(reinterpret_cast<int*>(out + o), _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(taken)), lane), v);
     o += taken;
   }
-  for (; j < c && o < k; ++j) {
+  for (; j < c && o < room; ++j) {
     const uint32_t key = keys[j];
     const bool tie = key == threshold && ties > 0;
-    out[o] = idx[j];
+    out[o] = first + at[j];
     o += key > threshold || tie;
     ties -= tie;
   }
+  *ties_left = ties;
   return o;
 }
 

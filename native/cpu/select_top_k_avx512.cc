@@ -19,7 +19,7 @@ int64_t collect_window(const float* s, int64_t n, float low, uint16_t* out) {
   int64_t c = 0, i = 0;
   for (; i + 16 <= n; i += 16) {
     const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), lo, _CMP_GE_OQ);
-    // (the zero-masked narrowing: GCC 12 warns on the plain one's undefined source)
+    // (the zero-masked conversion: GCC 12 warns on the plain one's undefined source)
     const __m256i v = _mm512_maskz_cvtepi32_epi16(__mmask16(0xffff), _mm512_maskz_compress_epi32(m, iv));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), v);
     c += __builtin_popcount(m);
@@ -76,11 +76,12 @@ int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi,
   return o;
 }
 
-int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties, int64_t k,
-                 uint32_t* out) {
-  const __m512i t = _mm512_set1_epi32(int32_t(threshold));
+int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
+                 int64_t* ties_left, int64_t room, uint32_t* out) {
+  int64_t ties = *ties_left;
+  const __m512i t = _mm512_set1_epi32(int32_t(threshold)), base = _mm512_set1_epi32(int32_t(first));
   int64_t o = 0, j = 0;
-  for (; j + 16 <= c && o < k; j += 16) {
+  for (; j + 16 <= c && o < room; j += 16) {
     const __m512i key = _mm512_loadu_si512(keys + j);
     uint32_t eq = _mm512_cmpeq_epi32_mask(key, t);
     if (eq) {
@@ -97,18 +98,21 @@ int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t 
       ties -= __builtin_popcount(eq);
     }
     const __mmask16 m = __mmask16(_mm512_cmpgt_epu32_mask(key, t) | eq);
-    const int64_t taken = std::min<int64_t>(__builtin_popcount(m), k - o);
-    // A masked store writes only the taken lanes: out ends at k, the next head's list follows.
-    _mm512_mask_storeu_epi32(out + o, __mmask16((1u << taken) - 1), _mm512_maskz_compress_epi32(m, _mm512_loadu_si512(idx + j)));
+    const __m256i at16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + j));
+    const __m512i idx = _mm512_add_epi32(base, _mm512_maskz_cvtepu16_epi32(__mmask16(0xffff), at16));  // (maskz: see above)
+    const int64_t taken = std::min<int64_t>(__builtin_popcount(m), room - o);
+    // A masked store writes only the taken lanes: out ends at room, the next head's list follows.
+    _mm512_mask_storeu_epi32(out + o, __mmask16((1u << taken) - 1), _mm512_maskz_compress_epi32(m, idx));
     o += taken;
   }
-  for (; j < c && o < k; ++j) {
+  for (; j < c && o < room; ++j) {
     const uint32_t key = keys[j];
     const bool tie = key == threshold && ties > 0;
-    out[o] = idx[j];
+    out[o] = first + at[j];
     o += key > threshold || tie;
     ties -= tie;
   }
+  *ties_left = ties;
   return o;
 }
 

@@ -19,21 +19,22 @@ using CollectWindowFn = int64_t (*)(const float* s, int64_t n, float low, uint16
 // itself; it must have room for m + 16 entries (a variant may store whole vectors past the count).
 using KeysInRangeFn = int64_t (*)(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out);
 
-// Walks keys[0..c) in order and writes idx[j] to out for every key above `threshold` and for the
-// first `ties` keys equal to it; stops after k (out holds exactly k entries: nothing is written
-// past them). Returns how many it wrote.
-using TakeTopFn = int64_t (*)(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties,
-                              int64_t k, uint32_t* out);
+// Walks one window's candidates in order (their keys, and their indices `at` in the window from
+// `first`) and writes first + at[j] to out for every key above `threshold` and for the first *ties
+// keys equal to it (*ties counts down, across windows); at most `room` entries (out ends there:
+// nothing is written past them). Returns how many it wrote.
+using TakeTopFn = int64_t (*)(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
+                              int64_t* ties, int64_t room, uint32_t* out);
 
 namespace portable {
 int64_t collect_window(const float*, int64_t, float, uint16_t*);
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
-int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
+int64_t take_top(const uint32_t*, const uint16_t*, int64_t, uint32_t, uint32_t, int64_t*, int64_t, uint32_t*);
 }
 namespace avx2 {
 int64_t collect_window(const float*, int64_t, float, uint16_t*);
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
-int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
+int64_t take_top(const uint32_t*, const uint16_t*, int64_t, uint32_t, uint32_t, int64_t*, int64_t, uint32_t*);
 }
 namespace avx512 {
 int64_t collect_window(const float*, int64_t, float, uint16_t*);
@@ -42,7 +43,7 @@ int64_t collect_window(const float*, int64_t, float, uint16_t*);
 int64_t collect_window_vbmi2(const float*, int64_t, float, uint16_t*);
 bool vbmi2_supported();
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
-int64_t take_top(const uint32_t*, const uint32_t*, int64_t, uint32_t, int64_t, int64_t, uint32_t*);
+int64_t take_top(const uint32_t*, const uint16_t*, int64_t, uint32_t, uint32_t, int64_t*, int64_t, uint32_t*);
 }
 
 }  // namespace sparsenn

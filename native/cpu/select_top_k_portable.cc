@@ -27,16 +27,17 @@ int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi,
   return o;
 }
 
-int64_t take_top(const uint32_t* keys, const uint32_t* idx, int64_t c, uint32_t threshold, int64_t ties, int64_t k,
-                 uint32_t* out) {
-  int64_t o = 0;
-  for (int64_t j = 0; j < c && o < k; ++j) {  // (o < k: out holds k entries)
+int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
+                 int64_t* ties_left, int64_t room, uint32_t* out) {
+  int64_t o = 0, ties = *ties_left;
+  for (int64_t j = 0; j < c && o < room; ++j) {  // (o < room: out ends there)
     const uint32_t key = keys[j];
     const bool tie = key == threshold && ties > 0;
-    out[o] = idx[j];  // written always, kept when taken
+    out[o] = first + at[j];  // written always, kept when taken
     o += key > threshold || tie;
     ties -= tie;
   }
+  *ties_left = ties;
   return o;
 }
 
