@@ -153,10 +153,10 @@ export interface LabelUpdateArgs {
 
 /**
  * Double Sparsity selection: each query head's label channels q[channels[h·width + c]] are rounded
- * to 8 bits as Quest's queries are (quest_query.ts: u8 codes u⁺, u⁻ and a unit); for each KV head h,
- * token t scores s_t · max over h's group g of unit_g · (Σ_c u⁺_c·code_c − Σ_c u⁻_c·code_c), an exact
- * integer sum scaled twice in f32, so every backend gives the same bits (a group with a non-finite
- * query label channel scores NaN). The k best (ascending, ties to the lower token), then n, into
+ * to signed 8-bit codes q̃ (label_query.ts: within ±127, and a unit per head); for each KV head h,
+ * token t scores s_t · max over h's group g of unit_g · Σ_c q̃_c·code_c, an exact integer sum scaled
+ * twice in f32, so every backend gives the same bits (a group with a non-finite query label channel
+ * scores NaN). The k best (ascending, ties to the lower token), then n, into
  * items[h·(k+1) ..]. q is [heads, headDim]; width at most 65536; scores as in QuestSelectArgs.
  */
 export interface LabelSelectArgs {

@@ -196,6 +196,33 @@ void score_group(QuestIntScoresFn kernel, const uint8_t* u, const float* qs, int
   kernel(u, qs, G, rows, row_scales, dim, tiles, out);
 }
 
+// Double Sparsity's query quantisation (the js reference: labelQueryCodes): signed 8-bit codes of
+// q_c in units of max|q|/127; the unit in *scale (0 for a zero query, NaN when q holds a NaN or
+// infinity).
+void label_query_codes(const float* q, int64_t r, int8_t* codes, float* scale) {
+  std::fill(codes, codes + r, int8_t(0));
+  float m = 0;
+  for (int64_t c = 0; c < r; ++c) {
+    const float a = std::fabs(q[c]);
+    if (!(a <= std::numeric_limits<float>::max())) {  // NaN or infinite
+      *scale = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
+    m = std::max(m, a);
+  }
+  if (m < std::numeric_limits<float>::min()) {  // zero (or subnormal): every code 0
+    *scale = 0;
+    return;
+  }
+  // f32 steps the js reference repeats with Math.fround; nearbyint rounds half to even.
+  const float k = 127.0f / m;
+  for (int64_t c = 0; c < r; ++c) {
+    const int code = int(std::min(127.0f, std::nearbyint(std::fabs(q[c]) * k)));
+    codes[c] = int8_t(q[c] < 0 ? -code : code);
+  }
+  *scale = m / 127.0f;
+}
+
 }  // namespace
 
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
@@ -262,20 +289,19 @@ void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledR
 void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
                   uint32_t* items) {
   const int64_t r = labels.width, G = q.rows / labels.kv_heads;
-  // Each query head's label channels, gathered and rounded to u8 codes as Quest's queries are
-  // ([q⁺ codes (r), q⁻ codes (r)] and a unit per head).
+  // Each query head's label channels, gathered and rounded to signed 8-bit codes with a unit per head.
   thread_local std::vector<float> gathered;
-  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> qscales;
   std::vector<float>& a = gathered;
-  std::vector<uint8_t>& u = codes;
+  std::vector<int8_t>& c8 = codes;
   std::vector<float>& qs = qscales;
   a.resize(size_t(r));
-  u.resize(size_t(q.rows * 2 * r));
+  c8.resize(size_t(q.rows * r));
   qs.resize(size_t(q.rows));
   for (int64_t g = 0; g < q.rows; ++g) {
     for (int64_t c = 0; c < r; ++c) a[size_t(c)] = q.data[g * q.cols + channels[(g / G) * r + c]];
-    quest_query_codes(a.data(), r, u.data() + g * 2 * r, &qs[size_t(g)]);
+    label_query_codes(a.data(), r, c8.data() + g * r, &qs[size_t(g)]);
   }
   const LabelIntScoresFn kernel = label_scores_kernel(labels.code_bits, r);
   const int64_t columns = code_columns(labels);
@@ -283,8 +309,14 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   const int64_t stride = round_up_tile(n);
   const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
     const int64_t first = h * labels.capacity + t0 * kSelectTile;
-    score_group(kernel, u.data() + h * G * 2 * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0,
-                scores + h * stride + t0 * kSelectTile);
+    float* out = scores + h * stride + t0 * kSelectTile;
+    // A head with a non-finite label channel makes its group's scores NaN (ranked last).
+    for (int64_t g = h * G; g < (h + 1) * G; ++g)
+      if (std::isnan(qs[size_t(g)])) {
+        std::fill(out, out + (t1 - t0) * kSelectTile, std::numeric_limits<float>::quiet_NaN());
+        return;
+      }
+    kernel(c8.data() + h * G * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0, out);
   };
   select_rows(score, labels, n, k, uint32_t(n), scores, items);
 }

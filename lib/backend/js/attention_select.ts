@@ -5,6 +5,7 @@
 import type { KvCacheView } from '../../attention/contract';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../../attention/selection_contract';
 import { labelCode, selectScoresLength, setLabelCode, tiledIndex } from '../../attention/selection_contract';
+import { labelQueryCodes } from '../../attention/label_query';
 import { questHeadScore, questQueryCodes } from '../../attention/quest_query';
 import { topK } from '../../attention/top_k';
 import { elementReader } from '../../dtype';
@@ -135,11 +136,11 @@ export function labelSelectRef(a: LabelSelectArgs): void {
   const r = labels.width;
   const group = a.heads / labels.kvHeads;
   const stride = selectScoresLength(1, a.n);
-  // Each query head's label channels, rounded to 8 bits as Quest's queries are.
+  // Each query head's label channels, rounded to signed 8-bit codes (label_query.ts).
   const codes = Array.from({ length: a.heads }, (_, g) => {
     const h = Math.floor(g / group);
     const gathered = Float32Array.from({ length: r }, (_, c) => q[g * a.headDim + channels[h * r + c]!]!);
-    return questQueryCodes(gathered, 0, r);
+    return labelQueryCodes(gathered, r);
   });
   for (let h = 0; h < labels.kvHeads; h++) {
     const mine = codes.slice(h * group, (h + 1) * group);
@@ -148,8 +149,8 @@ export function labelSelectRef(a: LabelSelectArgs): void {
     for (let t = 0; t < a.n; t++) {
       let best = -Infinity;
       for (const c of mine) {
-        let sum = 0; // exact: |sum| < 255 · 127 · 65536 < 2^31
-        for (let ch = 0; ch < r; ch++) sum += (c.codes[ch]! - c.codes[r + ch]!) * labelCode(labels, h, t, ch);
+        let sum = 0; // exact: |sum| <= 127 · 127 · 65536 < 2^31
+        for (let ch = 0; ch < r; ch++) sum += c.codes[ch]! * labelCode(labels, h, t, ch);
         const v = Math.fround(c.unit * Math.fround(sum));
         best = v > best ? v : best;
       }
