@@ -10,7 +10,7 @@
  * The label cache holds 4-bit codes with a scale per token, as the paper's 4-bit label cache (r =
  * headDim/8 channels: r/2 + 4 bytes, 1/42.7 of the token's f16 key and value at head dim 128; or
  * int8 codes with `labelBits: 8`, r + 4 bytes), and one fused call per layer scores every head's
- * tokens in exact integers (the query's label channels rounded to 8 bits, as Quest's are) and picks
+ * tokens in exact integers (the query's label channels rounded to signed 8-bit codes) and picks
  * their top (ops.labelSelect; selection_contract.ts has the layout). The selection streams the whole
  * label cache every step, so its bytes are most of the policy's cost beside the tokens it reads.
  */

@@ -63,9 +63,9 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
 // s = NaN and codes 0: it scores NaN (ranked last).
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end);
 
-// Double Sparsity selection for one layer: each query head's label channels are rounded to u8
-// codes exactly as Quest's queries (quest_select); for each KV head h, token t scores
-// s_t · max over h's query group g of unit_g · (Σ_c u⁺_c·code_c − Σ_c u⁻_c·code_c), the sum exact in
+// Double Sparsity selection for one layer: each query head's label channels are rounded to signed
+// 8-bit codes q̃_c in units of max|q|/127 (lib/attention/label_query.ts has the exact steps); for
+// each KV head h, token t scores s_t · max over h's query group g of unit_g · Σ_c q̃_c·code_c, the sum exact in
 // integers and each product rounded to f32, so every ISA gives the same bits (a group with a
 // non-finite query label channel scores NaN); take the k best (ascending, ties to the lower token;
 // k <= n) of tokens [0, n), then the token n: items[h*(k+1) ..]. labels.width <= 65536. scores as
