@@ -1,6 +1,6 @@
 /**
- * The scattered-row read that bench/attention.ts times as the token-list kernel's floor: it must
- * really read every byte of every listed row of both arrays (its sum equals the same sum in
+ * The scattered-row read that bench/attention.ts times beside the token-list kernel: it must really
+ * touch every cache line of every listed row of both arrays (its probe sum equals the same sum in
  * JavaScript, for any thread count), and refuse rows past either array.
  */
 import { nativeBinding } from '../lib/backend/native';
@@ -9,17 +9,18 @@ import { randInt, rng } from './helpers';
 const b = nativeBinding();
 const testNative = b ? test : test.skip;
 
-/** The sum of the 64-bit words of the listed rows of a and b, wrapped to 64 bits, as the native double. */
+/** The probe sum of the listed rows of a and b (one 64-bit word per line: bytes 0, 64, ... below rowBytes - 8, and the last word), wrapped to 64 bits, as the native double. */
 function expected(a: Uint16Array, bb: Uint16Array, rowBytes: number, rowStride: number, rows: Uint32Array): number {
   const wa = new BigUint64Array(a.buffer, a.byteOffset, a.byteLength / 8);
   const wb = new BigUint64Array(bb.buffer, bb.byteOffset, bb.byteLength / 8);
+  const offsets = [rowBytes - 8];
+  for (let c = 0; c < rowBytes - 8; c += 64) offsets.push(c);
   let s = 0n;
-  for (const r of rows)
-    for (let w = 0; w < rowBytes / 8; w++) s += wa[(r * rowStride) / 8 + w]! + wb[(r * rowStride) / 8 + w]!;
+  for (const r of rows) for (const o of offsets) s += wa[(r * rowStride + o) / 8]! + wb[(r * rowStride + o) / 8]!;
   return Number(BigInt.asUintN(64, s));
 }
 
-testNative('sums every word of the listed rows of both arrays, any thread count', () => {
+testNative('probes every line of the listed rows of both arrays, any thread count', () => {
   const r = rng(31);
   for (const [rowBytes, rowStride, count] of [[256, 256, 100], [64, 192, 7], [8, 8, 1], [512, 1024, 333]] as const) {
     const slots = 600;
