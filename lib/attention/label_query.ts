@@ -14,22 +14,13 @@
  * Every f32 step below is written with Math.fround and mirrors native/cpu/attention_select.cc
  * (label_query_codes): r = 127/m, code = sign · round-half-even(|q_c|·r) (at most 127), unit = m/127.
  */
-
-/** Smallest normal f32: a query whose largest |q_c| is below it scores as a zero query. */
-const F32_MIN_NORMAL = 2 ** -126;
+import { F32_MIN_NORMAL, roundHalfEven } from './rounding';
 
 export interface LabelQueryCodes {
   /** The signed code of each label channel, within ±127. */
   readonly codes: Int8Array;
   /** f32 value of one code step (max|q|/127); 0 for a zero query; NaN when q holds NaN or ±Infinity. */
   readonly unit: number;
-}
-
-/** Round half to even of a non-negative number. */
-function roundHalfEven(y: number): number {
-  const f = Math.floor(y);
-  const frac = y - f;
-  return frac > 0.5 || (frac === 0.5 && f % 2 === 1) ? f + 1 : f;
 }
 
 /** The codes of one query head's label channels, q[0 .. r). */

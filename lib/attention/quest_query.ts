@@ -14,24 +14,15 @@
  * Every f32 step below is written with Math.fround and mirrors native/cpu/attention_select.cc
  * (quest_query_codes): r = 255/m, y = |q_d|·r, code = round-half-even(y) (at most 255), unit = m/255.
  */
+import { F32_MIN_NORMAL, roundHalfEven } from './rounding';
 import type { ScaledInt8Rows } from './selection_contract';
 import { tiledIndex } from './selection_contract';
-
-/** Smallest normal f32: a query whose largest |q_d| is below it scores as a zero query. */
-const F32_MIN_NORMAL = 2 ** -126;
 
 export interface QuestQueryCodes {
   /** [u⁺ (D), u⁻ (D)]: the code of |q_d| at d when q_d > 0, at D + d when q_d < 0, else 0. */
   readonly codes: Uint8Array;
   /** f32 value of one code step (max|q|/255); 0 for a zero query; NaN when q holds NaN or ±Infinity. */
   readonly unit: number;
-}
-
-/** Round half to even of a non-negative number. */
-function roundHalfEven(y: number): number {
-  const f = Math.floor(y);
-  const frac = y - f;
-  return frac > 0.5 || (frac === 0.5 && f % 2 === 1) ? f + 1 : f;
 }
 
 /** Head dims up to this keep every integer sum exact in int32 (255 · 128 · 65536 < 2^31). */

@@ -105,13 +105,8 @@ int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t f
     _mm512_mask_storeu_epi32(out + o, __mmask16((1u << taken) - 1), _mm512_maskz_compress_epi32(m, idx));
     o += taken;
   }
-  for (; j < c && o < room; ++j) {
-    const uint32_t key = keys[j];
-    const bool tie = key == threshold && ties > 0;
-    out[o] = first + at[j];
-    o += key > threshold || tie;
-    ties -= tie;
-  }
+  // The last few candidates, one at a time as the portable variant takes them all.
+  o += portable::take_top(keys + j, at + j, c - j, first, threshold, &ties, room - o, out + o);
   *ties_left = ties;
   return o;
 }

@@ -6,6 +6,7 @@ import type { KvCacheView } from '../../attention/contract';
 import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../../attention/selection_contract';
 import { labelCode, selectScoresLength, setLabelCode, tiledIndex } from '../../attention/selection_contract';
 import { labelQueryCodes } from '../../attention/label_query';
+import { roundHalfEven } from '../../attention/rounding';
 import { questHeadScore, questQueryCodes } from '../../attention/quest_query';
 import { topK } from '../../attention/top_k';
 import { elementReader } from '../../dtype';
@@ -102,14 +103,6 @@ function labelScale(m: number, qmax: number): number {
   return Number.isFinite(m) ? smallestScale(m, qmax) : NaN;
 }
 
-/** Round half to even, symmetric about 0 (C's nearbyint). */
-function roundHalfEven(y: number): number {
-  const a = Math.abs(y);
-  const f = Math.floor(a);
-  const frac = a - f;
-  const r = frac > 0.5 || (frac === 0.5 && f % 2 === 1) ? f + 1 : f;
-  return y < 0 ? -r : r;
-}
 
 export function labelUpdateRef(a: LabelUpdateArgs): void {
   const { kv, labels, channels } = a;
