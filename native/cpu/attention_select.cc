@@ -200,6 +200,8 @@ void score_group(QuestIntScoresFn kernel, const uint8_t* u, const float* qs, int
 // q_c in units of max|q|/127; the unit in *scale (0 for a zero query, NaN when q holds a NaN or
 // infinity).
 void label_query_codes(const float* q, int64_t r, int8_t* codes, float* scale) {
+  *scale = 0;
+  if (r <= 0) return;  // (also tells GCC the fill below has a sane length)
   std::fill(codes, codes + r, int8_t(0));
   float m = 0;
   for (int64_t c = 0; c < r; ++c) {
