@@ -71,12 +71,7 @@ int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi,
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + o), pack32(key, in));
     o += __builtin_popcount(in);
   }
-  for (; j < m; ++j) {
-    const uint32_t key = keys[j];
-    out[o] = key;
-    o += uint32_t(key - lo) <= hi - lo;
-  }
-  return o;
+  return o + portable::keys_in_range(keys + j, m - j, lo, hi, out + o);  // the last few (in place: o <= j)
 }
 
 int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
@@ -88,19 +83,9 @@ int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t f
   int64_t o = 0, j = 0;
   for (; j + 8 <= c && o < room; j += 8) {
     const __m256i key = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys + j)), sign);
-    unsigned eq = lane_mask(_mm256_cmpeq_epi32(key, t));
-    if (eq) {
-      // Keep only the first `ties` equal keys (ties to the lower index); this trims at most once.
-      if (__builtin_popcount(eq) > ties) {
-        unsigned kept = 0;
-        for (int64_t r = 0; r < ties; ++r) {
-          kept |= eq & (0u - eq);  // lowest set bit
-          eq &= eq - 1;
-        }
-        eq = kept;
-      }
-      ties -= __builtin_popcount(eq);
-    }
+    // Only the first `ties` equal keys are kept (ties to the lower index); this trims at most once.
+    const unsigned eq = lowest_set_bits(lane_mask(_mm256_cmpeq_epi32(key, t)), ties);
+    ties -= __builtin_popcount(eq);
     const unsigned m = lane_mask(_mm256_cmpgt_epi32(key, t)) | eq;
     const int64_t taken = std::min<int64_t>(__builtin_popcount(m), room - o);
     const __m256i v = pack32(

@@ -68,12 +68,7 @@ int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi,
     _mm512_storeu_si512(out + o, _mm512_maskz_compress_epi32(in, key));
     o += __builtin_popcount(in);
   }
-  for (; j < m; ++j) {
-    const uint32_t key = keys[j];
-    out[o] = key;
-    o += uint32_t(key - lo) <= hi - lo;
-  }
-  return o;
+  return o + portable::keys_in_range(keys + j, m - j, lo, hi, out + o);  // the last few (in place: o <= j)
 }
 
 int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
@@ -83,20 +78,9 @@ int64_t take_top(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t f
   int64_t o = 0, j = 0;
   for (; j + 16 <= c && o < room; j += 16) {
     const __m512i key = _mm512_loadu_si512(keys + j);
-    uint32_t eq = _mm512_cmpeq_epi32_mask(key, t);
-    if (eq) {
-      // Keep only the first `ties` equal keys (ties to the lower index); this trims at most once.
-      const int64_t count = __builtin_popcount(eq);
-      if (count > ties) {
-        uint32_t kept = 0;
-        for (int64_t r = 0; r < ties; ++r) {
-          kept |= eq & (0u - eq);  // lowest set bit
-          eq &= eq - 1;
-        }
-        eq = kept;
-      }
-      ties -= __builtin_popcount(eq);
-    }
+    // Only the first `ties` equal keys are kept (ties to the lower index); this trims at most once.
+    const uint32_t eq = lowest_set_bits(_mm512_cmpeq_epi32_mask(key, t), ties);
+    ties -= __builtin_popcount(eq);
     const __mmask16 m = __mmask16(_mm512_cmpgt_epu32_mask(key, t) | eq);
     const __m256i at16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + j));
     const __m512i idx = _mm512_add_epi32(base, _mm512_maskz_cvtepu16_epi32(__mmask16(0xffff), at16));  // (maskz: see above)

@@ -26,6 +26,23 @@ using KeysInRangeFn = int64_t (*)(const uint32_t* keys, int64_t m, uint32_t lo, 
 using TakeTopFn = int64_t (*)(const uint32_t* keys, const uint16_t* at, int64_t c, uint32_t first, uint32_t threshold,
                               int64_t* ties, int64_t room, uint32_t* out);
 
+namespace {
+
+// The lowest n set bits of mask (all of it when it has at most n): of a vector's keys equal to the
+// threshold, the ones a take_top keeps (ties to the lower index). Scalar, so each variant file keeps
+// its own copy (unnamed namespace) compiled for its own flags.
+inline uint32_t lowest_set_bits(uint32_t mask, int64_t n) {
+  if (__builtin_popcount(mask) <= n) return mask;
+  uint32_t kept = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    kept |= mask & (0u - mask);  // lowest set bit
+    mask &= mask - 1;
+  }
+  return kept;
+}
+
+}  // namespace
+
 namespace portable {
 int64_t collect_window(const float*, int64_t, float, uint16_t*);
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
