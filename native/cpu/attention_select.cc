@@ -153,22 +153,27 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
 
 namespace {
 
+// The largest |q_i| of a query head's n values, or NaN when one of them is NaN or infinite: what
+// both query quantisations scale by (a NaN makes the head's group score NaN; below the smallest
+// normal float the head is a zero query).
+float query_max_abs(const float* q, int64_t n) {
+  float m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = std::fabs(q[i]);
+    if (!(a <= std::numeric_limits<float>::max())) return std::numeric_limits<float>::quiet_NaN();  // NaN or infinite
+    m = std::max(m, a);
+  }
+  return m;
+}
+
 // Quest's query quantisation (the js reference: questQueryCodes): u8 codes of |q_d| in units of
 // max|q|/255, positive dims at u[d], negative at u[D + d]; the unit in *scale (0 for a zero query,
 // NaN when q holds a NaN or infinity).
 void quest_query_codes(const float* q, int64_t D, uint8_t* u, float* scale) {
   std::fill(u, u + 2 * D, uint8_t(0));
-  float m = 0;
-  for (int64_t d = 0; d < D; ++d) {
-    const float a = std::fabs(q[d]);
-    if (!(a <= std::numeric_limits<float>::max())) {  // NaN or infinite
-      *scale = std::numeric_limits<float>::quiet_NaN();
-      return;
-    }
-    m = std::max(m, a);
-  }
-  if (m < std::numeric_limits<float>::min()) {  // zero (or subnormal): every code 0
-    *scale = 0;
+  const float m = query_max_abs(q, D);
+  if (!(m >= std::numeric_limits<float>::min())) {  // NaN, or a zero (or subnormal) query: every code 0
+    *scale = std::isnan(m) ? m : 0;
     return;
   }
   // f32 steps the js reference repeats with Math.fround; nearbyint rounds half to even.
@@ -203,17 +208,9 @@ void label_query_codes(const float* q, int64_t r, int8_t* codes, float* scale) {
   *scale = 0;
   if (r <= 0) return;  // (also tells GCC the fill below has a sane length)
   std::fill(codes, codes + r, int8_t(0));
-  float m = 0;
-  for (int64_t c = 0; c < r; ++c) {
-    const float a = std::fabs(q[c]);
-    if (!(a <= std::numeric_limits<float>::max())) {  // NaN or infinite
-      *scale = std::numeric_limits<float>::quiet_NaN();
-      return;
-    }
-    m = std::max(m, a);
-  }
-  if (m < std::numeric_limits<float>::min()) {  // zero (or subnormal): every code 0
-    *scale = 0;
+  const float m = query_max_abs(q, r);
+  if (!(m >= std::numeric_limits<float>::min())) {  // NaN, or a zero (or subnormal) query: every code 0
+    *scale = std::isnan(m) ? m : 0;
     return;
   }
   // f32 steps the js reference repeats with Math.fround; nearbyint rounds half to even.
