@@ -31,7 +31,7 @@ QuestIntScoresFn quest_scores_generic_kernel() {
 QuestIntScoresFn quest_scores_vnni_kernel() {
 #if SPARSENN_X86
   static const QuestIntScoresFn kernel =
-      avx512::quest_vnni_supported() ? pick_kernel<QuestIntScoresFn>(avx512::quest_int_scores, nullptr, nullptr) : nullptr;
+      cpu_has_avx512_vnni_vbmi() ? pick_kernel<QuestIntScoresFn>(avx512::quest_int_scores, nullptr, nullptr) : nullptr;
   return kernel;
 #else
   return nullptr;
@@ -47,7 +47,7 @@ LabelIntScoresFn label_scores_kernel(int64_t bits, int64_t r) {
   static const LabelIntScoresFn generic4 =
       pick_kernel<LabelIntScoresFn>(nullptr, SPARSENN_X86_KERNEL(avx2::label4_int_scores), portable::label4_int_scores);
 #if SPARSENN_X86
-  static const bool vnni = avx512::label_vnni_supported() && pick_kernel<LabelIntScoresFn>(avx512::label_int_scores, nullptr, nullptr);
+  static const bool vnni = cpu_has_avx512_vnni_vbmi() && pick_kernel<LabelIntScoresFn>(avx512::label_int_scores, nullptr, nullptr);
   if (vnni && bits == 8 && r % 4 == 0) return avx512::label_int_scores;
   if (vnni && bits == 4 && r % 8 == 0) return avx512::label4_int_scores;
 #endif

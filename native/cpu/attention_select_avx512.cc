@@ -161,7 +161,7 @@ void quest_int_scores_f32(const uint8_t* u, const float* qscales, int64_t groups
 #if defined(__GNUC__) || defined(__clang__)
 #define SPARSENN_QUEST_VNNI 1
 // The addon's AVX-512 flags stop at F/BW/VL/DQ; these functions alone use VNNI and VBMI, and run
-// only where quest_vnni_supported() (checked once, by the dispatcher).
+// only where cpu_has_avx512_vnni_vbmi() (isa.h; checked once, by the dispatcher).
 #define SPARSENN_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 #else
 #define SPARSENN_QUEST_VNNI 0
@@ -250,13 +250,8 @@ SPARSENN_VNNI_TARGET void quest_int_scores(const uint8_t* u, const float* qscale
   }
 }
 
-bool quest_vnni_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
-}
 #else
 void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*) {}
-bool quest_vnni_supported() { return false; }
 #endif
 
 }  // namespace avx512

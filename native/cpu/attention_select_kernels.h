@@ -19,10 +19,9 @@ using QuestIntScoresFn = void (*)(const uint8_t* u, const float* qscales, int64_
 namespace portable { void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*); }
 namespace avx2 { void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*); }
 // AVX-512 VNNI + VBMI (vpdpbusd on 4 channels x 16 pages, vpermb to gather them): D a multiple of 4
-// only, and only where quest_vnni_supported() (the addon's AVX-512 flags do not imply these).
+// only, and only where cpu_has_avx512_vnni_vbmi() (isa.h: the addon's AVX-512 flags do not imply these).
 namespace avx512 {
 void quest_int_scores(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
-bool quest_vnni_supported();
 // The plain loops compiled at AVX-512 width (any D, no VNNI needed).
 void quest_int_scores_f32(const uint8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
 }

@@ -43,6 +43,24 @@ Isa active_isa() {
   return isa;
 }
 
+bool cpu_has_avx512_vnni_vbmi() {
+#if SPARSENN_X86 && (defined(__GNUC__) || defined(__clang__))
+  static const bool has = (__builtin_cpu_init(), __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi"));
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx512_vbmi2() {
+#if SPARSENN_X86 && (defined(__GNUC__) || defined(__clang__))
+  static const bool has = (__builtin_cpu_init(), __builtin_cpu_supports("avx512vbmi2"));
+  return has;
+#else
+  return false;
+#endif
+}
+
 const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Avx512: return "avx512";

@@ -10,6 +10,11 @@ enum class Isa { Portable = 0, Neon = 1, Avx2 = 2, Avx512 = 3 };
 Isa active_isa();
 const char* isa_name(Isa isa);
 
+// AVX-512 extensions beyond the F/BW/VL/DQ the AVX-512 variant files are compiled for: a few kernels
+// use them through target attributes, and run only where the CPU has them (false off x86).
+bool cpu_has_avx512_vnni_vbmi();  // vpdpbusd and vpermb: the Quest / Double Sparsity integer scores
+bool cpu_has_avx512_vbmi2();      // vpcompressw: the top-k's 16-bit collect
+
 // Picks the best compiled kernel variant for the active ISA. The x86 variants
 // exist only in x86 builds, so callers pass nullptr for the others elsewhere.
 template <typename Fn>

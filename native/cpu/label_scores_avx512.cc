@@ -21,7 +21,7 @@ namespace avx512 {
 
 #if defined(__GNUC__) || defined(__clang__)
 // The addon's AVX-512 flags stop at F/BW/VL/DQ; these functions alone use VNNI and VBMI, and run
-// only where label_vnni_supported() (checked once, by the dispatcher).
+// only where cpu_has_avx512_vnni_vbmi() (isa.h; checked once, by the dispatcher).
 #define SPARSENN_LABEL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 
 namespace {
@@ -167,14 +167,9 @@ SPARSENN_LABEL_VNNI_TARGET void label4_int_scores(const int8_t* q, const float* 
   label_scores<4>(q, qscales, groups, tiles_data, scales, r, tiles, out);
 }
 
-bool label_vnni_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
-}
 #else
 void label_int_scores(const int8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*) {}
 void label4_int_scores(const int8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*) {}
-bool label_vnni_supported() { return false; }
 #endif
 
 }  // namespace avx512

@@ -29,12 +29,11 @@ void label4_int_scores(const int8_t*, const float*, int64_t, const int8_t*, cons
 }
 // AVX-512 VNNI + VBMI (vpdpbusd on 4 channels x 16 tokens, vpermb to gather them; the label codes,
 // offset to unsigned, are its u8 operand and the query codes its s8 one): r a multiple of 4 (8-bit)
-// or of 8 (4-bit) only, and only where label_vnni_supported() (the addon's AVX-512 flags do not
-// imply these).
+// or of 8 (4-bit) only, and only where cpu_has_avx512_vnni_vbmi() (isa.h: the addon's AVX-512 flags
+// do not imply these).
 namespace avx512 {
 void label_int_scores(const int8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
 void label4_int_scores(const int8_t*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*);
-bool label_vnni_supported();
 }
 
 }  // namespace sparsenn

@@ -21,9 +21,9 @@ namespace {
 CollectWindowFn collect_kernel() {
   static const CollectWindowFn kernel = [] {
 #if SPARSENN_X86
-    // (asked only of an AVX-512 machine: the test is compiled with the AVX-512 flags)
+    // (VBMI2 on top of the AVX-512 variant: not when SPARSENN_SIMD lowered the level)
     if (active_isa() == Isa::Avx512)
-      return avx512::vbmi2_supported() ? avx512::collect_window_vbmi2 : avx512::collect_window;
+      return cpu_has_avx512_vbmi2() ? avx512::collect_window_vbmi2 : avx512::collect_window;
 #endif
     return pick_kernel<CollectWindowFn>(nullptr, SPARSENN_X86_KERNEL(avx2::collect_window), portable::collect_window);
   }();

@@ -53,11 +53,6 @@ __attribute__((target("avx512vbmi2"))) int64_t collect_window_vbmi2(const float*
   return c;
 }
 
-bool vbmi2_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vbmi2");
-}
-
 int64_t keys_in_range(const uint32_t* keys, int64_t m, uint32_t lo, uint32_t hi, uint32_t* out) {
   // key - lo <= hi - lo (unsigned): one compare for both ends.
   const __m512i l = _mm512_set1_epi32(int32_t(lo)), w = _mm512_set1_epi32(int32_t(hi - lo));

@@ -55,10 +55,9 @@ int64_t take_top(const uint32_t*, const uint16_t*, int64_t, uint32_t, uint32_t, 
 }
 namespace avx512 {
 int64_t collect_window(const float*, int64_t, float, uint16_t*);
-// The same with 32 16-bit lanes per compress, only where vbmi2_supported() (the addon's AVX-512
-// flags do not imply VBMI2).
+// The same with 32 16-bit lanes per compress, only where cpu_has_avx512_vbmi2() (isa.h: the addon's
+// AVX-512 flags do not imply VBMI2).
 int64_t collect_window_vbmi2(const float*, int64_t, float, uint16_t*);
-bool vbmi2_supported();
 int64_t keys_in_range(const uint32_t*, int64_t, uint32_t, uint32_t, uint32_t*);
 int64_t take_top(const uint32_t*, const uint16_t*, int64_t, uint32_t, uint32_t, int64_t*, int64_t, uint32_t*);
 }
