@@ -76,25 +76,44 @@ function topKPerHead(kvHeads: number, scores: Float32Array, n: number, k: number
   }
 }
 
+/**
+ * Rows [0, n) of every KV head scored as s_row · max over its query group of headScore(g, h, i) (the
+ * query head g's value, already rounded to f32), into scores (head h at h·stride). A group holding a
+ * query head whose unit is NaN (a NaN or infinite element) scores NaN: ranked last.
+ */
+function groupMaxScores(
+  units: readonly number[],
+  rows: { kvHeads: number; capacity: number; scales: Float32Array },
+  n: number,
+  headScore: (g: number, h: number, i: number) => number,
+  scores: Float32Array,
+): void {
+  const group = units.length / rows.kvHeads;
+  const stride = selectScoresLength(1, n);
+  for (let h = 0; h < rows.kvHeads; h++) {
+    const poisoned = units.slice(h * group, (h + 1) * group).some(Number.isNaN);
+    for (let i = 0; i < n; i++) {
+      let best = -Infinity;
+      for (let g = h * group; g < (h + 1) * group && !poisoned; g++) {
+        const t = headScore(g, h, i);
+        best = t > best ? t : best;
+      }
+      scores[h * stride + i] = poisoned ? NaN : Math.fround(best * rows.scales[h * rows.capacity + i]!);
+    }
+  }
+}
+
 export function questSelectRef(a: QuestSelectArgs): void {
   const { bounds, q } = a;
   const D = bounds.width / 2;
-  const group = a.heads / bounds.kvHeads;
-  const stride = selectScoresLength(1, a.current);
   const codes = Array.from({ length: a.heads }, (_, g) => questQueryCodes(q, g * D, D));
-  for (let h = 0; h < bounds.kvHeads; h++) {
-    const mine = codes.slice(h * group, (h + 1) * group);
-    // A query head holding NaN or ±Infinity makes its group's scores NaN (ranked last).
-    const poisoned = mine.some((c) => Number.isNaN(c.unit));
-    for (let p = 0; p < a.current; p++) {
-      let best = -Infinity;
-      for (const c of mine) {
-        const t = poisoned ? NaN : questHeadScore(c, bounds, h, p);
-        best = t > best ? t : best;
-      }
-      a.scores[h * stride + p] = poisoned ? NaN : Math.fround(best * bounds.scales[h * bounds.capacity + p]!);
-    }
-  }
+  groupMaxScores(
+    codes.map((c) => c.unit),
+    bounds,
+    a.current,
+    (g, h, p) => questHeadScore(codes[g]!, bounds, h, p),
+    a.scores,
+  );
   topKPerHead(bounds.kvHeads, a.scores, a.current, a.keep, a.current, a.items);
 }
 
@@ -102,7 +121,6 @@ export function questSelectRef(a: QuestSelectArgs): void {
 function labelScale(m: number, qmax: number): number {
   return Number.isFinite(m) ? smallestScale(m, qmax) : NaN;
 }
-
 
 export function labelUpdateRef(a: LabelUpdateArgs): void {
   const { kv, labels, channels } = a;
@@ -128,27 +146,24 @@ export function labelSelectRef(a: LabelSelectArgs): void {
   const { labels, q, channels } = a;
   const r = labels.width;
   const group = a.heads / labels.kvHeads;
-  const stride = selectScoresLength(1, a.n);
   // Each query head's label channels, rounded to signed 8-bit codes (label_query.ts).
   const codes = Array.from({ length: a.heads }, (_, g) => {
     const h = Math.floor(g / group);
     const gathered = Float32Array.from({ length: r }, (_, c) => q[g * a.headDim + channels[h * r + c]!]!);
     return labelQueryCodes(gathered, r);
   });
-  for (let h = 0; h < labels.kvHeads; h++) {
-    const mine = codes.slice(h * group, (h + 1) * group);
-    // A query head with a non-finite label channel makes its group's scores NaN (ranked last).
-    const poisoned = mine.some((c) => Number.isNaN(c.unit));
-    for (let t = 0; t < a.n; t++) {
-      let best = -Infinity;
-      for (const c of mine) {
-        let sum = 0; // exact: |sum| <= 127 · 127 · 65536 < 2^31
-        for (let ch = 0; ch < r; ch++) sum += c.codes[ch]! * labelCode(labels, h, t, ch);
-        const v = Math.fround(c.unit * Math.fround(sum));
-        best = v > best ? v : best;
-      }
-      a.scores[h * stride + t] = poisoned ? NaN : Math.fround(best * labels.scales[h * labels.capacity + t]!);
-    }
-  }
+  const headScore = (g: number, h: number, t: number) => {
+    const c = codes[g]!;
+    let sum = 0; // exact: |sum| <= 127 · 127 · 65536 < 2^31
+    for (let ch = 0; ch < r; ch++) sum += c.codes[ch]! * labelCode(labels, h, t, ch);
+    return Math.fround(c.unit * Math.fround(sum));
+  };
+  groupMaxScores(
+    codes.map((c) => c.unit),
+    labels,
+    a.n,
+    headScore,
+    a.scores,
+  );
   topKPerHead(labels.kvHeads, a.scores, a.n, a.k, a.n, a.items);
 }
