@@ -61,7 +61,7 @@ export function calibrateLabelChannels(queries: Float32Array, keys: Float32Array
 }
 
 /**
- * The label cache of one layer: each token's label channels as int8 codes and a scale (the scores
+ * The label cache of one layer: each token's label channels as 4-bit or int8 codes and a scale (the scores
  * it feeds are approximate by design), built incrementally as tokens arrive, plus the layer's
  * reusable selection buffers.
  */

@@ -1,6 +1,6 @@
 // Fused key selection for Quest and Double Sparsity (see sparsenn/attention_select.h): per layer,
 // one pass over the small per-row summaries (page bounds / label cache), threaded over KV heads ×
-// chunks of tiles, then a linear-time top-k per head. The summaries are 1/25 to 1/32 of the KV bytes
+// chunks of tiles, then a linear-time top-k per head. The summaries are 1/25 to 1/43 of the KV bytes
 // at Llama shapes, so selection costs about as much as reading the keys it picks.
 #include "sparsenn/attention_select.h"
 
@@ -187,18 +187,20 @@ void quest_query_codes(const float* q, int64_t D, uint8_t* u, float* scale) {
   *scale = m / 255.0f;
 }
 
-// Scores tiles [t0, t1) of one KV head with an integer kernel (Quest bounds or Double Sparsity
-// labels: the same signature) for the G quantised query heads of its group, whose codes are 2*dim
-// wide: u and qs point at the group's first head, rows at the head's first tile row (`dim` codes
-// per row and side). A head with a non-finite element makes its group's scores NaN (ranked last).
-void score_group(QuestIntScoresFn kernel, const uint8_t* u, const float* qs, int64_t G, const int8_t* rows,
-                 const float* row_scales, int64_t dim, int64_t tiles, float* out) {
+// Scores tiles [t0, t1) of one KV head with an integer kernel (Quest bounds: u8 query codes, 2*dim
+// a head; Double Sparsity labels: s8 codes, dim a head) for the G quantised query heads of its
+// group: codes and qs point at the group's first head, rows at the head's first tile row. A head
+// with a non-finite element makes its group's scores NaN (ranked last).
+template <typename Code>
+void score_group(void (*kernel)(const Code*, const float*, int64_t, const int8_t*, const float*, int64_t, int64_t, float*),
+                 const Code* codes, const float* qs, int64_t G, const int8_t* rows, const float* row_scales, int64_t dim,
+                 int64_t tiles, float* out) {
   for (int64_t g = 0; g < G; ++g)
     if (std::isnan(qs[g])) {
       std::fill(out, out + tiles * kSelectTile, std::numeric_limits<float>::quiet_NaN());
       return;
     }
-  kernel(u, qs, G, rows, row_scales, dim, tiles, out);
+  kernel(codes, qs, G, rows, row_scales, dim, tiles, out);
 }
 
 // Double Sparsity's query quantisation (the js reference: labelQueryCodes): signed 8-bit codes of
@@ -308,14 +310,8 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   const int64_t stride = round_up_tile(n);
   const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
     const int64_t first = h * labels.capacity + t0 * kSelectTile;
-    float* out = scores + h * stride + t0 * kSelectTile;
-    // A head with a non-finite label channel makes its group's scores NaN (ranked last).
-    for (int64_t g = h * G; g < (h + 1) * G; ++g)
-      if (std::isnan(qs[size_t(g)])) {
-        std::fill(out, out + (t1 - t0) * kSelectTile, std::numeric_limits<float>::quiet_NaN());
-        return;
-      }
-    kernel(c8.data() + h * G * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0, out);
+    score_group(kernel, c8.data() + h * G * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0,
+                scores + h * stride + t0 * kSelectTile);
   };
   select_rows(score, labels, n, k, uint32_t(n), scores, items);
 }

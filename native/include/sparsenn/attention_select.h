@@ -11,8 +11,9 @@
 //   Quest:            row = page, channels = [hi(D), lo(D)] as int8 codes with the page's scale,
 //                     hi rounded up and lo down (so they still bound every key): 1/32 of the page's
 //                     f16 K and V bytes
-//   Double Sparsity:  row = token, channels = the head's r label channels of its key as int8 codes
-//                     with the token's scale (r + 4 bytes: 1/25.6 of its f16 K and V at r = D/8)
+//   Double Sparsity:  row = token, channels = the head's r label channels of its key as 4-bit codes
+//                     (code_bits, below; r/2 + 4 bytes: 1/42.7 of its f16 K and V at r = D/8) or
+//                     int8 codes (r + 4 bytes, 1/25.6), with the token's scale
 #pragma once
 #include <cstdint>
 
