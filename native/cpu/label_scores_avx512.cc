@@ -62,25 +62,27 @@ SPARSENN_LABEL_VNNI_TARGET inline void load_quads(const int8_t* p, __m512i* out)
     out[0] = _mm512_permutexvar_epi8(regroup, _mm512_xor_si512(raw, _mm512_set1_epi8(char(0x80))));
     return;
   }
-  // A nibble n holds the code n (n < 8) or n - 16; code + 8 is n ^ 8: a 16-entry table in every lane.
-  const __m512i offset = _mm512_broadcast_i32x4(_mm_setr_epi8(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-  const __m512i low = _mm512_set1_epi8(0x0f);
-  out[0] = _mm512_permutexvar_epi8(regroup, _mm512_shuffle_epi8(offset, _mm512_and_si512(raw, low)));
-  out[1] = _mm512_permutexvar_epi8(regroup, _mm512_shuffle_epi8(offset, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low)));
+  // A nibble n holds the code n (n < 8) or n - 16, so code + 8 is n ^ 8: one ternary-logic op per
+  // half, (x ^ 8) & 0xf on each byte (0x28: the truth table of (a ^ b) & c).
+  const __m512i flip = _mm512_set1_epi8(0x08), low = _mm512_set1_epi8(0x0f);
+  out[0] = _mm512_permutexvar_epi8(regroup, _mm512_ternarylogic_epi32(raw, flip, low, 0x28));
+  out[1] = _mm512_permutexvar_epi8(regroup, _mm512_ternarylogic_epi32(_mm512_srli_epi16(raw, 4), flip, low, 0x28));
 }
 
-// NG query heads against NT consecutive tiles; maxes into best[t]. quads[g * r/4 + q] is head g's 4
-// signed codes of quad q (byte j: channel quad_channel(q, j)) as a dword, bias_sums[g] =
-// kBias · Σ_c q_c: one vpdpbusd per quad and tile adds (code + bias)·q for 4 channels of 16 tokens.
+// NG query heads against NT consecutive tiles, for any r; maxes into best[t]. quads[g * r/4 + q] is
+// head g's 4 signed codes of quad q (byte j: channel quad_channel(q, j)) as a dword, bias_sums[g] =
+// kBias · Σ_c q_c: one vpdpbusd per quad and tile adds (code + bias)·q for 4 channels of 16 tokens,
+// onto a start of -bias_sums[g].
 template <int Bits, int NG, int NT>
 SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_tiles(const int32_t* quads, const int32_t* bias_sums, const float* qscales,
                                                         const int8_t* tile, int64_t r, __m512* best) {
   constexpr int kPer = kVectorsPerLoad<Bits>;
   const int64_t tile_bytes = r * Bits * 2, quads_per_head = r / 4, loads = quads_per_head / kPer;
-  const __m512i zero = _mm512_setzero_si512();
   __m512i acc[NT][NG];
-  for (int t = 0; t < NT; ++t)
-    for (int g = 0; g < NG; ++g) acc[t][g] = zero;
+  for (int g = 0; g < NG; ++g) {
+    const __m512i start = _mm512_set1_epi32(-bias_sums[g]);
+    for (int t = 0; t < NT; ++t) acc[t][g] = start;
+  }
   for (int64_t l = 0; l < loads; ++l) {
     __m512i b[NT][kPer];
     for (int t = 0; t < NT; ++t) {
@@ -96,8 +98,7 @@ SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_tiles(const int32_t* quads, co
   }
   for (int t = 0; t < NT; ++t)
     for (int g = 0; g < NG; ++g) {
-      const __m512i sum = _mm512_sub_epi32(acc[t][g], _mm512_set1_epi32(bias_sums[g]));
-      const __m512 s = _mm512_mul_ps(_mm512_set1_ps(qscales[g]), _mm512_cvtepi32_ps(sum));
+      const __m512 s = _mm512_mul_ps(_mm512_set1_ps(qscales[g]), _mm512_cvtepi32_ps(acc[t][g]));
       best[t] = _mm512_max_ps(s, best[t]);  // s > best ? s : best, as the reference
     }
 }
@@ -113,6 +114,86 @@ SPARSENN_LABEL_VNNI_TARGET inline void label_vnni_all_heads(const int32_t* quads
       case 2: label_vnni_tiles<Bits, 2, NT>(qg, bg, qscales + g0, tile, r, best); break;
       case 3: label_vnni_tiles<Bits, 3, NT>(qg, bg, qscales + g0, tile, r, best); break;
       default: label_vnni_tiles<Bits, 4, NT>(qg, bg, qscales + g0, tile, r, best); break;
+    }
+  }
+}
+
+// Any r: tiles [0, tiles) a pair at a time, then the odd one.
+template <int Bits>
+SPARSENN_LABEL_VNNI_TARGET void label_vnni_rows(const int32_t* quads, const int32_t* bias_sums, const float* qscales, int64_t groups,
+                                                const int8_t* tiles_data, const float* scales, int64_t r, int64_t tiles, float* out) {
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const int64_t tile_bytes = r * Bits * 2;
+  constexpr int64_t kStep = 2;
+  int64_t i = 0;
+  for (; i + kStep <= tiles; i += kStep) {
+    __m512 best[kStep] = {neg_inf, neg_inf};
+    label_vnni_all_heads<Bits, kStep>(quads, bias_sums, qscales, groups, tiles_data + i * tile_bytes, r, best);
+    for (int64_t t = 0; t < kStep; ++t)
+      _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
+  }
+  for (; i < tiles; ++i) {
+    __m512 best = neg_inf;
+    label_vnni_all_heads<Bits, 1>(quads, bias_sums, qscales, groups, tiles_data + i * tile_bytes, r, &best);
+    _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
+  }
+}
+
+// Tiles of Loads 64-byte loads each (a compile-time r), the query heads NG at a time with their
+// codes broadcast once into registers and kept there over a chunk of tiles small enough to stay in
+// L1 for the next NG (one chunk holds every head at GQA groups of up to NG). The running max sits in
+// out between the blocks of heads (the same order of maxes as the reference); the last block
+// scales it.
+template <int Bits, int Loads, int NG>
+SPARSENN_LABEL_VNNI_TARGET void label_vnni_block(const int32_t* quads, const int32_t* bias_sums, const float* qscales, bool first,
+                                                 bool last, const int8_t* tiles_data, const float* scales, int64_t tiles, float* out) {
+  constexpr int kPer = kVectorsPerLoad<Bits>, kQuads = Loads * kPer;
+  constexpr int64_t kTileBytes = Loads * 64;
+  __m512i x[NG][kQuads], start[NG];
+  __m512 unit[NG];
+  for (int g = 0; g < NG; ++g) {
+    for (int q = 0; q < kQuads; ++q) x[g][q] = _mm512_set1_epi32(quads[g * kQuads + q]);
+    start[g] = _mm512_set1_epi32(-bias_sums[g]);
+    unit[g] = _mm512_set1_ps(qscales[g]);
+  }
+  for (int64_t i = 0; i < tiles; ++i) {
+    const int8_t* tile = tiles_data + i * kTileBytes;
+    __m512i acc[NG];
+    for (int g = 0; g < NG; ++g) acc[g] = start[g];
+    for (int l = 0; l < Loads; ++l) {
+      _mm_prefetch(reinterpret_cast<const char*>(tile + l * 64) + kPrefetchBytes, _MM_HINT_T0);
+      __m512i b[kPer];
+      load_quads<Bits>(tile + l * 64, b);
+      for (int g = 0; g < NG; ++g)
+        for (int v = 0; v < kPer; ++v) acc[g] = _mm512_dpbusd_epi32(acc[g], b[v], x[g][l * kPer + v]);
+    }
+    __m512 best = first ? _mm512_set1_ps(-std::numeric_limits<float>::infinity()) : _mm512_loadu_ps(out + 16 * i);
+    for (int g = 0; g < NG; ++g) best = _mm512_max_ps(_mm512_mul_ps(unit[g], _mm512_cvtepi32_ps(acc[g])), best);
+    if (last) best = _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i));
+    _mm512_storeu_ps(out + 16 * i, best);
+  }
+}
+
+template <int Bits, int Loads>
+SPARSENN_LABEL_VNNI_TARGET void label_vnni_rows_fixed(const int32_t* quads, const int32_t* bias_sums, const float* qscales,
+                                                      int64_t groups, const int8_t* tiles_data, const float* scales, int64_t tiles,
+                                                      float* out) {
+  constexpr int64_t kTileBytes = Loads * 64, kChunk = 64;  // 64 tiles: 8 KiB of 4-bit labels at r = 16
+  constexpr int kQuads = Loads * kVectorsPerLoad<Bits>;
+  for (int64_t i = 0; i < tiles; i += kChunk) {
+    const int64_t n = std::min(kChunk, tiles - i);
+    const int8_t* chunk = tiles_data + i * kTileBytes;
+    for (int64_t g0 = 0; g0 < groups; g0 += 4) {
+      const int32_t* qg = quads + g0 * kQuads;
+      const bool first = g0 == 0, last = g0 + 4 >= groups;
+      const float* s = scales + 16 * i;
+      float* o = out + 16 * i;
+      switch (std::min<int64_t>(4, groups - g0)) {
+        case 1: label_vnni_block<Bits, Loads, 1>(qg, bias_sums + g0, qscales + g0, first, last, chunk, s, n, o); break;
+        case 2: label_vnni_block<Bits, Loads, 2>(qg, bias_sums + g0, qscales + g0, first, last, chunk, s, n, o); break;
+        case 3: label_vnni_block<Bits, Loads, 3>(qg, bias_sums + g0, qscales + g0, first, last, chunk, s, n, o); break;
+        default: label_vnni_block<Bits, Loads, 4>(qg, bias_sums + g0, qscales + g0, first, last, chunk, s, n, o); break;
+      }
     }
   }
 }
@@ -138,21 +219,14 @@ SPARSENN_LABEL_VNNI_TARGET void label_scores(const int8_t* q, const float* qscal
       quads[size_t(g * per_head + k)] = int32_t(codes);
     }
   }
-  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  const int64_t tile_bytes = r * Bits * 2;
-  constexpr int64_t kStep = 2;
-  int64_t i = 0;
-  for (; i + kStep <= tiles; i += kStep) {
-    __m512 best[kStep] = {neg_inf, neg_inf};
-    label_vnni_all_heads<Bits, kStep>(quads.data(), bias_sums.data(), qscales, groups, tiles_data + i * tile_bytes, r, best);
-    for (int64_t t = 0; t < kStep; ++t)
-      _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
-  }
-  for (; i < tiles; ++i) {
-    __m512 best = neg_inf;
-    label_vnni_all_heads<Bits, 1>(quads.data(), bias_sums.data(), qscales, groups, tiles_data + i * tile_bytes, r, &best);
-    _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
-  }
+  // The paper's r = headDim/8 at head dim 128 (16 channels: two loads a tile at 4 bits, four at 8)
+  // and at head dim 64 (8 channels) keep the query codes in registers; other widths loop over them.
+  const int64_t loads = r / 4 / kVectorsPerLoad<Bits>;
+  const int32_t* qd = quads.data();
+  const int32_t* bd = bias_sums.data();
+  if (loads == 1) return label_vnni_rows_fixed<Bits, 1>(qd, bd, qscales, groups, tiles_data, scales, tiles, out);
+  if (loads == 2) return label_vnni_rows_fixed<Bits, 2>(qd, bd, qscales, groups, tiles_data, scales, tiles, out);
+  label_vnni_rows<Bits>(qd, bd, qscales, groups, tiles_data, scales, r, tiles, out);
 }
 
 }  // namespace

@@ -225,6 +225,21 @@ describeNative('Double Sparsity label cache and token choice: cpu vs js', () => 
     }
   });
 
+  test.each(BITS)('every GQA group size 1-9 at the widths whose codes stay in registers (r = 4, 8, 16), rows across 1024-token chunks, %i-bit labels', (bits) => {
+    // The VNNI kernel keeps a block of up to 4 query heads' codes in registers over chunks of 64
+    // tiles and carries the running max through the later blocks: groups of 5-9 end on partial blocks.
+    const r = rng(83 + bits);
+    for (const group of [1, 2, 3, 4, 5, 6, 7, 8, 9])
+      for (const width of [4, 8, 16]) {
+        const length = randInt(r, 1025, 2600);
+        const kv = randomKv(2, length, 32, 'f16', length + group);
+        const q = Tensor.random([2 * group * 32], length + width, 2).data as Float32Array;
+        const channels = Uint32Array.from({ length: 2 * width }, () => randInt(r, 0, 31));
+        const labels = sameLabels(kv, channels, width, randInt(r, 0, 40), length >> 1, `G=${group} r=${width} ${bits}-bit`, bits);
+        expectSameLabelSelect({ q, heads: 2 * group, headDim: 32, channels, labels, n: length - 1, k: randInt(r, 1, length >> 3) }, `G=${group} r=${width} ${bits}-bit`);
+      }
+  });
+
   test.each(BITS)('rows past one 64K window of the top-k collect: distinct scores, k at the pre-filter bounds, %i-bit labels', (bits) => {
     const r = rng(91);
     const length = 70001;
