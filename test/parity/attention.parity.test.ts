@@ -176,6 +176,29 @@ describeNative('selection top-k: cpu vs js', () => {
       expect(Array.from(got)).toEqual(Array.from(ref));
     }
   });
+
+  test('a strided sample that overstates the top: a lower floor, then every score', () => {
+    // The native top-k guesses a floor from every (n/512)-th score. Here those 512 hold the largest
+    // values, so the first floor (3 sigmas down, about the sample's 52nd) leaves 52 candidates for
+    // k = 2047. Row 0 holds 2000 more scores between it and the second floor (8 sigmas, the 81st),
+    // which then leaves enough; row 1 does not, and takes the select over every score.
+    const n = 32767;
+    const k = 2047;
+    const stride = Math.floor(n / 512);
+    const r = rng(5);
+    const scores = new Float32Array(2 * n);
+    for (let row = 0; row < 2; row++) {
+      const s = scores.subarray(row * n, (row + 1) * n);
+      for (let i = 0; i < n; i++) s[i] = r();
+      for (let j = 0; j < 512; j++) s[j * stride] = 100 + j / 1000;
+      if (row === 0) for (let placed = 0, i = 1; placed < 2000; i += 3) if (i % stride !== 0) (s[i] = 100.45), placed++;
+    }
+    const ref = new Uint32Array(2 * k);
+    const got = new Uint32Array(2 * k).fill(0xffffffff);
+    attentionTopK({ scores, rows: 2, n, k, out: ref }, { backend: 'js' });
+    attentionTopK({ scores, rows: 2, n, k, out: got }, { backend: 'cpu' });
+    expect(Array.from(got)).toEqual(Array.from(ref));
+  });
 });
 
 test('attention parity ran or says why not', () => {
