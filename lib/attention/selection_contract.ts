@@ -12,6 +12,7 @@
  *                     (two a byte, the paper's 4-bit label cache) or int8 codes, times the token's
  *                     scale (r/2 + 4 bytes: 1/42.7 of its f16 K and V at r = D/8; int8: r + 4, 1/25.6)
  */
+import { hugePageStorage } from '../backend/huge_pages';
 import type { KvCacheView } from './contract';
 
 /** Rows per tile. */
@@ -85,8 +86,13 @@ export function setLabelCode(l: LabelRows, h: number, i: number, c: number, code
 export function grownScaledRows<T extends ScaledInt8Rows>(old: T, rows: number, minCapacity: number, filled: number): T {
   const capacity = Math.ceil(Math.max(rows, 2 * old.capacity, minCapacity) / SELECT_TILE) * SELECT_TILE;
   const columns = codeColumns(old);
-  const data = new Int8Array(old.kvHeads * capacity * columns);
-  const scales = new Float32Array(old.kvHeads * capacity);
+  // Codes then scales (from a 64-byte line) in one buffer: the selection streams both every step,
+  // so they go in 2 MiB pages once they fill one (hugePageStorage).
+  const codeBytes = old.kvHeads * capacity * columns;
+  const scalesAt = Math.ceil(codeBytes / 64) * 64;
+  const { buffer, byteOffset } = hugePageStorage(scalesAt + 4 * old.kvHeads * capacity);
+  const data = new Int8Array(buffer, byteOffset, codeBytes);
+  const scales = new Float32Array(buffer, byteOffset + scalesAt, old.kvHeads * capacity);
   const kept = Math.ceil(filled / SELECT_TILE) * SELECT_TILE;
   for (let h = 0; h < old.kvHeads; h++) {
     data.set(old.data.subarray(h * old.capacity * columns, (h * old.capacity + kept) * columns), h * capacity * columns);

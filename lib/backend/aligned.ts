@@ -4,7 +4,7 @@
  * f16) spans five lines instead of four: a kernel that reads rows scattered by a token list
  * (Double Sparsity) or a page list (Quest) then fetches 25% more lines, the last one often without
  * a prefetch. Aligning the array makes every row whose size is a multiple of 64 bytes start on a
- * line. JavaScript cannot see addresses, so the native addon reports the buffer's (addressAlignment);
+ * line. JavaScript cannot see addresses, so the native addon reports the buffer's (addressAlignment, modulo 2 MiB);
  * without it the array is allocated plainly.
  */
 import { nativeBinding } from './native';
@@ -16,7 +16,7 @@ type AlignedArrayCtor<T extends AlignedArray> = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-/** A zeroed array of `length` elements whose first byte is `align`-byte aligned (a power of two, at most 4096). */
+/** A zeroed array of `length` elements whose first byte is `align`-byte aligned (a power of two, at most 2 MiB). */
 export function alignedArray<T extends AlignedArray>(ctor: AlignedArrayCtor<T>, length: number, align = 64): T {
   const native = nativeBinding();
   if (!native || length === 0) return new ctor(length);

@@ -33,7 +33,7 @@ export interface NativeBinding {
   benchGatherRead(a: ArrayBufferView, b: ArrayBufferView, rowBytes: number, rowStride: number, rows: Uint32Array, threads: number): number;
   /** Asks for 2 MiB pages under a large typed array (a KV cache); returns the bytes advised (0 where unsupported). */
   adviseHugePages(view: ArrayBufferView): number;
-  /** The address of the view's first byte modulo 4096 (for placing arrays on cache-line boundaries). */
+  /** The address of the view's first byte modulo 2 MiB (for placing arrays on cache-line or huge-page boundaries). */
   addressAlignment(view: ArrayBufferView): number;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] in CSR. Checks every pointer; a column index >= K throws ERR_FORMAT. */
   matmulCsr(

@@ -4,6 +4,7 @@
  * and a restart of the hardware prefetcher. Call once when such a buffer is allocated (or reused).
  */
 import { fromNativeError } from '../errors';
+import { alignedArray } from './aligned';
 import { nativeBinding } from './native';
 
 /**
@@ -37,4 +38,24 @@ export const HUGE_PAGE_MIN_BYTES = 4 * 2 ** 20;
  */
 export function adviseStreamedStorage(...views: readonly ArrayBufferView[]): void {
   for (const v of views) if (v.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(v);
+}
+
+/** The size of a huge page (x86-64 and most aarch64 Linux kernels). */
+export const HUGE_PAGE_BYTES = 2 * 2 ** 20;
+
+/**
+ * Storage for a summary that a selection streams whole at every decode step (Quest's page bounds,
+ * Double Sparsity's label cache): `bytes` zeroed bytes from a 2 MiB boundary, backed by 2 MiB pages,
+ * when they fill at least one such page; else from a 64-byte line. Unlike adviseStreamedStorage
+ * (the aligned interior of an array placed anywhere), every byte lands in a huge page, so a 3 MiB
+ * label cache takes two TLB entries instead of 768 — and its stream no TLB walks, which a decode
+ * step pays cold. (Measured at 32K context, 8 KV heads, caches evicted: Double Sparsity's selection
+ * 182 -> 167 us.) Costs up to 2 MiB of untouched address space ahead of the bytes, and the last
+ * page rounds the backing up.
+ */
+export function hugePageStorage(bytes: number): { buffer: ArrayBuffer; byteOffset: number } {
+  const huge = nativeBinding() !== undefined && bytes >= HUGE_PAGE_BYTES;
+  const a = huge ? alignedArray(Uint8Array, Math.ceil(bytes / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES, HUGE_PAGE_BYTES) : alignedArray(Uint8Array, bytes);
+  if (huge) adviseHugePages(a);
+  return { buffer: a.buffer, byteOffset: a.byteOffset };
 }

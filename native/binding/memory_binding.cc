@@ -1,7 +1,8 @@
 // adviseHugePages(view) -> bytes: asks for 2 MiB pages under a large typed array (a KV cache) so
 // the kernels that stream it cross fewer pages (native/cpu/huge_pages.h).
-// addressAlignment(view) -> address of the view's first byte modulo 4096, so TypeScript can place
-// arrays on cache-line boundaries (lib/backend/aligned.ts); JavaScript cannot see addresses.
+// addressAlignment(view) -> address of the view's first byte modulo 2 MiB, so TypeScript can place
+// arrays on cache-line or huge-page boundaries (lib/backend/aligned.ts); JavaScript cannot see
+// addresses.
 #include <string>
 
 #include "../cpu/huge_pages.h"
@@ -34,7 +35,7 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
 
 Napi::Value AddressAlignment(const Napi::CallbackInfo& info) {
   const ViewBytes v = view_bytes(info, "addressAlignment");
-  return Napi::Number::New(info.Env(), double(reinterpret_cast<uintptr_t>(v.data) % 4096));
+  return Napi::Number::New(info.Env(), double(reinterpret_cast<uintptr_t>(v.data) % (uintptr_t(2) << 20)));
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
  * adviseHugePages: the advice covers whole 2 MiB pages inside the view, leaves the contents alone
  * (the collapse copies pages), and refuses what is not a typed array with a coded error.
  */
-import { adviseHugePages } from '../../lib/backend/huge_pages';
+import { adviseHugePages, HUGE_PAGE_BYTES, hugePageStorage } from '../../lib/backend/huge_pages';
 import { nativeBinding } from '../../lib/backend/native';
 import { SparsennError } from '../../lib/errors';
 
@@ -39,5 +39,17 @@ describe('adviseHugePages', () => {
     }
     expect((err as { code?: string }).code).toBe('ERR_ARG');
     expect(() => adviseHugePages(new DataView(new ArrayBuffer(8)))).toThrow(SparsennError);
+  });
+
+  (native ? test : test.skip)('hugePageStorage: from a 2 MiB boundary once the bytes fill a huge page, else from a 64-byte line; zeroed, whole', () => {
+    for (const bytes of [0, 100, HUGE_PAGE_BYTES - 64, HUGE_PAGE_BYTES, 3 * MiB + 17]) {
+      const { buffer, byteOffset } = hugePageStorage(bytes);
+      const a = new Uint8Array(buffer, byteOffset, bytes);
+      if (bytes === 0) continue;
+      expect(native!.addressAlignment(a) % (bytes >= HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : 64)).toBe(0);
+      expect(a[0]! + a[bytes - 1]!).toBe(0);
+      a[bytes - 1] = 9;
+      expect(a[bytes - 1]).toBe(9);
+    }
   });
 });
