@@ -19,7 +19,7 @@ import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect } from './ops';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { codeColumns, grownScaledRows, selectScoresLength, type LabelRows } from './selection_contract';
+import { codeColumns, grownScaledRows, type LabelRows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface DoubleSparsityOptions {
@@ -182,7 +182,7 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     labelSelect(
       {
         q: req.queries, heads: req.queries.length / D, headDim: D, channels: cache.channels.subarray(req.kvHead * r, (req.kvHead + 1) * r),
-        labels, n, k: this.budget - 1, scores: new Float32Array(selectScoresLength(1, n)), items: tokens,
+        labels, n, k: this.budget - 1, items: tokens,
       },
       { backend: this.backend },
     );
@@ -197,8 +197,8 @@ export class DoubleSparsityPolicy extends SparsePolicy {
     const { scratch } = cache;
     const n = length - 1;
     const k = this.budget - 1;
-    scratch.reserve(kv.kvHeads, n, k + 1);
-    labelSelect({ q, heads, headDim: kv.headDim, channels: cache.channels, labels: cache.labels, n, k, scores: scratch.scores, items: scratch.items }, { backend: this.backend });
+    scratch.reserve(kv.kvHeads, k + 1);
+    labelSelect({ q, heads, headDim: kv.headDim, channels: cache.channels, labels: cache.labels, n, k, items: scratch.items }, { backend: this.backend });
     return scratch.selection(kv.kvHeads, k + 1, (offsets, items) => ({ kind: 'indices', offsets, items }));
   }
 }

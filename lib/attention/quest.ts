@@ -23,7 +23,7 @@ import type { KvCacheView, KvSelection } from './contract';
 import { questPageBounds, questSelect } from './ops';
 import { questHeadScore, questQueryCodes } from './quest_query';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
-import { grownScaledRows, selectScoresLength, type ScaledInt8Rows } from './selection_contract';
+import { grownScaledRows, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
 export interface QuestOptions {
@@ -147,8 +147,7 @@ export class QuestPolicy extends SparsePolicy {
       kvHeads: 1,
     };
     const pages = new Uint32Array(p.keep + 1);
-    const scores = new Float32Array(selectScoresLength(1, p.current));
-    questSelect({ q: req.queries, heads: req.queries.length / req.kv.headDim, bounds: one, current: p.current, keep: p.keep, scores, items: pages }, { backend: this.backend });
+    questSelect({ q: req.queries, heads: req.queries.length / req.kv.headDim, bounds: one, current: p.current, keep: p.keep, items: pages }, { backend: this.backend });
     return { kind: 'pages', pages, pageSize: this.pageSize };
   }
 
@@ -158,8 +157,8 @@ export class QuestPolicy extends SparsePolicy {
     const p = this.plan(length);
     if (!p) return { kind: 'all' };
     const { bounds, scratch } = this.state(kv, layer, length);
-    scratch.reserve(kv.kvHeads, p.current, p.keep + 1);
-    questSelect({ q, heads, bounds: bounds.rows, current: p.current, keep: p.keep, scores: scratch.scores, items: scratch.items }, { backend: this.backend });
+    scratch.reserve(kv.kvHeads, p.keep + 1);
+    questSelect({ q, heads, bounds: bounds.rows, current: p.current, keep: p.keep, items: scratch.items }, { backend: this.backend });
     return scratch.selection(kv.kvHeads, p.keep + 1, (offsets, items) => ({ kind: 'pages', offsets, items, pageSize: this.pageSize }));
   }
 }

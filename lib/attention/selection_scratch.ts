@@ -1,21 +1,18 @@
 /**
  * Reusable buffers of one policy layer's fused selection (Quest pages, Double Sparsity tokens), so
- * a decode step allocates nothing: the score scratch and the item lists grow geometrically and the
- * KvSelection object is rebuilt only when the per-head count changes. A returned selection is
- * valid until the next selection of the same layer (the decoding loop uses it at once).
+ * a decode step allocates nothing: the item lists grow geometrically and the KvSelection object is
+ * rebuilt only when the per-head count changes. (No score buffer: without one the native selection
+ * keeps its scores in per-thread buffers that stay in cache, selection_contract.ts.) A returned
+ * selection is valid until the next selection of the same layer (the decoding loop uses it at once).
  */
 import type { KvSelection } from './contract';
-import { selectScoresLength } from './selection_contract';
 
 export class SelectionScratch {
-  scores = new Float32Array(0);
   items = new Uint32Array(0);
   private last: { perHead: number; items: Uint32Array; selection: KvSelection } | null = null;
 
-  /** Makes room for kvHeads heads scoring n rows and choosing perHead entries each. */
-  reserve(kvHeads: number, n: number, perHead: number): void {
-    const s = selectScoresLength(kvHeads, n);
-    if (this.scores.length < s) this.scores = new Float32Array(Math.max(s, 2 * this.scores.length));
+  /** Makes room for kvHeads heads choosing perHead entries each. */
+  reserve(kvHeads: number, perHead: number): void {
     const i = kvHeads * perHead;
     if (this.items.length < i) this.items = new Uint32Array(Math.max(i, 2 * this.items.length));
   }

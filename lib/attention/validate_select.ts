@@ -45,9 +45,9 @@ function checkQueries(q: Float32Array, heads: number, kvHeads: number, headDim: 
     throw new SparsennError('ERR_SHAPE', `attention selection: q must be a Float32Array of at least heads·headDim = ${heads * headDim}`);
 }
 
-function checkOut(scores: Float32Array, items: Uint32Array, kvHeads: number, n: number, k: number): void {
-  if (!(scores instanceof Float32Array) || scores.length < selectScoresLength(kvHeads, n))
-    throw new SparsennError('ERR_SHAPE', `attention selection: scores must be a Float32Array of at least ${selectScoresLength(kvHeads, n)}`);
+function checkOut(scores: Float32Array | undefined, items: Uint32Array, kvHeads: number, n: number, k: number): void {
+  if (scores !== undefined && (!(scores instanceof Float32Array) || scores.length < selectScoresLength(kvHeads, n)))
+    throw new SparsennError('ERR_SHAPE', `attention selection: scores, when given, must be a Float32Array of at least ${selectScoresLength(kvHeads, n)}`);
   if (!(items instanceof Uint32Array) || items.length < kvHeads * (k + 1))
     throw new SparsennError('ERR_SHAPE', `attention selection: items must be a Uint32Array of at least ${kvHeads * (k + 1)}`);
 }

@@ -10,7 +10,7 @@ export function questPageBoundsArgs(a: QuestPageBoundsArgs): Parameters<NativeBi
 
 export function questSelectArgs(a: QuestSelectArgs): Parameters<NativeBinding['attentionQuestSelect']> {
   const { bounds } = a;
-  return [a.q, a.heads, bounds.width / 2, bounds.data, bounds.scales, bounds.kvHeads, bounds.capacity, a.current, a.keep, a.scores, a.items];
+  return [a.q, a.heads, bounds.width / 2, bounds.data, bounds.scales, bounds.kvHeads, bounds.capacity, a.current, a.keep, a.scores ?? null, a.items];
 }
 
 export function labelUpdateArgs(a: LabelUpdateArgs): Parameters<NativeBinding['attentionLabelUpdate']> {
@@ -20,5 +20,5 @@ export function labelUpdateArgs(a: LabelUpdateArgs): Parameters<NativeBinding['a
 
 export function labelSelectArgs(a: LabelSelectArgs): Parameters<NativeBinding['attentionLabelSelect']> {
   const { labels } = a;
-  return [a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.scores, a.items, labels.bits];
+  return [a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.scores ?? null, a.items, labels.bits];
 }

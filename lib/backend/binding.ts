@@ -139,7 +139,7 @@ export interface NativeBinding {
     capacity: number,
     current: number,
     keep: number,
-    scores: Float32Array,
+    scores: Float32Array | null,
     items: Uint32Array,
   ): void;
   /** Double Sparsity label cache rows [begin, end). */
@@ -172,7 +172,7 @@ export interface NativeBinding {
     capacity: number,
     n: number,
     k: number,
-    scores: Float32Array,
+    scores: Float32Array | null,
     items: Uint32Array,
     bits: 4 | 8,
   ): void;

@@ -62,7 +62,8 @@ void check_range(Napi::Env env, const char* what, int64_t begin, int64_t end, in
                                     ") must be an ordered range within " + limit_name + " (" + std::to_string(limit) + ")");
 }
 
-// Scratch scores [kvHeads, round_up(n, 16)] and items [kvHeads, k + 1].
+// Scores [kvHeads, round_up(n, 16)] (null or undefined: not wanted, scratch of the kernel's own) and
+// items [kvHeads, k + 1].
 struct SelectOut {
   float* scores;
   uint32_t* items;
@@ -70,7 +71,8 @@ struct SelectOut {
 SelectOut parse_select_out(const Napi::CallbackInfo& info, size_t i, int64_t kv_heads, int64_t n, int64_t k) {
   Napi::Env env = info.Env();
   const int64_t stride = (n + kSelectTile - 1) / kSelectTile * kSelectTile;
-  ArrayArg scores = arg_array(info, i, "scores", DType::F32, checked_mul(env, kv_heads, stride));
+  const bool wanted = i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull();
+  ArrayArg scores = wanted ? arg_array(info, i, "scores", DType::F32, checked_mul(env, kv_heads, stride)) : ArrayArg{};
   ArrayArg items = arg_index_array(info, i + 1, "items", napi_uint32_array, checked_mul(env, kv_heads, k + 1));
   return SelectOut{static_cast<float*>(scores.data), static_cast<uint32_t*>(items.data)};
 }

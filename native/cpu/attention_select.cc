@@ -70,41 +70,53 @@ inline float key_at(const KvView& kv, int64_t h, int64_t t, int64_t d) {
   }
 }
 
-// Scores tiles [t0, t1) of head h into scores + h*round_up_tile(n) + 16*t0.
-using ScoreTiles = std::function<void(int64_t h, int64_t t0, int64_t t1)>;
+// Scores tiles [t0, t1) of head h into out (where tile t0 goes).
+using ScoreTiles = std::function<void(int64_t h, int64_t t0, int64_t t1, float* out)>;
+
+// A 64-byte-aligned buffer of at least n floats, one per thread, reused across calls.
+float* thread_scores(int64_t n) {
+  thread_local std::vector<float> buffer;
+  std::vector<float>& b = buffer;
+  if (b.size() < size_t(n + 16)) b.resize(size_t(n + 16));
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t(63));
+}
 
 // Group-max scores of rows [0, n) of every head (by `score`) into scores (row h at
-// h*round_up_tile(n)); then per head the k best of its n scores followed by `last`, into
-// items[h*(k+1) ..].
+// h*round_up_tile(n); null: per-thread buffers); then per head the k best of its n scores followed
+// by `last`, into items[h*(k+1) ..].
 void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int64_t k, uint32_t last, float* scores,
                  uint32_t* items) {
   const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
   const int64_t stride = round_up_tile(n);
   const int64_t elem = rows.scales ? 1 : 2;  // int8 codes or bf16
-  auto choose = [&](int64_t h) {
+  auto choose = [&](int64_t h, const float* s) {
     uint32_t* out = items + h * (k + 1);
-    top_k_ascending(scores + h * stride, n, k, out);
+    top_k_ascending(s, n, k, out);
     out[k] = last;
   };
   if (rows.kv_heads >= 2 * int64_t(thread_count())) {
-    // Enough heads to share out whole: one parallel region, each task scores and chooses one head.
+    // Enough heads to share out whole: one parallel region, each task scores and chooses one head
+    // (without a caller's buffer, in one of the thread's own, still in L2 for the top-k).
     parallel_for(rows.kv_heads, [&](int64_t h) {
-      if (tiles > 0) score(h, 0, tiles);
-      choose(h);
+      float* s = scores ? scores + h * stride : thread_scores(stride);
+      if (tiles > 0) score(h, 0, tiles, s);
+      choose(h, s);
     });
     return;
   }
   // Few heads: spread each head's rows over the cores in chunks of about 64 KiB (small enough to
-  // use every core, big enough that the pool's per-task cost stays small beside the reading).
+  // use every core, big enough that the pool's per-task cost stays small beside the reading), into
+  // one buffer for all of them.
+  float* all = scores ? scores : thread_scores(rows.kv_heads * stride);
   const int64_t tile_bytes = code_columns(rows) * kSelectTile * elem;
   const int64_t per = std::max<int64_t>(1, (int64_t(64) << 10) / tile_bytes);
   const int64_t chunks = (tiles + per - 1) / per;
   if (chunks > 0)
     parallel_for(rows.kv_heads * chunks, [&](int64_t task) {
       const int64_t h = task / chunks, c = task % chunks;
-      score(h, c * per, std::min(tiles, (c + 1) * per));
+      score(h, c * per, std::min(tiles, (c + 1) * per), all + h * stride + c * per * kSelectTile);
     });
-  parallel_for(rows.kv_heads, choose);
+  parallel_for(rows.kv_heads, [&](int64_t h) { choose(h, all + h * stride); });
 }
 
 }  // namespace
@@ -239,11 +251,10 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
   const QuestIntScoresFn vnni = quest_scores_vnni_kernel();
   const QuestIntScoresFn kernel = vnni && D % 4 == 0 ? vnni : quest_scores_generic_kernel();
   const int8_t* data = static_cast<const int8_t*>(bounds.data);
-  const int64_t stride = round_up_tile(current);
-  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
+  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1, float* out) {
     const int64_t first = h * bounds.capacity + t0 * kSelectTile;
     score_group(kernel, u.data() + h * G * 2 * D, qs.data() + h * G, G, data + first * bounds.width, bounds.scales + first, D,
-                t1 - t0, scores + h * stride + t0 * kSelectTile);
+                t1 - t0, out);
   };
   select_rows(score, bounds, current, keep, uint32_t(current), scores, items);
 }
@@ -307,11 +318,10 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   const LabelIntScoresFn kernel = label_scores_kernel(labels.code_bits, r);
   const int64_t columns = code_columns(labels);
   const int8_t* data = static_cast<const int8_t*>(labels.data);
-  const int64_t stride = round_up_tile(n);
-  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1) {
+  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1, float* out) {
     const int64_t first = h * labels.capacity + t0 * kSelectTile;
     score_group(kernel, c8.data() + h * G * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0,
-                scores + h * stride + t0 * kSelectTile);
+                out);
   };
   select_rows(score, labels, n, k, uint32_t(n), scores, items);
 }

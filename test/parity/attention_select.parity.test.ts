@@ -97,6 +97,10 @@ function expectSameQuestSelect(q: Float32Array, heads: number, bounds: ScaledInt
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) throw new Error(`${what}: page score ${i} differs: js ${a[i]} cpu ${b[i]}`);
   if (!same(js.items, cpu.items)) throw new Error(`${what}: page lists differ`);
   expectTopK(js.scores, cpu.items, bounds.kvHeads, current, keep, current, what);
+  // Without a scores buffer (as the policies call it: the kernel scores into its own): the same lists.
+  const items = new Uint32Array(bounds.kvHeads * (keep + 1)).fill(0xffffffff);
+  questSelect({ q, heads, bounds, current, keep, items }, { backend: 'cpu' });
+  if (!same(items, cpu.items)) throw new Error(`${what}: page lists differ without a scores buffer`);
 }
 
 describeNative('Quest page bounds and page choice: cpu vs js', () => {
@@ -179,6 +183,10 @@ function expectSameLabelSelect(a: Omit<LabelSelectArgs, 'scores' | 'items'>, wha
     if (i % stride < a.n && !Object.is(js.scores[i], cpu.scores[i])) throw new Error(`${what}: token score ${i} differs: js ${js.scores[i]} cpu ${cpu.scores[i]}`);
   if (!same(js.items, cpu.items)) throw new Error(`${what}: token lists differ`);
   expectTopK(js.scores, cpu.items, kvHeads, a.n, a.k, a.n, what);
+  // Without a scores buffer (as the policies call it: the kernel scores into its own): the same lists.
+  const items = new Uint32Array(kvHeads * (a.k + 1)).fill(0xffffffff);
+  labelSelect({ ...a, items }, { backend: 'cpu' });
+  if (!same(items, cpu.items)) throw new Error(`${what}: token lists differ without a scores buffer`);
 }
 
 /** Label rows of tokens [0, length) built by both backends (in two calls split at mid), checked bit for bit; the js rows. */
@@ -336,6 +344,7 @@ describe('bad selection arguments are coded errors', () => {
     expect(codeOf(() => questSelect({ ...sel, current: 17 }, o))).toBe('ERR_ARG');
     expect(codeOf(() => questSelect({ ...sel, heads: 3 }, o))).toBe('ERR_SHAPE');
     expect(codeOf(() => questSelect({ ...sel, items: new Uint32Array(5) }, o))).toBe('ERR_SHAPE');
+    expect(codeOf(() => questSelect({ ...sel, scores: new Float32Array(31) }, o))).toBe('ERR_SHAPE'); // optional, but whole when given
     expect(codeOf(() => questSelect({ ...sel, bounds: { ...bounds, capacity: 15 } }, o))).toBe('ERR_SHAPE');
     expect(codeOf(() => questPageBounds({ kv, pageSize: 16, bounds, pageBegin: 0, pageEnd: 7 }, o))).toBe('ERR_ARG');
     const labels = labelRows(2, 100, 2, 0, 8);
@@ -355,6 +364,8 @@ describe('bad selection arguments are coded errors', () => {
     const b = nativeBinding()!;
     const scores = new Float32Array(32);
     expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 16, 5, 2, scores, new Uint32Array(5))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 16, 5, 2, new Float32Array(31), new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 16, 5, 2, null, new Uint32Array(6))).not.toThrow();
     expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 16, 17, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(() => b.attentionQuestSelect(q, 4, 8, bounds.data, bounds.scales, 2, 48, 5, 2, scores, new Uint32Array(6))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
     expect(() => b.attentionQuestPageBounds(kv.k, 2, 2, 100, 8, 800, 8, 16, bounds.data, bounds.scales, 16, 0, 7)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));

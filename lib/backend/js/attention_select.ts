@@ -107,14 +107,15 @@ export function questSelectRef(a: QuestSelectArgs): void {
   const { bounds, q } = a;
   const D = bounds.width / 2;
   const codes = Array.from({ length: a.heads }, (_, g) => questQueryCodes(q, g * D, D));
+  const scores = a.scores ?? new Float32Array(selectScoresLength(bounds.kvHeads, a.current));
   groupMaxScores(
     codes.map((c) => c.unit),
     bounds,
     a.current,
     (g, h, p) => questHeadScore(codes[g]!, bounds, h, p),
-    a.scores,
+    scores,
   );
-  topKPerHead(bounds.kvHeads, a.scores, a.current, a.keep, a.current, a.items);
+  topKPerHead(bounds.kvHeads, scores, a.current, a.keep, a.current, a.items);
 }
 
 /** A token's label scale for codes within ±qmax; NaN when a label channel is not finite (the token scores NaN). */
@@ -158,12 +159,13 @@ export function labelSelectRef(a: LabelSelectArgs): void {
     for (let ch = 0; ch < r; ch++) sum += c.codes[ch]! * labelCode(labels, h, t, ch);
     return Math.fround(c.unit * Math.fround(sum));
   };
+  const scores = a.scores ?? new Float32Array(selectScoresLength(labels.kvHeads, a.n));
   groupMaxScores(
     codes.map((c) => c.unit),
     labels,
     a.n,
     headScore,
-    a.scores,
+    scores,
   );
-  topKPerHead(labels.kvHeads, a.scores, a.n, a.k, a.n, a.items);
+  topKPerHead(labels.kvHeads, scores, a.n, a.k, a.n, a.items);
 }

@@ -52,8 +52,10 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
 // the sum exact in integers and each product rounded to f32, so every ISA gives the same bits (a
 // group with a NaN or infinite query element scores NaN);
 // take the `keep` best (ascending, ties to the lower page; keep <= current), then `current`:
-// items[h*(keep+1) .. h*(keep+1)+keep]. scores: scratch of kv_heads * round_up(current, 16) floats
-// (row h starts at h*round_up(current, 16)).
+// items[h*(keep+1) .. h*(keep+1)+keep]. scores: null, or kv_heads * round_up(current, 16) floats
+// that receive the page scores (row h at h*round_up(current, 16)); with null each head is scored
+// into a per-thread buffer that stays in cache (a decode step's caller has no use for the scores,
+// and a buffer of its own goes to memory and back every step).
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items);
 
 // Double Sparsity label rows of tokens [begin, end) (end <= kv.length) of every KV head, as int8
