@@ -191,7 +191,12 @@ describeNative('selection top-k: cpu vs js', () => {
       const s = scores.subarray(row * n, (row + 1) * n);
       for (let i = 0; i < n; i++) s[i] = r();
       for (let j = 0; j < 512; j++) s[j * stride] = 100 + j / 1000;
-      if (row === 0) for (let placed = 0, i = 1; placed < 2000; i += 3) if (i % stride !== 0) (s[i] = 100.45), placed++;
+      if (row === 0)
+        for (let placed = 0, i = 1; placed < 2000; i += 3)
+          if (i % stride !== 0) {
+            s[i] = 100.45;
+            placed++;
+          }
     }
     const ref = new Uint32Array(2 * k);
     const got = new Uint32Array(2 * k).fill(0xffffffff);
