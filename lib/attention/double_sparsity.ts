@@ -14,10 +14,11 @@
  * their top (ops.labelSelect; selection_contract.ts has the layout). The selection streams the whole
  * label cache every step, so its bytes are most of the policy's cost beside the tokens it reads.
  */
+import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
-import { labelCacheUpdate, labelSelect } from './ops';
+import { labelCacheUpdate, labelSelect, labelSelectDecode } from './ops';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { codeColumns, grownScaledRows, type LabelRows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
@@ -187,6 +188,25 @@ export class DoubleSparsityPolicy extends SparsePolicy {
       { backend: this.backend },
     );
     return { kind: 'indices', tokens };
+  }
+
+  /**
+   * The layer's selection and its decode attention in one call (labelSelectDecode), into out.
+   * false (nothing written) while the budget covers the whole cache, or when the caller's
+   * attention backend is not the one this policy selects with (then selectLayer + attentionDecode
+   * keep each part where it was asked for).
+   */
+  decodeLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, scale: number, out: Float32Array, backend?: BackendChoice): boolean {
+    const length = pos + 1;
+    if (this.budget >= length) return false;
+    if (selectBackend(checkBackendChoice(backend)) !== selectBackend(this.backend)) return false;
+    const cache = this.labelCache(kv, layer, length);
+    const { scratch } = cache;
+    const k = this.budget - 1;
+    scratch.reserve(kv.kvHeads, k + 1);
+    const args = { q, heads, headDim: kv.headDim, channels: cache.channels, labels: cache.labels, n: length - 1, k, items: scratch.items };
+    labelSelectDecode({ ...args, kv, scale, out }, { backend: this.backend });
+    return true;
   }
 
   /** Every KV head of a layer in one call, into reused buffers. */

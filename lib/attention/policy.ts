@@ -6,6 +6,7 @@
  * Policies implement `selectHead`; `SparsePolicy` adapts it to the model's `AttentionPolicy`
  * (lib/nn/attention.ts: expanded key positions) and to the kernel's per-layer KvSelection.
  */
+import type { BackendChoice } from '../backend/types';
 import { bf16ToF32, f16ToF32 } from '../dtype';
 import { SparsennError } from '../errors';
 import type { KvCache } from '../generate/kv_cache';
@@ -41,6 +42,14 @@ export interface SparseAttentionPolicy extends AttentionPolicy {
   selectHead(req: HeadRequest): HeadSelection;
   /** The selection of every KV head of a layer for one query row, as the kernel takes it (sequence: see HeadRequest). */
   selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, sequence?: KvCache): KvSelection;
+  /**
+   * Optional: the selection and the decode attention over it in one call, writing out (heads ×
+   * headDim) as attentionDecode over selectLayer's choice would on `backend` (the caller's
+   * attention backend); false when it does not apply here (the caller then runs selectLayer and
+   * attentionDecode). For policies whose fused kernel overlaps one head's selection with another's
+   * attention (Double Sparsity).
+   */
+  decodeLayer?(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, scale: number, out: Float32Array, backend?: BackendChoice): boolean;
   /**
    * Optional: a block pattern that a prefill of T rows (positions pos0 ..) may run as ONE
    * block-sparse kernel call instead of asking selectLayer row by row. Each row then reads a

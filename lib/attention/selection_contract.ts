@@ -180,3 +180,17 @@ export interface LabelSelectArgs {
   readonly scores?: Float32Array;
   readonly items: Uint32Array;
 }
+
+/**
+ * Double Sparsity's step in one call: labelSelect's choice into items (as there; no scores), then
+ * out = attentionDecode({ q, heads, kv, selection: head h's items[h·(k+1) .. h·(k+1)+k], scale, out }).
+ * The native backend gives each KV head one task (score, rank, attend) when the heads fill the
+ * cores, so one core's ranking overlaps another's reading of K/V rows (32K context, 8 KV heads,
+ * 2 threads, caches evicted, straight into the addon: 0.80 -> 0.68 ms a layer against the two
+ * calls). kv has the labels' kvHeads and headDim, and holds token n (n < kv.length).
+ */
+export interface LabelSelectDecodeArgs extends Omit<LabelSelectArgs, 'scores'> {
+  readonly kv: KvCacheView;
+  readonly scale: number;
+  readonly out: Float32Array;
+}

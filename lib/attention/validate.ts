@@ -78,12 +78,12 @@ export function checkSelectionEntries(sel: KvSelection, kvHeads: number, length:
   }
 }
 
-function checkScale(scale: unknown): void {
+export function checkScale(scale: unknown): void {
   if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0)
     throw new SparsennError('ERR_ARG', 'attention: scale must be a positive finite number');
 }
 
-function checkF32(x: unknown, what: string, n: number): void {
+export function checkF32(x: unknown, what: string, n: number): void {
   if (!(x instanceof Float32Array)) throw new SparsennError('ERR_DTYPE', `attention: ${what} must be a Float32Array`);
   if (x.length < n) throw new SparsennError('ERR_SHAPE', `attention: ${what} needs ${n} elements, has ${x.length}`);
 }

@@ -3,13 +3,13 @@
  * runs them (the native binding repeats every check). O(1) per call apart from the label channels.
  */
 import { SparsennError } from '../errors';
-import type { LabelRows, LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
+import type { LabelRows, LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
 import { codeColumns, SELECT_TILE, selectScoresLength } from './selection_contract';
 import { QUEST_MAX_HEAD_DIM } from './quest_query';
 
 /** Label widths up to this keep Double Sparsity's integer scores exact in int32 (as Quest's head dims). */
 const LABEL_MAX_WIDTH = QUEST_MAX_HEAD_DIM;
-import { checkKv } from './validate';
+import { checkF32, checkKv, checkScale } from './validate';
 
 function int(x: unknown, what: string, min = 0): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min || x >= 2 ** 31)
@@ -104,4 +104,15 @@ export function checkLabelSelectArgs(a: LabelSelectArgs): void {
   range(0, int(a.n, 'n'), l.capacity, 'scored tokens');
   if (int(a.k, 'k') > a.n) throw new SparsennError('ERR_ARG', `attention selection: k (${a.k}) must not exceed n (${a.n})`);
   checkOut(a.scores, a.items, kvHeads, a.n, a.k);
+}
+
+export function checkLabelSelectDecodeArgs(a: LabelSelectDecodeArgs): void {
+  checkLabelSelectArgs(a);
+  const { kv, labels } = a;
+  checkKv(kv, a.heads);
+  if (kv.kvHeads !== labels.kvHeads || kv.headDim !== a.headDim)
+    throw new SparsennError('ERR_SHAPE', `attention selection: kv (${kv.kvHeads} heads of ${kv.headDim}) must match the labels' kvHeads (${labels.kvHeads}) and headDim (${a.headDim})`);
+  if (a.n >= kv.length) throw new SparsennError('ERR_ARG', `attention selection: token n (${a.n}) must be in the cache (length ${kv.length})`);
+  checkF32(a.out, 'out', a.heads * a.headDim);
+  checkScale(a.scale);
 }

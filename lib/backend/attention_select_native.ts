@@ -1,5 +1,5 @@
 /** Marshals the fused selection args (lib/attention/selection_contract.ts) into the native binding's positional arguments. */
-import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
+import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
 import { DTYPE_CODE } from '../dtype';
 import type { NativeBinding } from './binding';
 
@@ -21,4 +21,12 @@ export function labelUpdateArgs(a: LabelUpdateArgs): Parameters<NativeBinding['a
 export function labelSelectArgs(a: LabelSelectArgs): Parameters<NativeBinding['attentionLabelSelect']> {
   const { labels } = a;
   return [a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.scores ?? null, a.items, labels.bits];
+}
+
+export function labelSelectDecodeArgs(a: LabelSelectDecodeArgs): Parameters<NativeBinding['attentionLabelSelectDecode']> {
+  const { labels, kv } = a;
+  return [
+    a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.items, labels.bits,
+    kv.k, kv.v, DTYPE_CODE[kv.dtype], kv.length, kv.headStride, kv.tokenStride, a.scale, a.out,
+  ];
 }

@@ -176,6 +176,30 @@ export interface NativeBinding {
     items: Uint32Array,
     bits: 4 | 8,
   ): void;
+  /** attentionLabelSelect (no scores) and then decode attention over its choice, in one call (sparsenn/attention_select.h). */
+  attentionLabelSelectDecode(
+    q: Float32Array,
+    heads: number,
+    headDim: number,
+    channels: Uint32Array,
+    labels: Int8Array,
+    scales: Float32Array,
+    kvHeads: number,
+    width: number,
+    capacity: number,
+    n: number,
+    k: number,
+    items: Uint32Array,
+    bits: 4 | 8,
+    kvK: Float32Array | Uint16Array,
+    kvV: Float32Array | Uint16Array,
+    kvDtype: number,
+    length: number,
+    headStride: number,
+    tokenStride: number,
+    scale: number,
+    out: Float32Array,
+  ): void;
   /** Y[M,N] = X[M,K] · Wᵀ, W [N,K] N:M sparse (lib/formats/nm.ts layout); checks n, m and every length. */
   matmulNm(
     x: Float32Array,
@@ -245,6 +269,7 @@ export const NATIVE_FUNCTIONS = [
   'attentionQuestSelect',
   'attentionLabelUpdate',
   'attentionLabelSelect',
+  'attentionLabelSelectDecode',
   'matmulNm',
   'matmulNmAsync',
   'matmulInputSparse',

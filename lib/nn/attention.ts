@@ -125,6 +125,7 @@ function checkSelection(sel: ArrayLike<number>, pos: number): void {
 /** A policy that can also hand the kernel a whole layer's selection at once (lib/attention policies). */
 interface LayerSelectingPolicy extends AttentionPolicy {
   selectLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, sequence?: KvCache): KvSelection;
+  decodeLayer?(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, scale: number, out: Float32Array, backend?: BackendChoice): boolean;
 }
 
 function selectsLayers(p: AttentionPolicy | undefined): p is LayerSelectingPolicy {
@@ -165,9 +166,11 @@ export function attendRows(
       continue;
     }
     const qr = q.subarray(r * width, (r + 1) * width);
+    const outRow = out.subarray(r * width, (r + 1) * width);
     const kv = kvViewOfCache(cache, layer, pos + 1);
+    if (policy?.decodeLayer?.(layer, qr, shape.heads, kv, pos, scale, outRow, backend)) continue;
     const selection = policy ? policy.selectLayer(layer, qr, shape.heads, kv, pos, cache) : ALL;
-    attentionDecode({ q: qr, heads: shape.heads, kv, selection, scale, out: out.subarray(r * width, (r + 1) * width) }, { backend });
+    attentionDecode({ q: qr, heads: shape.heads, kv, selection, scale, out: outRow }, { backend });
   }
 }
 

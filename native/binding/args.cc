@@ -21,6 +21,13 @@ int64_t arg_size(const Napi::CallbackInfo& info, size_t i, const char* name, int
   return int64_t(v);
 }
 
+float arg_scale(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsNumber()) throw_coded(info.Env(), "ERR_ARG", "scale must be a number");
+  const double s = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(s) || s <= 0) throw_coded(info.Env(), "ERR_ARG", "scale must be a positive finite number");
+  return float(s);
+}
+
 DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* name) {
   int64_t code = arg_size(info, i, name, 2);
   return static_cast<DType>(code);

@@ -33,6 +33,9 @@ ArrayArg arg_array(const Napi::CallbackInfo& info, size_t i, const char* name, D
 ArrayArg arg_index_array(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type,
                          int64_t min_elems);
 
+// An attention softmax scale: a positive finite number (ERR_ARG otherwise).
+float arg_scale(const Napi::CallbackInfo& info, size_t i);
+
 // a*b with overflow check against the 2^53 limit of JS numbers.
 int64_t checked_mul(Napi::Env env, int64_t a, int64_t b);
 

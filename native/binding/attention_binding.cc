@@ -15,13 +15,6 @@ namespace {
 
 constexpr int64_t kMaxTokens = int64_t(1) << 31;  // token ids travel as 32-bit integers
 
-float arg_scale(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw_coded(info.Env(), "ERR_ARG", "scale must be a number");
-  const double s = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(s) || s <= 0) throw_coded(info.Env(), "ERR_ARG", "scale must be a positive finite number");
-  return float(s);
-}
-
 // Reads the KV cache arguments at [first, first + 7): k, v, dtype, kvHeads, length, headStride,
 // tokenStride; checks the last element any head/token/dim can address lies inside both buffers.
 struct KvArgs {

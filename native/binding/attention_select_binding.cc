@@ -157,8 +157,15 @@ Napi::Value AttentionLabelUpdate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attentionLabelSelect(q, heads, headDim, channels, labels, scales, kvHeads, width, capacity, n, k, scores, items, bits)
-Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
+// Double Sparsity's selection arguments at [0, 11): q, heads, headDim, channels, labels, scales,
+// kvHeads, width, capacity, n, k.
+struct LabelSelectIn {
+  F32View q;
+  const uint32_t* channels;
+  TiledRows labels;
+  int64_t n, k;
+};
+LabelSelectIn parse_label_select(const Napi::CallbackInfo& info, size_t bits_at) {
   Napi::Env env = info.Env();
   const int64_t D = arg_size(info, 2, "headDim");
   const int64_t kvh = arg_size(info, 6, "kvHeads");
@@ -171,11 +178,42 @@ Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
   if (width > 65536) throw_coded(env, "ERR_SHAPE", "label width must be at most 65536, got " + std::to_string(width));
   const F32View q = parse_queries(info, 0, kvh, D);
   const uint32_t* channels = parse_channels(info, 3, kvh, width, D);
-  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width, true, parse_label_bits(info, 13));
+  const TiledRows labels = parse_tiled(info, 4, "labels", kvh, cap, width, true, parse_label_bits(info, bits_at));
   check_range(env, "scored tokens", 0, n, cap, "the label capacity");
   if (k > n) throw_coded(env, "ERR_ARG", "k (" + std::to_string(k) + ") must not exceed n (" + std::to_string(n) + ")");
-  const SelectOut o = parse_select_out(info, 11, kvh, n, k);
-  run_sync(env, [&] { label_select(q, channels, labels, n, k, o.scores, o.items); });
+  return LabelSelectIn{q, channels, labels, n, k};
+}
+
+// attentionLabelSelect(q, heads, headDim, channels, labels, scales, kvHeads, width, capacity, n, k, scores, items, bits)
+Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
+  const LabelSelectIn a = parse_label_select(info, 13);
+  const SelectOut o = parse_select_out(info, 11, a.labels.kv_heads, a.n, a.k);
+  run_sync(info.Env(), [&] { label_select(a.q, a.channels, a.labels, a.n, a.k, o.scores, o.items); });
+  return info.Env().Undefined();
+}
+
+// attentionLabelSelectDecode(q, heads, headDim, channels, labels, scales, kvHeads, width, capacity, n, k, items, bits,
+//                            k, v, kvDtype, length, headStride, tokenStride, scale, out): the cache has the labels'
+// kvHeads and headDim, and holds token n.
+Napi::Value AttentionLabelSelectDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const LabelSelectIn a = parse_label_select(info, 12);
+  const int64_t kvh = a.labels.kv_heads, D = a.q.cols;
+  const DType dt = arg_dtype(info, 15, "kvDtype");
+  const int64_t len = arg_size(info, 16, "length", kMaxTokens - 1);
+  const int64_t hs = arg_size(info, 17, "headStride");
+  const int64_t ts = arg_size(info, 18, "tokenStride");
+  if (a.n >= len) throw_coded(env, "ERR_ARG", "token n (" + std::to_string(a.n) + ") must be in the cache (length " + std::to_string(len) + ")");
+  const int64_t need = checked_mul(env, kvh - 1, hs) + checked_mul(env, len - 1, ts) + D;
+  ArrayArg kk = arg_array(info, 13, "k", dt, need);
+  ArrayArg vv = arg_array(info, 14, "v", dt, need);
+  const KvView kv{kk.data, vv.data, dt, kvh, len, D, hs, ts};
+  ArrayArg items = arg_index_array(info, 11, "items", napi_uint32_array, checked_mul(env, kvh, a.k + 1));
+  const float scale = arg_scale(info, 19);
+  ArrayArg out = arg_array(info, 20, "out", DType::F32, checked_mul(env, a.q.rows, D));
+  const MutF32View o{static_cast<float*>(out.data), a.q.rows, D};
+  uint32_t* it = static_cast<uint32_t*>(items.data);
+  run_sync(env, [&] { label_select_decode(a.q, a.channels, a.labels, a.n, a.k, kv, scale, it, o); });
   return env.Undefined();
 }
 
@@ -186,6 +224,7 @@ void register_attention_select(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionQuestSelect", Napi::Function::New(env, AttentionQuestSelect, "attentionQuestSelect"));
   exports.Set("attentionLabelUpdate", Napi::Function::New(env, AttentionLabelUpdate, "attentionLabelUpdate"));
   exports.Set("attentionLabelSelect", Napi::Function::New(env, AttentionLabelSelect, "attentionLabelSelect"));
+  exports.Set("attentionLabelSelectDecode", Napi::Function::New(env, AttentionLabelSelectDecode, "attentionLabelSelectDecode"));
 }
 
 }  // namespace sparsenn::binding

@@ -43,12 +43,61 @@ struct HeadPlan {
   int64_t chunk0 = 0, chunks = 0;
 };
 
+// Folds a token list of KV head h into the running state (m, l, acc) of its query group, a block
+// at a time; each block is told the next one, so the kernel prefetches its rows while it computes.
+void attend_tokens(const float* qg, int64_t q_stride, int64_t G, const KvView& kv, int64_t h, const int32_t* tokens,
+                   int64_t count, float scale, float* m, float* l, float* acc) {
+  const AttendBlockFn attend = attend_block_kernel();
+  for (int64_t i = 0; i < count; i += kAttendBlock) {
+    const int64_t n = std::min(kAttendBlock, count - i);
+    const int64_t ahead = std::min(kAttendBlock, count - i - n);
+    attend(qg, q_stride, G, -1, kv, h, tokens + i, n, ahead, scale, m, l, acc);
+  }
+}
+
+// Query g of a head's group from its chunks' states (`chunks` consecutive states of G*(D+2)
+// floats: m, l, then acc), by a log-sum-exp merge, into o[0..D).
+void merge_chunks(const float* states, int64_t chunks, int64_t G, int64_t D, int64_t g, float* o) {
+  const int64_t state = D + 2;
+  std::fill(o, o + D, 0.f);
+  float gm = -std::numeric_limits<float>::infinity();
+  for (int64_t c = 0; c < chunks; ++c) gm = std::max(gm, states[c * G * state + g]);
+  if (gm == -std::numeric_limits<float>::infinity()) return;  // empty selection: zeros
+  double lsum = 0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const float* st = states + c * G * state;
+    if (st[g] == -std::numeric_limits<float>::infinity()) continue;
+    const float w = std::exp(st[g] - gm);
+    lsum += double(w) * st[G + g];
+    const float* acc = st + 2 * G + g * D;
+    for (int64_t d = 0; d < D; ++d) o[d] += w * acc[d];
+  }
+  const float inv = float(1.0 / lsum);
+  for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+}
+
+// A fresh softmax state for G queries: m = -inf, l = 0, acc = 0.
+void reset_state(float* st, int64_t G, int64_t D) {
+  std::fill(st, st + G, -std::numeric_limits<float>::infinity());
+  std::fill(st + G, st + G + G + G * D, 0.f);
+}
+
 }  // namespace
+
+void attention_decode_tokens(const F32View& q, const KvView& kv, int64_t h, const int32_t* tokens, int64_t count, float scale,
+                             const MutF32View& out) {
+  const int64_t D = kv.head_dim, G = q.rows / kv.kv_heads;
+  thread_local std::vector<float> state;
+  std::vector<float>& st = state;
+  st.resize(size_t(G * (D + 2)));
+  reset_state(st.data(), G, D);
+  attend_tokens(q.data + h * G * q.cols, q.cols, G, kv, h, tokens, count, scale, st.data(), st.data() + G, st.data() + 2 * G);
+  for (int64_t g = 0; g < G; ++g) merge_chunks(st.data(), 1, G, D, g, out.data + (h * G + g) * out.cols);
+}
 
 void attention_decode(const F32View& q, const KvView& kv, const SelectionView& sel, float scale,
                       const MutF32View& out) {
   const int64_t H = q.rows, D = kv.head_dim, KVH = kv.kv_heads, G = H / KVH;
-  const AttendBlockFn attend = attend_block_kernel();
 
   std::vector<HeadPlan> plans(static_cast<size_t>(KVH));
   int64_t total = 0;
@@ -91,11 +140,7 @@ void attention_decode(const F32View& q, const KvView& kv, const SelectionView& s
     const int64_t h = chunk_head[size_t(c)];
     const HeadPlan& p = plans[size_t(h)];
     float* st = partial.data() + c * G * state;
-    float* m = st;
-    float* l = st + G;
-    float* acc = st + 2 * G;
-    std::fill(m, m + G, -std::numeric_limits<float>::infinity());
-    std::fill(l, l + G + G * D, 0.f);
+    reset_state(st, G, D);
     const int64_t a = (c - p.chunk0) * chunk, b = std::min(a + chunk, p.before.back());
     // The chunk's token list, flattened first so each block also knows the tokens that follow it
     // (the kernel prefetches their rows while it computes). First entry reaching past position a:
@@ -109,35 +154,14 @@ void attention_decode(const F32View& q, const KvView& kv, const SelectionView& s
       entry_range(sel, kv.length, p.first_entry + e, &tb, &te);
       for (int64_t t = tb + (pos - p.before[size_t(e)]); t < te && pos < b; ++t, ++pos) tokens[size_t(count++)] = int32_t(t);
     }
-    const float* qg = q.data + h * G * q.cols;
-    for (int64_t i = 0; i < count; i += kAttendBlock) {
-      const int64_t n = std::min(kAttendBlock, count - i);
-      const int64_t ahead = std::min(kAttendBlock, count - i - n);
-      attend(qg, q.cols, G, -1, kv, h, tokens.data() + i, n, ahead, scale, m, l, acc);
-    }
+    attend_tokens(q.data + h * G * q.cols, q.cols, G, kv, h, tokens.data(), count, scale, st, st + G, st + 2 * G);
   });
 
   // Log-sum-exp merge of the chunks of each head.
   for (int64_t h = 0; h < KVH; ++h) {
     const HeadPlan& p = plans[size_t(h)];
-    for (int64_t g = 0; g < G; ++g) {
-      float* o = out.data + (h * G + g) * out.cols;
-      std::fill(o, o + D, 0.f);
-      float gm = -std::numeric_limits<float>::infinity();
-      for (int64_t c = p.chunk0; c < p.chunk0 + p.chunks; ++c) gm = std::max(gm, partial[size_t(c * G * state + g)]);
-      if (gm == -std::numeric_limits<float>::infinity()) continue;  // empty selection: zeros
-      double lsum = 0;
-      for (int64_t c = p.chunk0; c < p.chunk0 + p.chunks; ++c) {
-        const float* st = partial.data() + c * G * state;
-        if (st[g] == -std::numeric_limits<float>::infinity()) continue;
-        const float w = std::exp(st[g] - gm);
-        lsum += double(w) * st[G + g];
-        const float* acc = st + 2 * G + g * D;
-        for (int64_t d = 0; d < D; ++d) o[d] += w * acc[d];
-      }
-      const float inv = float(1.0 / lsum);
-      for (int64_t d = 0; d < D; ++d) o[d] *= inv;
-    }
+    for (int64_t g = 0; g < G; ++g)
+      merge_chunks(partial.data() + p.chunk0 * G * state, p.chunks, G, D, g, out.data + (h * G + g) * out.cols);
   }
 }
 

@@ -50,4 +50,10 @@ namespace avx512 { void group_scores(const float*, int64_t, int64_t, const KvVie
 AttendBlockFn attend_block_kernel();
 GroupScoresFn group_scores_kernel();
 
+// Decode attention of KV head h's query group (rows h*G .. h*G+G of q and out, G = q.rows /
+// kv.kv_heads) over tokens[0..count), on the calling thread: the same blocks, prefetches and final
+// normalisation as attention_decode gives a head whose selection is one chunk (the same bits).
+void attention_decode_tokens(const F32View& q, const KvView& kv, int64_t h, const int32_t* tokens, int64_t count, float scale,
+                             const MutF32View& out);
+
 }  // namespace sparsenn

@@ -10,10 +10,12 @@
 #include <limits>
 #include <vector>
 
+#include "attention_kernels.h"
 #include "attention_select_kernels.h"
 #include "label_scores_kernels.h"
 #include "isa.h"
 #include "sparsenn/convert.h"
+#include "sparsenn/ops.h"
 #include "threadpool.h"
 
 namespace sparsenn {
@@ -81,6 +83,20 @@ float* thread_scores(int64_t n) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t(63));
 }
 
+// Head h's scores into s (by `score`), then the k best of its n followed by `last` into
+// items[h*(k+1) ..].
+void score_and_choose(const ScoreTiles& score, int64_t h, int64_t n, int64_t k, uint32_t last, float* s, uint32_t* items) {
+  const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
+  if (tiles > 0) score(h, 0, tiles, s);
+  uint32_t* out = items + h * (k + 1);
+  top_k_ascending(s, n, k, out);
+  out[k] = last;
+}
+
+// Whether a layer's heads are enough to share out whole over the cores (else each head's rows
+// are spread over them).
+bool heads_fill_cores(int64_t kv_heads) { return kv_heads >= 2 * int64_t(thread_count()); }
+
 // Group-max scores of rows [0, n) of every head (by `score`) into scores (row h at
 // h*round_up_tile(n); null: per-thread buffers); then per head the k best of its n scores followed
 // by `last`, into items[h*(k+1) ..].
@@ -89,18 +105,11 @@ void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int6
   const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
   const int64_t stride = round_up_tile(n);
   const int64_t elem = rows.scales ? 1 : 2;  // int8 codes or bf16
-  auto choose = [&](int64_t h, const float* s) {
-    uint32_t* out = items + h * (k + 1);
-    top_k_ascending(s, n, k, out);
-    out[k] = last;
-  };
-  if (rows.kv_heads >= 2 * int64_t(thread_count())) {
-    // Enough heads to share out whole: one parallel region, each task scores and chooses one head
-    // (without a caller's buffer, in one of the thread's own, still in L2 for the top-k).
+  if (heads_fill_cores(rows.kv_heads)) {
+    // One parallel region, each task scores and chooses one head (without a caller's buffer, in
+    // one of the thread's own, still in L2 for the top-k).
     parallel_for(rows.kv_heads, [&](int64_t h) {
-      float* s = scores ? scores + h * stride : thread_scores(stride);
-      if (tiles > 0) score(h, 0, tiles, s);
-      choose(h, s);
+      score_and_choose(score, h, n, k, last, scores ? scores + h * stride : thread_scores(stride), items);
     });
     return;
   }
@@ -116,7 +125,11 @@ void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int6
       const int64_t h = task / chunks, c = task % chunks;
       score(h, c * per, std::min(tiles, (c + 1) * per), all + h * stride + c * per * kSelectTile);
     });
-  parallel_for(rows.kv_heads, [&](int64_t h) { choose(h, all + h * stride); });
+  parallel_for(rows.kv_heads, [&](int64_t h) {
+    uint32_t* out = items + h * (k + 1);
+    top_k_ascending(all + h * stride, n, k, out);
+    out[k] = last;
+  });
 }
 
 }  // namespace
@@ -298,10 +311,13 @@ void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledR
   });
 }
 
-void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
-                  uint32_t* items) {
+namespace {
+
+// Double Sparsity's scorer for one call: each query head's label channels, gathered and rounded to
+// signed 8-bit codes with a unit per head (in buffers of the calling thread, which the scorer reads
+// until that thread's next call), and the integer kernel over a head's tiles.
+ScoreTiles label_scorer(const F32View& q, const uint32_t* channels, const TiledRows& labels) {
   const int64_t r = labels.width, G = q.rows / labels.kv_heads;
-  // Each query head's label channels, gathered and rounded to signed 8-bit codes with a unit per head.
   thread_local std::vector<float> gathered;
   thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> qscales;
@@ -318,12 +334,40 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
   const LabelIntScoresFn kernel = label_scores_kernel(labels.code_bits, r);
   const int64_t columns = code_columns(labels);
   const int8_t* data = static_cast<const int8_t*>(labels.data);
-  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1, float* out) {
+  const int8_t* c8d = c8.data();
+  const float* qsd = qs.data();
+  return [=](int64_t h, int64_t t0, int64_t t1, float* out) {
     const int64_t first = h * labels.capacity + t0 * kSelectTile;
-    score_group(kernel, c8.data() + h * G * r, qs.data() + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0,
-                out);
+    score_group(kernel, c8d + h * G * r, qsd + h * G, G, data + first * columns, labels.scales + first, r, t1 - t0, out);
   };
-  select_rows(score, labels, n, k, uint32_t(n), scores, items);
+}
+
+}  // namespace
+
+void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
+                  uint32_t* items) {
+  select_rows(label_scorer(q, channels, labels), labels, n, k, uint32_t(n), scores, items);
+}
+
+void label_select_decode(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k,
+                         const KvView& kv, float scale, uint32_t* items, const MutF32View& out) {
+  const ScoreTiles score = label_scorer(q, channels, labels);
+  if (!heads_fill_cores(labels.kv_heads)) {
+    // Few heads: the selection and then the attention, each spread over the cores.
+    select_rows(score, labels, n, k, uint32_t(n), nullptr, items);
+    std::vector<int32_t> offsets(size_t(labels.kv_heads + 1));
+    for (int64_t h = 0; h <= labels.kv_heads; ++h) offsets[size_t(h)] = int32_t(h * (k + 1));
+    const SelectionView sel{SelectionKind::Indices, offsets.data(), reinterpret_cast<const int32_t*>(items), 0};
+    attention_decode(q, kv, sel, scale, out);
+    return;
+  }
+  // One task per head: its scores, its top-k, then attention over its tokens, so while one core
+  // ranks a head (no memory traffic) another reads the rows of its own.
+  const int64_t stride = round_up_tile(n);
+  parallel_for(labels.kv_heads, [&](int64_t h) {
+    score_and_choose(score, h, n, k, uint32_t(n), thread_scores(stride), items);
+    attention_decode_tokens(q, kv, h, reinterpret_cast<const int32_t*>(items + h * (k + 1)), k + 1, scale, out);
+  });
 }
 
 }  // namespace sparsenn

@@ -60,6 +60,11 @@ export const jsBackend: Backend = {
   attentionQuestSelect: questSelectRef,
   attentionLabelUpdate: labelUpdateRef,
   attentionLabelSelect: labelSelectRef,
+  attentionLabelSelectDecode(a) {
+    labelSelectRef(a);
+    const offsets = Uint32Array.from({ length: a.labels.kvHeads + 1 }, (_, h) => h * (a.k + 1));
+    attentionDecodeRef({ q: a.q, heads: a.heads, kv: a.kv, selection: { kind: 'indices', offsets, items: a.items }, scale: a.scale, out: a.out });
+  },
   attentionPrefill(a) {
     attentionPrefillRef(a);
   },

@@ -76,6 +76,15 @@ void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledR
 void label_select(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k, float* scores,
                   uint32_t* items);
 
+// label_select's choice (into items, as there) and then decode attention over it, in one call:
+// out = attention_decode(q, kv, the selection of items[h*(k+1) .. h*(k+1)+k] for each head h),
+// the same bits as those two calls give when each head's selection is one chunk of
+// attention_decode. With at least two KV heads per thread, each head is one task that scores,
+// ranks and attends, so one core's ranking (no memory traffic) overlaps another's reading of
+// its rows. kv.kv_heads == labels.kv_heads, n < kv.length.
+void label_select_decode(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k,
+                         const KvView& kv, float scale, uint32_t* items, const MutF32View& out);
+
 // Indices of the k largest of s[0..n) (NaN ranks as -inf), ascending, ties to the lower index:
 // the same set as attention_top_k, found in linear time (native/cpu/select_top_k.cc: a sampled
 // floor, a vector collect, a histogram select on the candidates' order keys).
