@@ -2,9 +2,9 @@
  * Decode attention at long context, Llama-7B attention shapes (32 query heads, 8 KV heads, head
  * dim 128, f16 cache): dense attention against sparse policies at a 1/16 budget, in the same
  * interleaved rounds, with the streaming-read ceiling timed alongside. Policy rows include their
- * selection cost, run as the decoding loop runs it (Quest: one fused native call per layer over its
- * page bounds, then the kernel; Double Sparsity: one call for its label scores, top-k and the
- * kernel, one task per KV head). Quest's int8 page bounds are 1/31.5 of the KV bytes, so its byte
+ * selection cost, run as the decoding loop runs it: one native call per layer that scores a head's
+ * summaries (Quest's page bounds, Double Sparsity's label rows), takes their top-k and attends over
+ * the choice, one task per KV head (decodeLayer). Quest's int8 page bounds are 1/31.5 of the KV bytes, so its byte
  * ceiling at a 1/16 budget is 10.6x; Double Sparsity's 4-bit label rows with a f32 scale per token
  * are 1/42.7, ceiling 11.7x. The kernel-only and selection-only rows show the split, and GB/s
  * count every byte a row reads. Every decode variant is
@@ -91,7 +91,7 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
   tidal.selectLayer(0, q, HEADS, kv, L - 1);
   const fns: Array<() => unknown> = [run({ kind: 'all' })];
   // A policy's step as the decoding loop runs it (lib/nn/attention.ts attendRows): one fused call
-  // where the policy has one (Double Sparsity's decodeLayer), else its selection and the kernel.
+  // where the policy has one (decodeLayer: Quest, Double Sparsity), else its selection and the kernel.
   for (const [, p, layer] of policies)
     fns.push(() => p.decodeLayer?.(layer, q, HEADS, kv, L - 1, scale, out, 'cpu') || run(p.selectLayer(layer, q, HEADS, kv, L - 1))());
   for (const [, p, layer] of policies) {

@@ -8,8 +8,8 @@ import type { BackendChoice } from '../backend/types';
 import { checkOptions } from '../options';
 import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs, TopKArgs } from './contract';
 import { checkDecodeArgs, checkGroupScoresArgs, checkPrefillArgs, checkTopKArgs } from './validate';
-import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from './selection_contract';
-import { checkLabelSelectArgs, checkLabelSelectDecodeArgs, checkLabelUpdateArgs, checkQuestPageBoundsArgs, checkQuestSelectArgs } from './validate_select';
+import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, QuestSelectDecodeArgs } from './selection_contract';
+import { checkLabelSelectArgs, checkLabelSelectDecodeArgs, checkLabelUpdateArgs, checkQuestPageBoundsArgs, checkQuestSelectArgs, checkQuestSelectDecodeArgs } from './validate_select';
 
 export interface AttentionKernelOptions {
   backend?: BackendChoice;
@@ -96,6 +96,13 @@ export function labelSelect(a: LabelSelectArgs, opts?: AttentionKernelOptions): 
   const backend = backendFor(opts, 'labelSelect');
   checkLabelSelectArgs(a);
   backend.attentionLabelSelect(a);
+}
+
+/** Quest's page choice and the decode attention over it, in one call (see QuestSelectDecodeArgs). */
+export function questSelectDecode(a: QuestSelectDecodeArgs, opts?: AttentionKernelOptions): void {
+  const backend = backendFor(opts, 'questSelectDecode');
+  checkQuestSelectDecodeArgs(a);
+  backend.attentionQuestSelectDecode(a);
 }
 
 /** Double Sparsity's token choice and the decode attention over it, in one call (see LabelSelectDecodeArgs). */

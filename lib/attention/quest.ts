@@ -17,10 +17,11 @@
  * GQA: the group's query heads share one selection, scored by the largest bound over the group
  * (a page is read if any head of the group may need it).
  */
+import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
-import { questPageBounds, questSelect } from './ops';
+import { questPageBounds, questSelect, questSelectDecode } from './ops';
 import { questHeadScore, questQueryCodes } from './quest_query';
 import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { grownScaledRows, type ScaledInt8Rows } from './selection_contract';
@@ -149,6 +150,23 @@ export class QuestPolicy extends SparsePolicy {
     const pages = new Uint32Array(p.keep + 1);
     questSelect({ q: req.queries, heads: req.queries.length / req.kv.headDim, bounds: one, current: p.current, keep: p.keep, items: pages }, { backend: this.backend });
     return { kind: 'pages', pages, pageSize: this.pageSize };
+  }
+
+  /**
+   * The layer's page choice and its decode attention in one call (questSelectDecode), into out.
+   * false (nothing written) while the budget covers the whole cache, or when the caller's attention
+   * backend is not the one this policy selects with (as DoubleSparsityPolicy.decodeLayer).
+   */
+  decodeLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, scale: number, out: Float32Array, backend?: BackendChoice): boolean {
+    const length = pos + 1;
+    const p = this.plan(length);
+    if (!p) return false;
+    if (selectBackend(checkBackendChoice(backend)) !== selectBackend(this.backend)) return false;
+    const { bounds, scratch } = this.state(kv, layer, length);
+    scratch.reserve(kv.kvHeads, p.keep + 1);
+    const items = scratch.items;
+    questSelectDecode({ q, heads, bounds: bounds.rows, current: p.current, keep: p.keep, items, pageSize: this.pageSize, kv, scale, out }, { backend: this.backend });
+    return true;
   }
 
   /** Every KV head of a layer in one call, into reused buffers. */

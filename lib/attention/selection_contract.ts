@@ -194,3 +194,16 @@ export interface LabelSelectDecodeArgs extends Omit<LabelSelectArgs, 'scores'> {
   readonly scale: number;
   readonly out: Float32Array;
 }
+
+/**
+ * Quest's step in one call: questSelect's choice into items (as there; no scores), then
+ * out = attentionDecode over head h's pages items[h·(keep+1) ..] of pageSize tokens (the current
+ * page cut at kv.length), one task per KV head as labelSelectDecode. kv has the bounds' kvHeads
+ * and headDim, and page `current` starts inside it (current·pageSize < kv.length).
+ */
+export interface QuestSelectDecodeArgs extends Omit<QuestSelectArgs, 'scores'> {
+  readonly pageSize: number;
+  readonly kv: KvCacheView;
+  readonly scale: number;
+  readonly out: Float32Array;
+}

@@ -3,7 +3,8 @@
  * runs them (the native binding repeats every check). O(1) per call apart from the label channels.
  */
 import { SparsennError } from '../errors';
-import type { LabelRows, LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, TiledRows } from './selection_contract';
+import type { KvCacheView } from './contract';
+import type { LabelRows, LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, QuestSelectDecodeArgs, TiledRows } from './selection_contract';
 import { codeColumns, SELECT_TILE, selectScoresLength } from './selection_contract';
 import { QUEST_MAX_HEAD_DIM } from './quest_query';
 
@@ -106,13 +107,25 @@ export function checkLabelSelectArgs(a: LabelSelectArgs): void {
   checkOut(a.scores, a.items, kvHeads, a.n, a.k);
 }
 
+/** The cache and output of a fused selection + decode: the summaries' heads and head dim, the output's size, the scale. */
+function checkFusedDecode(kv: KvCacheView, kvHeads: number, headDim: number, heads: number, out: Float32Array, scale: number): void {
+  checkKv(kv, heads);
+  if (kv.kvHeads !== kvHeads || kv.headDim !== headDim)
+    throw new SparsennError('ERR_SHAPE', `attention selection: kv (${kv.kvHeads} heads of ${kv.headDim}) must match the summaries' kvHeads (${kvHeads}) and headDim (${headDim})`);
+  checkF32(out, 'out', heads * headDim);
+  checkScale(scale);
+}
+
 export function checkLabelSelectDecodeArgs(a: LabelSelectDecodeArgs): void {
   checkLabelSelectArgs(a);
-  const { kv, labels } = a;
-  checkKv(kv, a.heads);
-  if (kv.kvHeads !== labels.kvHeads || kv.headDim !== a.headDim)
-    throw new SparsennError('ERR_SHAPE', `attention selection: kv (${kv.kvHeads} heads of ${kv.headDim}) must match the labels' kvHeads (${labels.kvHeads}) and headDim (${a.headDim})`);
-  if (a.n >= kv.length) throw new SparsennError('ERR_ARG', `attention selection: token n (${a.n}) must be in the cache (length ${kv.length})`);
-  checkF32(a.out, 'out', a.heads * a.headDim);
-  checkScale(a.scale);
+  checkFusedDecode(a.kv, a.labels.kvHeads, a.headDim, a.heads, a.out, a.scale);
+  if (a.n >= a.kv.length) throw new SparsennError('ERR_ARG', `attention selection: token n (${a.n}) must be in the cache (length ${a.kv.length})`);
+}
+
+export function checkQuestSelectDecodeArgs(a: QuestSelectDecodeArgs): void {
+  checkQuestSelectArgs(a);
+  checkFusedDecode(a.kv, a.bounds.kvHeads, a.bounds.width / 2, a.heads, a.out, a.scale);
+  const page = int(a.pageSize, 'pageSize', 1);
+  if (a.current * page >= a.kv.length)
+    throw new SparsennError('ERR_ARG', `attention selection: page current (${a.current}) must start inside the cache (length ${a.kv.length})`);
 }

@@ -1,5 +1,5 @@
 /** Marshals the fused selection args (lib/attention/selection_contract.ts) into the native binding's positional arguments. */
-import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
+import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, QuestSelectDecodeArgs } from '../attention/selection_contract';
 import { DTYPE_CODE } from '../dtype';
 import type { NativeBinding } from './binding';
 
@@ -27,6 +27,14 @@ export function labelSelectDecodeArgs(a: LabelSelectDecodeArgs): Parameters<Nati
   const { labels, kv } = a;
   return [
     a.q, a.heads, a.headDim, a.channels, labels.data, labels.scales, labels.kvHeads, labels.width, labels.capacity, a.n, a.k, a.items, labels.bits,
+    kv.k, kv.v, DTYPE_CODE[kv.dtype], kv.length, kv.headStride, kv.tokenStride, a.scale, a.out,
+  ];
+}
+
+export function questSelectDecodeArgs(a: QuestSelectDecodeArgs): Parameters<NativeBinding['attentionQuestSelectDecode']> {
+  const { bounds, kv } = a;
+  return [
+    a.q, a.heads, bounds.width / 2, bounds.data, bounds.scales, bounds.kvHeads, bounds.capacity, a.current, a.keep, a.items, a.pageSize,
     kv.k, kv.v, DTYPE_CODE[kv.dtype], kv.length, kv.headStride, kv.tokenStride, a.scale, a.out,
   ];
 }

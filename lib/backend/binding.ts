@@ -176,6 +176,28 @@ export interface NativeBinding {
     items: Uint32Array,
     bits: 4 | 8,
   ): void;
+  /** attentionQuestSelect (no scores) and then decode attention over its pages, in one call (sparsenn/attention_select.h). */
+  attentionQuestSelectDecode(
+    q: Float32Array,
+    heads: number,
+    headDim: number,
+    bounds: Int8Array,
+    scales: Float32Array,
+    kvHeads: number,
+    capacity: number,
+    current: number,
+    keep: number,
+    items: Uint32Array,
+    pageSize: number,
+    kvK: Float32Array | Uint16Array,
+    kvV: Float32Array | Uint16Array,
+    kvDtype: number,
+    length: number,
+    headStride: number,
+    tokenStride: number,
+    scale: number,
+    out: Float32Array,
+  ): void;
   /** attentionLabelSelect (no scores) and then decode attention over its choice, in one call (sparsenn/attention_select.h). */
   attentionLabelSelectDecode(
     q: Float32Array,
@@ -267,6 +289,7 @@ export const NATIVE_FUNCTIONS = [
   'attentionTopK',
   'attentionQuestPageBounds',
   'attentionQuestSelect',
+  'attentionQuestSelectDecode',
   'attentionLabelUpdate',
   'attentionLabelSelect',
   'attentionLabelSelectDecode',

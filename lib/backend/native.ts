@@ -8,7 +8,7 @@ import * as path from 'path';
 import { DTYPE_CODE } from '../dtype';
 import { fromNativeError } from '../errors';
 import { decodeArgs, groupScoresArgs, prefillArgs } from './attention_native';
-import { labelSelectArgs, labelSelectDecodeArgs, labelUpdateArgs, questPageBoundsArgs, questSelectArgs } from './attention_select_native';
+import { labelSelectArgs, labelSelectDecodeArgs, labelUpdateArgs, questPageBoundsArgs, questSelectArgs, questSelectDecodeArgs } from './attention_select_native';
 import { NATIVE_FUNCTIONS, type NativeBinding } from './binding';
 import type { Backend } from './types';
 
@@ -146,6 +146,9 @@ export function createCpuBackend(b: NativeBinding): Backend {
     },
     attentionLabelSelect(a) {
       wrap(() => b.attentionLabelSelect(...labelSelectArgs(a)));
+    },
+    attentionQuestSelectDecode(a) {
+      wrap(() => b.attentionQuestSelectDecode(...questSelectDecodeArgs(a)));
     },
     attentionLabelSelectDecode(a) {
       wrap(() => b.attentionLabelSelectDecode(...labelSelectDecodeArgs(a)));

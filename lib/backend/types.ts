@@ -8,7 +8,7 @@ import type { BsrMatrix } from '../formats/bsr';
 import type { CsrMatrix } from '../formats/csr';
 import type { NmMatrix } from '../formats/nm';
 import type { DecodeAttentionArgs, GroupScoresArgs, PrefillAttentionArgs, TopKArgs } from '../attention/contract';
-import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../attention/selection_contract';
+import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, QuestSelectDecodeArgs } from '../attention/selection_contract';
 import type { Tensor } from '../tensor';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
@@ -46,6 +46,7 @@ export interface Backend {
   attentionLabelUpdate(a: LabelUpdateArgs): void;
   attentionLabelSelect(a: LabelSelectArgs): void;
   attentionLabelSelectDecode(a: LabelSelectDecodeArgs): void;
+  attentionQuestSelectDecode(a: QuestSelectDecodeArgs): void;
   /** U with H⁻¹ = UᵀU (upper, [k,k]) for a symmetric positive-definite H [k,k], all f64. Returns 0, or i + 1 when pivot i is not positive. */
   choleskyInverseUpper(h: Float64Array, k: number, u: Float64Array): number;
   choleskyInverseUpperAsync(h: Float64Array, k: number, u: Float64Array): Promise<number>;

@@ -114,8 +114,14 @@ Napi::Value AttentionQuestPageBounds(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attentionQuestSelect(q, heads, headDim, bounds, scales, kvHeads, capacity, current, keep, scores, items)
-Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
+// Quest's selection arguments at [0, 9): q, heads, headDim, bounds, scales, kvHeads, capacity,
+// current, keep.
+struct QuestSelectIn {
+  F32View q;
+  TiledRows bounds;
+  int64_t current, keep;
+};
+QuestSelectIn parse_quest_select(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t D = arg_size(info, 2, "headDim");
   const int64_t kvh = arg_size(info, 5, "kvHeads");
@@ -129,8 +135,54 @@ Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
   const TiledRows bounds = parse_tiled(info, 3, "bounds", kvh, cap, 2 * D, true);
   check_range(env, "scored pages", 0, current, cap, "the bounds capacity");
   if (keep > current) throw_coded(env, "ERR_ARG", "keep (" + std::to_string(keep) + ") must not exceed current (" + std::to_string(current) + ")");
-  const SelectOut o = parse_select_out(info, 9, kvh, current, keep);
-  run_sync(env, [&] { quest_select(q, bounds, current, keep, o.scores, o.items); });
+  return QuestSelectIn{q, bounds, current, keep};
+}
+
+// attentionQuestSelect(q, heads, headDim, bounds, scales, kvHeads, capacity, current, keep, scores, items)
+Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
+  const QuestSelectIn a = parse_quest_select(info);
+  const SelectOut o = parse_select_out(info, 9, a.bounds.kv_heads, a.current, a.keep);
+  run_sync(info.Env(), [&] { quest_select(a.q, a.bounds, a.current, a.keep, o.scores, o.items); });
+  return info.Env().Undefined();
+}
+
+// The KV cache of a fused selection + decode at [first, first + 6): k, v, kvDtype, length,
+// headStride, tokenStride, with kvHeads and headDim of the selection's summaries.
+KvView parse_decode_kv(const Napi::CallbackInfo& info, size_t first, int64_t kv_heads, int64_t head_dim) {
+  Napi::Env env = info.Env();
+  const DType dt = arg_dtype(info, first + 2, "kvDtype");
+  const int64_t len = arg_size(info, first + 3, "length", kMaxTokens - 1);
+  const int64_t hs = arg_size(info, first + 4, "headStride");
+  const int64_t ts = arg_size(info, first + 5, "tokenStride");
+  int64_t need = 0;
+  if (len > 0) need = checked_mul(env, kv_heads - 1, hs) + checked_mul(env, len - 1, ts) + head_dim;
+  ArrayArg k = arg_array(info, first, "k", dt, need);
+  ArrayArg v = arg_array(info, first + 1, "v", dt, need);
+  return KvView{k.data, v.data, dt, kv_heads, len, head_dim, hs, ts};
+}
+
+// The output [heads, headDim] of a fused selection + decode at i.
+MutF32View parse_decode_out(const Napi::CallbackInfo& info, size_t i, const F32View& q) {
+  ArrayArg out = arg_array(info, i, "out", DType::F32, checked_mul(info.Env(), q.rows, q.cols));
+  return MutF32View{static_cast<float*>(out.data), q.rows, q.cols};
+}
+
+// attentionQuestSelectDecode(q, heads, headDim, bounds, scales, kvHeads, capacity, current, keep, items, pageSize,
+//                            k, v, kvDtype, length, headStride, tokenStride, scale, out): the cache has the
+// bounds' kvHeads and headDim, and holds a token of page `current`.
+Napi::Value AttentionQuestSelectDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const QuestSelectIn a = parse_quest_select(info);
+  const int64_t page = arg_size(info, 10, "pageSize", kMaxTokens - 1);
+  if (page < 1) throw_coded(env, "ERR_ARG", "pageSize must be at least 1");
+  const KvView kv = parse_decode_kv(info, 11, a.bounds.kv_heads, a.q.cols);
+  if (checked_mul(env, a.current, page) >= kv.length)
+    throw_coded(env, "ERR_ARG", "page current (" + std::to_string(a.current) + ") must start inside the cache (length " + std::to_string(kv.length) + ")");
+  ArrayArg items = arg_index_array(info, 9, "items", napi_uint32_array, checked_mul(env, a.bounds.kv_heads, a.keep + 1));
+  const float scale = arg_scale(info, 17);
+  const MutF32View o = parse_decode_out(info, 18, a.q);
+  uint32_t* it = static_cast<uint32_t*>(items.data);
+  run_sync(env, [&] { quest_select_decode(a.q, a.bounds, a.current, a.keep, page, kv, scale, it, o); });
   return env.Undefined();
 }
 
@@ -198,20 +250,11 @@ Napi::Value AttentionLabelSelect(const Napi::CallbackInfo& info) {
 Napi::Value AttentionLabelSelectDecode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const LabelSelectIn a = parse_label_select(info, 12);
-  const int64_t kvh = a.labels.kv_heads, D = a.q.cols;
-  const DType dt = arg_dtype(info, 15, "kvDtype");
-  const int64_t len = arg_size(info, 16, "length", kMaxTokens - 1);
-  const int64_t hs = arg_size(info, 17, "headStride");
-  const int64_t ts = arg_size(info, 18, "tokenStride");
-  if (a.n >= len) throw_coded(env, "ERR_ARG", "token n (" + std::to_string(a.n) + ") must be in the cache (length " + std::to_string(len) + ")");
-  const int64_t need = checked_mul(env, kvh - 1, hs) + checked_mul(env, len - 1, ts) + D;
-  ArrayArg kk = arg_array(info, 13, "k", dt, need);
-  ArrayArg vv = arg_array(info, 14, "v", dt, need);
-  const KvView kv{kk.data, vv.data, dt, kvh, len, D, hs, ts};
-  ArrayArg items = arg_index_array(info, 11, "items", napi_uint32_array, checked_mul(env, kvh, a.k + 1));
+  const KvView kv = parse_decode_kv(info, 13, a.labels.kv_heads, a.q.cols);
+  if (a.n >= kv.length) throw_coded(env, "ERR_ARG", "token n (" + std::to_string(a.n) + ") must be in the cache (length " + std::to_string(kv.length) + ")");
+  ArrayArg items = arg_index_array(info, 11, "items", napi_uint32_array, checked_mul(env, a.labels.kv_heads, a.k + 1));
   const float scale = arg_scale(info, 19);
-  ArrayArg out = arg_array(info, 20, "out", DType::F32, checked_mul(env, a.q.rows, D));
-  const MutF32View o{static_cast<float*>(out.data), a.q.rows, D};
+  const MutF32View o = parse_decode_out(info, 20, a.q);
   uint32_t* it = static_cast<uint32_t*>(items.data);
   run_sync(env, [&] { label_select_decode(a.q, a.channels, a.labels, a.n, a.k, kv, scale, it, o); });
   return env.Undefined();
@@ -222,6 +265,7 @@ Napi::Value AttentionLabelSelectDecode(const Napi::CallbackInfo& info) {
 void register_attention_select(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionQuestPageBounds", Napi::Function::New(env, AttentionQuestPageBounds, "attentionQuestPageBounds"));
   exports.Set("attentionQuestSelect", Napi::Function::New(env, AttentionQuestSelect, "attentionQuestSelect"));
+  exports.Set("attentionQuestSelectDecode", Napi::Function::New(env, AttentionQuestSelectDecode, "attentionQuestSelectDecode"));
   exports.Set("attentionLabelUpdate", Napi::Function::New(env, AttentionLabelUpdate, "attentionLabelUpdate"));
   exports.Set("attentionLabelSelect", Napi::Function::New(env, AttentionLabelSelect, "attentionLabelSelect"));
   exports.Set("attentionLabelSelectDecode", Napi::Function::New(env, AttentionLabelSelectDecode, "attentionLabelSelectDecode"));

@@ -251,9 +251,13 @@ void label_query_codes(const float* q, int64_t r, int8_t* codes, float* scale) {
 
 }  // namespace
 
-void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
+namespace {
+
+// Quest's scorer for one call: every query head as u8 codes of |q_d| (positive dims first, then
+// negative) and its unit (in buffers of the calling thread, which the scorer reads until that
+// thread's next call), and the integer kernel over a head's page tiles.
+ScoreTiles quest_scorer(const F32View& q, const TiledRows& bounds) {
   const int64_t D = bounds.width / 2, G = q.rows / bounds.kv_heads;
-  // Every query head as u8 codes of |q_d| (positive dims first, then negative) and its scale.
   thread_local std::vector<uint8_t> codes;
   thread_local std::vector<float> qscales;
   std::vector<uint8_t>& u = codes;
@@ -264,12 +268,45 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
   const QuestIntScoresFn vnni = quest_scores_vnni_kernel();
   const QuestIntScoresFn kernel = vnni && D % 4 == 0 ? vnni : quest_scores_generic_kernel();
   const int8_t* data = static_cast<const int8_t*>(bounds.data);
-  const ScoreTiles score = [&](int64_t h, int64_t t0, int64_t t1, float* out) {
+  const uint8_t* ud = u.data();
+  const float* qsd = qs.data();
+  return [=](int64_t h, int64_t t0, int64_t t1, float* out) {
     const int64_t first = h * bounds.capacity + t0 * kSelectTile;
-    score_group(kernel, u.data() + h * G * 2 * D, qs.data() + h * G, G, data + first * bounds.width, bounds.scales + first, D,
-                t1 - t0, out);
+    score_group(kernel, ud + h * G * 2 * D, qsd + h * G, G, data + first * bounds.width, bounds.scales + first, D, t1 - t0, out);
   };
-  select_rows(score, bounds, current, keep, uint32_t(current), scores, items);
+}
+
+}  // namespace
+
+void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items) {
+  select_rows(quest_scorer(q, bounds), bounds, current, keep, uint32_t(current), scores, items);
+}
+
+void quest_select_decode(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, int64_t page_size,
+                         const KvView& kv, float scale, uint32_t* items, const MutF32View& out) {
+  const ScoreTiles score = quest_scorer(q, bounds);
+  if (!heads_fill_cores(bounds.kv_heads)) {
+    // Few heads: the selection and then the attention, each spread over the cores.
+    select_rows(score, bounds, current, keep, uint32_t(current), nullptr, items);
+    std::vector<int32_t> offsets(size_t(bounds.kv_heads + 1));
+    for (int64_t h = 0; h <= bounds.kv_heads; ++h) offsets[size_t(h)] = int32_t(h * (keep + 1));
+    const SelectionView sel{SelectionKind::Pages, offsets.data(), reinterpret_cast<const int32_t*>(items), int32_t(page_size)};
+    attention_decode(q, kv, sel, scale, out);
+    return;
+  }
+  // One task per head: its page scores, its top-k, then attention over the tokens of its pages.
+  const int64_t stride = round_up_tile(current);
+  parallel_for(bounds.kv_heads, [&](int64_t h) {
+    score_and_choose(score, h, current, keep, uint32_t(current), thread_scores(stride), items);
+    thread_local std::vector<int32_t> token_list;
+    std::vector<int32_t>& tokens = token_list;
+    tokens.clear();
+    for (int64_t e = 0; e <= keep; ++e) {
+      const int64_t b = int64_t(items[h * (keep + 1) + e]) * page_size;
+      for (int64_t t = b; t < std::min(b + page_size, kv.length); ++t) tokens.push_back(int32_t(t));
+    }
+    attention_decode_tokens(q, kv, h, tokens.data(), int64_t(tokens.size()), scale, out);
+  });
 }
 
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end) {

@@ -60,6 +60,12 @@ export const jsBackend: Backend = {
   attentionQuestSelect: questSelectRef,
   attentionLabelUpdate: labelUpdateRef,
   attentionLabelSelect: labelSelectRef,
+  attentionQuestSelectDecode(a) {
+    questSelectRef(a);
+    const offsets = Uint32Array.from({ length: a.bounds.kvHeads + 1 }, (_, h) => h * (a.keep + 1));
+    const selection = { kind: 'pages' as const, offsets, items: a.items, pageSize: a.pageSize };
+    attentionDecodeRef({ q: a.q, heads: a.heads, kv: a.kv, selection, scale: a.scale, out: a.out });
+  },
   attentionLabelSelectDecode(a) {
     labelSelectRef(a);
     const offsets = Uint32Array.from({ length: a.labels.kvHeads + 1 }, (_, h) => h * (a.k + 1));

@@ -58,6 +58,13 @@ void quest_page_bounds(const KvView& kv, int64_t page_size, const TiledRows& bou
 // and a buffer of its own goes to memory and back every step).
 void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, float* scores, uint32_t* items);
 
+// quest_select's choice (into items, as there) and then decode attention over those pages of
+// page_size tokens (the last one cut at kv.length), in one call, as label_select_decode does for
+// Double Sparsity (the same bits as the two calls while each head's selection is one chunk of
+// attention_decode). kv.kv_heads == bounds.kv_heads, current * page_size < kv.length.
+void quest_select_decode(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, int64_t page_size,
+                         const KvView& kv, float scale, uint32_t* items, const MutF32View& out);
+
 // Double Sparsity label rows of tokens [begin, end) (end <= kv.length) of every KV head, as int8
 // or 4-bit codes (labels.code_bits) with a scale per token (labels.scales set): channel c of head h
 // is key channel channels[h*labels.width + c]; with m the token's largest |label| and Q = 127 (8
