@@ -73,6 +73,40 @@ function twoCalls(c: Case) {
 
 const sameBits = (a: Float32Array, b: Float32Array) => a.every((x, i) => Object.is(x, b[i]));
 
+interface Step {
+  items: Uint32Array;
+  out: Float32Array;
+}
+
+/**
+ * A policy's decodeLayer (budget 300 of 2000 cached tokens, 8 KV heads of 64, GQA 4) against its
+ * selectLayer + attentionDecode, bit for bit; false when the budget covers the cache (position 250)
+ * or when the caller's attention runs on another backend.
+ */
+function expectDecodeLayer(policy: DoubleSparsityPolicy | QuestPolicy, pos: number, seed: number): void {
+  setThreads(2);
+  const D = 64;
+  const kv = randomKv(8, 2000, D, 'f16', seed);
+  const q = Tensor.random([32 * D], seed + 1, 2).data as Float32Array;
+  const scale = 1 / Math.sqrt(D);
+  const a = new Float32Array(32 * D);
+  expect(policy.decodeLayer(0, q, 32, kv, pos, scale, a)).toBe(true);
+  const b = new Float32Array(32 * D);
+  attentionDecode({ q, heads: 32, kv, selection: policy.selectLayer(0, q, 32, kv, pos), scale, out: b }, { backend: 'cpu' });
+  expect(sameBits(a, b)).toBe(true);
+  expect(policy.decodeLayer(0, q, 32, kv, 250, scale, a)).toBe(false);
+  expect(policy.decodeLayer(0, q, 32, kv, pos, scale, a, 'js')).toBe(false);
+}
+
+/** The fused call (cpu) against the two calls (the same lists and bits) and against js (the same lists, f32 tolerance). */
+function expectFusedMatches(one: Step, two: Step, ref: Step, what: string): void {
+  if (!one.items.every((x, i) => x === two.items[i])) throw new Error(`${what}: lists differ from the two calls`);
+  if (!one.items.every((x, i) => x === ref.items[i])) throw new Error(`${what}: lists differ from js`);
+  if (!sameBits(one.out, two.out)) throw new Error(`${what}: output bits differ from the two calls`);
+  const err = relError(one.out, ref.out);
+  if (!(err <= tolerance('f32'))) throw new Error(`${what}: rel error ${err} against js`);
+}
+
 describeNative('labelSelectDecode: one call vs the two it replaces, and vs js', () => {
   afterAll(() => setThreads(2));
 
@@ -85,14 +119,7 @@ describeNative('labelSelectDecode: one call vs the two it replaces, and vs js', 
         for (const dtype of ['f32', 'f16', 'bf16'] as const) {
           const c = randomCase(r, kvHeads, group, dtype, (seed += 3), 511);
           const what = `threads=${threads} kvh=${kvHeads} G=${group} ${dtype} D=${c.headDim} n=${c.n} k=${c.k} r=${c.labels.width} ${c.labels.bits}-bit`;
-          const one = fused(c, 'cpu');
-          const two = twoCalls(c);
-          const ref = fused(c, 'js');
-          if (!one.items.every((x, i) => x === two.items[i])) throw new Error(`${what}: token lists differ from the two calls`);
-          if (!one.items.every((x, i) => x === ref.items[i])) throw new Error(`${what}: token lists differ from js`);
-          if (!sameBits(one.out, two.out)) throw new Error(`${what}: output bits differ from the two calls`);
-          const err = relError(one.out, ref.out);
-          if (!(err <= tolerance('f32'))) throw new Error(`${what}: rel error ${err} against js`);
+          expectFusedMatches(fused(c, 'cpu'), twoCalls(c), fused(c, 'js'), what);
         }
   });
 
@@ -108,19 +135,7 @@ describeNative('labelSelectDecode: one call vs the two it replaces, and vs js', 
   });
 
   test("the policy's decodeLayer writes what selectLayer + attentionDecode give; declines when the budget covers the cache or the backends differ", () => {
-    setThreads(2);
-    const D = 64;
-    const kv = randomKv(8, 2000, D, 'f16', 5);
-    const q = Tensor.random([32 * D], 6, 2).data as Float32Array;
-    const scale = 1 / Math.sqrt(D);
-    const policy = new DoubleSparsityPolicy({ budget: 300, labelChannels: 8 });
-    const a = new Float32Array(32 * D);
-    expect(policy.decodeLayer(0, q, 32, kv, 1999, scale, a)).toBe(true);
-    const b = new Float32Array(32 * D);
-    attentionDecode({ q, heads: 32, kv, selection: policy.selectLayer(0, q, 32, kv, 1999), scale, out: b }, { backend: 'cpu' });
-    expect(sameBits(a, b)).toBe(true);
-    expect(policy.decodeLayer(0, q, 32, kv, 250, scale, a)).toBe(false); // budget >= length: all keys
-    expect(policy.decodeLayer(0, q, 32, kv, 1999, scale, a, 'js')).toBe(false); // the caller's attention runs elsewhere
+    expectDecodeLayer(new DoubleSparsityPolicy({ budget: 300, labelChannels: 8 }), 1999, 5);
   });
 
   test('coded errors, before anything is written', () => {
@@ -195,31 +210,12 @@ describeNative('questSelectDecode: one call vs the two it replaces, and vs js', 
         for (const dtype of ['f32', 'f16', 'bf16'] as const) {
           const c = randomQuestCase(r, kvHeads, group, dtype, (seed += 3), 512);
           const what = `threads=${threads} kvh=${kvHeads} G=${group} ${dtype} D=${c.kv.headDim} len=${c.kv.length} page=${c.pageSize} current=${c.current} keep=${c.keep}`;
-          const one = questFused(c, 'cpu');
-          const two = questTwoCalls(c);
-          const ref = questFused(c, 'js');
-          if (!one.items.every((x, i) => x === two.items[i])) throw new Error(`${what}: page lists differ from the two calls`);
-          if (!one.items.every((x, i) => x === ref.items[i])) throw new Error(`${what}: page lists differ from js`);
-          if (!sameBits(one.out, two.out)) throw new Error(`${what}: output bits differ from the two calls`);
-          const err = relError(one.out, ref.out);
-          if (!(err <= tolerance('f32'))) throw new Error(`${what}: rel error ${err} against js`);
+          expectFusedMatches(questFused(c, 'cpu'), questTwoCalls(c), questFused(c, 'js'), what);
         }
   });
 
   test("the policy's decodeLayer writes what selectLayer + attentionDecode give; declines when the budget covers the cache or the backends differ", () => {
-    setThreads(2);
-    const D = 64;
-    const kv = randomKv(8, 2000, D, 'f16', 15);
-    const q = Tensor.random([32 * D], 16, 2).data as Float32Array;
-    const scale = 1 / Math.sqrt(D);
-    const policy = new QuestPolicy({ budget: 300, pageSize: 16 });
-    const a = new Float32Array(32 * D);
-    expect(policy.decodeLayer(0, q, 32, kv, 1994, scale, a)).toBe(true);
-    const b = new Float32Array(32 * D);
-    attentionDecode({ q, heads: 32, kv, selection: policy.selectLayer(0, q, 32, kv, 1994), scale, out: b }, { backend: 'cpu' });
-    expect(sameBits(a, b)).toBe(true);
-    expect(policy.decodeLayer(0, q, 32, kv, 250, scale, a)).toBe(false);
-    expect(policy.decodeLayer(0, q, 32, kv, 1994, scale, a, 'js')).toBe(false);
+    expectDecodeLayer(new QuestPolicy({ budget: 300, pageSize: 16 }), 1994, 15);
   });
 
   test('coded errors, before anything is written', () => {
