@@ -12,6 +12,8 @@
 import type { KvCacheView } from '../../lib/attention/contract';
 import { DoubleSparsityPolicy } from '../../lib/attention/double_sparsity';
 import { attentionDecode, labelCacheUpdate, labelSelect, labelSelectDecode, questPageBounds, questSelect, questSelectDecode } from '../../lib/attention/ops';
+import { createAttentionPolicy } from '../../lib/attention/create';
+import type { MixedPolicy } from '../../lib/attention/mixed';
 import { QuestPolicy } from '../../lib/attention/quest';
 import { codeColumns, SELECT_TILE, type LabelRows, type LabelSelectDecodeArgs, type QuestSelectDecodeArgs, type ScaledInt8Rows } from '../../lib/attention/selection_contract';
 import type { BackendChoice } from '../../lib/backend/types';
@@ -240,5 +242,27 @@ describeNative('questSelectDecode: one call vs the two it replaces, and vs js', 
     expect(() => call(kv.length, 0, out)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(() => call(kv.length, c.pageSize, new Float32Array(3))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
     expect(out.every((x) => x === 5)).toBe(true);
+  });
+});
+
+describeNative('a policy map', () => {
+  test("decodes a layer through its one policy's fused step, and declines for per-head mixes and policies without one", () => {
+    setThreads(2);
+    const D = 64;
+    const kv = randomKv(8, 2000, D, 'f16', 25);
+    const q = Tensor.random([32 * D], 26, 2).data as Float32Array;
+    const scale = 1 / Math.sqrt(D);
+    const map = createAttentionPolicy({
+      default: { policy: 'doubleSparsity', budget: 300, labelChannels: 8 },
+      layers: { 1: { policy: 'full' } },
+      heads: { '2:0': { policy: 'quest', budget: 300 } },
+    }) as MixedPolicy;
+    const a = new Float32Array(32 * D);
+    expect(map.decodeLayer(0, q, 32, kv, 1999, scale, a)).toBe(true);
+    const b = new Float32Array(32 * D);
+    attentionDecode({ q, heads: 32, kv, selection: map.selectLayer(0, q, 32, kv, 1999), scale, out: b }, { backend: 'cpu' });
+    expect(sameBits(a, b)).toBe(true);
+    expect(map.decodeLayer(1, q, 32, kv, 1999, scale, a)).toBe(false);
+    expect(map.decodeLayer(2, q, 32, kv, 1999, scale, a)).toBe(false);
   });
 });
