@@ -83,14 +83,18 @@ float* thread_scores(int64_t n) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t(63));
 }
 
-// Head h's scores into s (by `score`), then the k best of its n followed by `last` into
-// items[h*(k+1) ..].
-void score_and_choose(const ScoreTiles& score, int64_t h, int64_t n, int64_t k, uint32_t last, float* s, uint32_t* items) {
-  const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
-  if (tiles > 0) score(h, 0, tiles, s);
+// The k best of head h's n scores s, followed by `last`, into items[h*(k+1) ..].
+void choose(const float* s, int64_t h, int64_t n, int64_t k, uint32_t last, uint32_t* items) {
   uint32_t* out = items + h * (k + 1);
   top_k_ascending(s, n, k, out);
   out[k] = last;
+}
+
+// Head h's scores into s (by `score`), then its choice (choose).
+void score_and_choose(const ScoreTiles& score, int64_t h, int64_t n, int64_t k, uint32_t last, float* s, uint32_t* items) {
+  const int64_t tiles = (n + kSelectTile - 1) / kSelectTile;
+  if (tiles > 0) score(h, 0, tiles, s);
+  choose(s, h, n, k, last, items);
 }
 
 // Whether a layer's heads are enough to share out whole over the cores (else each head's rows
@@ -125,10 +129,41 @@ void select_rows(const ScoreTiles& score, const TiledRows& rows, int64_t n, int6
       const int64_t h = task / chunks, c = task % chunks;
       score(h, c * per, std::min(tiles, (c + 1) * per), all + h * stride + c * per * kSelectTile);
     });
+  parallel_for(rows.kv_heads, [&](int64_t h) { choose(all + h * stride, h, n, k, last, items); });
+}
+
+// The fused step of both policies: the choice by `score` of k of n rows per head, then the row n
+// (the current one), into items (as select_rows), and decode attention over it into out. `kind`
+// says what an entry is: a token (Indices) or a page of page_size tokens (Pages, the last one cut
+// at the end of the cache). With heads enough to fill the cores, each head is one task that scores,
+// ranks and attends, so one core's ranking (no memory traffic) overlaps another's reading of its
+// rows; else the selection and then attention_decode, each spread over the cores.
+void select_decode(const ScoreTiles& score, const TiledRows& rows, int64_t n, int64_t k, SelectionKind kind, int64_t page_size,
+                   const F32View& q, const KvView& kv, float scale, uint32_t* items, const MutF32View& out) {
+  if (!heads_fill_cores(rows.kv_heads)) {
+    select_rows(score, rows, n, k, uint32_t(n), nullptr, items);
+    std::vector<int32_t> offsets(size_t(rows.kv_heads + 1));
+    for (int64_t h = 0; h <= rows.kv_heads; ++h) offsets[size_t(h)] = int32_t(h * (k + 1));
+    const SelectionView sel{kind, offsets.data(), reinterpret_cast<const int32_t*>(items), int32_t(page_size)};
+    attention_decode(q, kv, sel, scale, out);
+    return;
+  }
+  const int64_t stride = round_up_tile(n);
   parallel_for(rows.kv_heads, [&](int64_t h) {
-    uint32_t* out = items + h * (k + 1);
-    top_k_ascending(all + h * stride, n, k, out);
-    out[k] = last;
+    score_and_choose(score, h, n, k, uint32_t(n), thread_scores(stride), items);
+    const uint32_t* chosen = items + h * (k + 1);
+    if (kind == SelectionKind::Indices) {
+      attention_decode_tokens(q, kv, h, reinterpret_cast<const int32_t*>(chosen), k + 1, scale, out);
+      return;
+    }
+    thread_local std::vector<int32_t> token_list;
+    std::vector<int32_t>& tokens = token_list;
+    tokens.clear();
+    for (int64_t e = 0; e <= k; ++e) {
+      const int64_t b = int64_t(chosen[e]) * page_size;
+      for (int64_t t = b; t < std::min(b + page_size, kv.length); ++t) tokens.push_back(int32_t(t));
+    }
+    attention_decode_tokens(q, kv, h, tokens.data(), int64_t(tokens.size()), scale, out);
   });
 }
 
@@ -249,10 +284,6 @@ void label_query_codes(const float* q, int64_t r, int8_t* codes, float* scale) {
   *scale = m / 127.0f;
 }
 
-}  // namespace
-
-namespace {
-
 // Quest's scorer for one call: every query head as u8 codes of |q_d| (positive dims first, then
 // negative) and its unit (in buffers of the calling thread, which the scorer reads until that
 // thread's next call), and the integer kernel over a head's page tiles.
@@ -284,29 +315,7 @@ void quest_select(const F32View& q, const TiledRows& bounds, int64_t current, in
 
 void quest_select_decode(const F32View& q, const TiledRows& bounds, int64_t current, int64_t keep, int64_t page_size,
                          const KvView& kv, float scale, uint32_t* items, const MutF32View& out) {
-  const ScoreTiles score = quest_scorer(q, bounds);
-  if (!heads_fill_cores(bounds.kv_heads)) {
-    // Few heads: the selection and then the attention, each spread over the cores.
-    select_rows(score, bounds, current, keep, uint32_t(current), nullptr, items);
-    std::vector<int32_t> offsets(size_t(bounds.kv_heads + 1));
-    for (int64_t h = 0; h <= bounds.kv_heads; ++h) offsets[size_t(h)] = int32_t(h * (keep + 1));
-    const SelectionView sel{SelectionKind::Pages, offsets.data(), reinterpret_cast<const int32_t*>(items), int32_t(page_size)};
-    attention_decode(q, kv, sel, scale, out);
-    return;
-  }
-  // One task per head: its page scores, its top-k, then attention over the tokens of its pages.
-  const int64_t stride = round_up_tile(current);
-  parallel_for(bounds.kv_heads, [&](int64_t h) {
-    score_and_choose(score, h, current, keep, uint32_t(current), thread_scores(stride), items);
-    thread_local std::vector<int32_t> token_list;
-    std::vector<int32_t>& tokens = token_list;
-    tokens.clear();
-    for (int64_t e = 0; e <= keep; ++e) {
-      const int64_t b = int64_t(items[h * (keep + 1) + e]) * page_size;
-      for (int64_t t = b; t < std::min(b + page_size, kv.length); ++t) tokens.push_back(int32_t(t));
-    }
-    attention_decode_tokens(q, kv, h, tokens.data(), int64_t(tokens.size()), scale, out);
-  });
+  select_decode(quest_scorer(q, bounds), bounds, current, keep, SelectionKind::Pages, page_size, q, kv, scale, items, out);
 }
 
 void label_cache_update(const KvView& kv, const uint32_t* channels, const TiledRows& labels, int64_t begin, int64_t end) {
@@ -388,23 +397,7 @@ void label_select(const F32View& q, const uint32_t* channels, const TiledRows& l
 
 void label_select_decode(const F32View& q, const uint32_t* channels, const TiledRows& labels, int64_t n, int64_t k,
                          const KvView& kv, float scale, uint32_t* items, const MutF32View& out) {
-  const ScoreTiles score = label_scorer(q, channels, labels);
-  if (!heads_fill_cores(labels.kv_heads)) {
-    // Few heads: the selection and then the attention, each spread over the cores.
-    select_rows(score, labels, n, k, uint32_t(n), nullptr, items);
-    std::vector<int32_t> offsets(size_t(labels.kv_heads + 1));
-    for (int64_t h = 0; h <= labels.kv_heads; ++h) offsets[size_t(h)] = int32_t(h * (k + 1));
-    const SelectionView sel{SelectionKind::Indices, offsets.data(), reinterpret_cast<const int32_t*>(items), 0};
-    attention_decode(q, kv, sel, scale, out);
-    return;
-  }
-  // One task per head: its scores, its top-k, then attention over its tokens, so while one core
-  // ranks a head (no memory traffic) another reads the rows of its own.
-  const int64_t stride = round_up_tile(n);
-  parallel_for(labels.kv_heads, [&](int64_t h) {
-    score_and_choose(score, h, n, k, uint32_t(n), thread_scores(stride), items);
-    attention_decode_tokens(q, kv, h, reinterpret_cast<const int32_t*>(items + h * (k + 1)), k + 1, scale, out);
-  });
+  select_decode(label_scorer(q, channels, labels), labels, n, k, SelectionKind::Indices, 0, q, kv, scale, items, out);
 }
 
 }  // namespace sparsenn
