@@ -14,12 +14,11 @@
  * their top (ops.labelSelect; selection_contract.ts has the layout). The selection streams the whole
  * label cache every step, so its bytes are most of the policy's cost beside the tokens it reads.
  */
-import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { labelCacheUpdate, labelSelect, labelSelectDecode } from './ops';
-import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
+import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, sameBackend, readRow, SparsePolicy, topK, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { codeColumns, grownScaledRows, type LabelRows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
@@ -199,7 +198,7 @@ export class DoubleSparsityPolicy extends SparsePolicy {
   decodeLayer(layer: number, q: Float32Array, heads: number, kv: KvCacheView, pos: number, scale: number, out: Float32Array, backend?: BackendChoice): boolean {
     const length = pos + 1;
     if (this.budget >= length) return false;
-    if (selectBackend(checkBackendChoice(backend)) !== selectBackend(this.backend)) return false;
+    if (!sameBackend(backend, this.backend)) return false;
     const cache = this.labelCache(kv, layer, length);
     const { scratch } = cache;
     const k = this.budget - 1;

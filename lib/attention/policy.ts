@@ -6,6 +6,7 @@
  * Policies implement `selectHead`; `SparsePolicy` adapts it to the model's `AttentionPolicy`
  * (lib/nn/attention.ts: expanded key positions) and to the kernel's per-layer KvSelection.
  */
+import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { bf16ToF32, f16ToF32 } from '../dtype';
 import { SparsennError } from '../errors';
@@ -57,6 +58,15 @@ export interface SparseAttentionPolicy extends AttentionPolicy {
    * layer's query and KV head counts (a per-head mask has one entry per query head).
    */
   prefillPattern?(layer: number, T: number, pos0: number, heads: number, kvHeads: number): PrefillPattern | null;
+}
+
+/**
+ * Whether the caller's attention backend (`asked`) and a policy's own resolve to the same backend:
+ * a policy's fused decodeLayer runs its selection and the attention on one backend, so it applies
+ * only then (else selectLayer + attentionDecode keep each part where it was asked for).
+ */
+export function sameBackend(asked: BackendChoice | undefined, own: BackendChoice): boolean {
+  return selectBackend(checkBackendChoice(asked)) === selectBackend(own);
 }
 
 /** A prefill block pattern and its block size (tokens per query and key block). */

@@ -17,13 +17,12 @@
  * GQA: the group's query heads share one selection, scored by the largest bound over the group
  * (a page is read if any head of the group may need it).
  */
-import { checkBackendChoice, selectBackend } from '../backend/select';
 import type { BackendChoice } from '../backend/types';
 import { SparsennError } from '../errors';
 import type { KvCacheView, KvSelection } from './contract';
 import { questPageBounds, questSelect, questSelectDecode } from './ops';
 import { questHeadScore, questQueryCodes } from './quest_query';
-import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
+import { checkDecodePolicyPrefill, decodePolicyPrefillPattern, sameBackend, SparsePolicy, type DecodePolicyPrefill, type HeadRequest, type HeadSelection, type PrefillPattern } from './policy';
 import { grownScaledRows, type ScaledInt8Rows } from './selection_contract';
 import { SelectionScratch } from './selection_scratch';
 
@@ -161,7 +160,7 @@ export class QuestPolicy extends SparsePolicy {
     const length = pos + 1;
     const p = this.plan(length);
     if (!p) return false;
-    if (selectBackend(checkBackendChoice(backend)) !== selectBackend(this.backend)) return false;
+    if (!sameBackend(backend, this.backend)) return false;
     const { bounds, scratch } = this.state(kv, layer, length);
     scratch.reserve(kv.kvHeads, p.keep + 1);
     const items = scratch.items;

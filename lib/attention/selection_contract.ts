@@ -106,6 +106,11 @@ export function tiledIndex(r: TiledShape, h: number, i: number, c: number): numb
   return (h * r.capacity + i - lane) * r.width + c * SELECT_TILE + lane;
 }
 
+/** Selection offsets of items laid out `perHead` apiece, head after head (as the fused selections write them). */
+export function headOffsets(kvHeads: number, perHead: number): Uint32Array {
+  return Uint32Array.from({ length: kvHeads + 1 }, (_, h) => h * perHead);
+}
+
 /** Scores scratch length for `kvHeads` heads of n rows (each head's row padded to whole tiles). */
 export function selectScoresLength(kvHeads: number, n: number): number {
   return kvHeads * Math.ceil(n / SELECT_TILE) * SELECT_TILE;

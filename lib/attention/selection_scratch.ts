@@ -6,6 +6,7 @@
  * selection is valid until the next selection of the same layer (the decoding loop uses it at once).
  */
 import type { KvSelection } from './contract';
+import { headOffsets } from './selection_contract';
 
 export class SelectionScratch {
   items = new Uint32Array(0);
@@ -21,8 +22,7 @@ export class SelectionScratch {
   selection(kvHeads: number, perHead: number, make: (offsets: Uint32Array, items: Uint32Array) => KvSelection): KvSelection {
     const l = this.last;
     if (l && l.perHead === perHead && l.items === this.items) return l.selection;
-    const offsets = Uint32Array.from({ length: kvHeads + 1 }, (_, h) => h * perHead);
-    const selection = make(offsets, this.items);
+    const selection = make(headOffsets(kvHeads, perHead), this.items);
     this.last = { perHead, items: this.items, selection };
     return selection;
   }

@@ -3,13 +3,14 @@
  * plain loops in double precision, written to be read. native/cpu/attention_select.cc must match.
  */
 import type { KvCacheView } from '../../attention/contract';
-import type { LabelSelectArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs } from '../../attention/selection_contract';
-import { labelCode, selectScoresLength, setLabelCode, tiledIndex } from '../../attention/selection_contract';
+import type { LabelSelectArgs, LabelSelectDecodeArgs, LabelUpdateArgs, QuestPageBoundsArgs, QuestSelectArgs, QuestSelectDecodeArgs } from '../../attention/selection_contract';
+import { headOffsets, labelCode, selectScoresLength, setLabelCode, tiledIndex } from '../../attention/selection_contract';
 import { labelQueryCodes } from '../../attention/label_query';
 import { roundHalfEven } from '../../attention/rounding';
 import { questHeadScore, questQueryCodes } from '../../attention/quest_query';
 import { topK } from '../../attention/top_k';
 import { elementReader } from '../../dtype';
+import { attentionDecodeRef } from './attention';
 
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
@@ -168,4 +169,18 @@ export function labelSelectRef(a: LabelSelectArgs): void {
     scores,
   );
   topKPerHead(labels.kvHeads, scores, a.n, a.k, a.n, a.items);
+}
+
+/** questSelect, then decode attention over each head's pages (the two calls questSelectDecode fuses). */
+export function questSelectDecodeRef(a: QuestSelectDecodeArgs): void {
+  questSelectRef(a);
+  const selection = { kind: 'pages' as const, offsets: headOffsets(a.bounds.kvHeads, a.keep + 1), items: a.items, pageSize: a.pageSize };
+  attentionDecodeRef({ q: a.q, heads: a.heads, kv: a.kv, selection, scale: a.scale, out: a.out });
+}
+
+/** labelSelect, then decode attention over each head's tokens (the two calls labelSelectDecode fuses). */
+export function labelSelectDecodeRef(a: LabelSelectDecodeArgs): void {
+  labelSelectRef(a);
+  const selection = { kind: 'indices' as const, offsets: headOffsets(a.labels.kvHeads, a.k + 1), items: a.items };
+  attentionDecodeRef({ q: a.q, heads: a.heads, kv: a.kv, selection, scale: a.scale, out: a.out });
 }

@@ -2,7 +2,7 @@
 import type { Backend } from '../types';
 import { checkSelectionEntries } from '../../attention/validate';
 import { attentionDecodeRef, attentionGroupScoresRef, attentionPrefillRef, attentionTopKRef } from './attention';
-import { labelSelectRef, labelUpdateRef, questPageBoundsRef, questSelectRef } from './attention_select';
+import { labelSelectDecodeRef, labelSelectRef, labelUpdateRef, questPageBoundsRef, questSelectDecodeRef, questSelectRef } from './attention_select';
 import { choleskyInverseUpper } from './cholesky';
 import { matmulDenseRange } from './matmul';
 import { matmulInputSparseRange } from './matmul_input_sparse';
@@ -60,17 +60,8 @@ export const jsBackend: Backend = {
   attentionQuestSelect: questSelectRef,
   attentionLabelUpdate: labelUpdateRef,
   attentionLabelSelect: labelSelectRef,
-  attentionQuestSelectDecode(a) {
-    questSelectRef(a);
-    const offsets = Uint32Array.from({ length: a.bounds.kvHeads + 1 }, (_, h) => h * (a.keep + 1));
-    const selection = { kind: 'pages' as const, offsets, items: a.items, pageSize: a.pageSize };
-    attentionDecodeRef({ q: a.q, heads: a.heads, kv: a.kv, selection, scale: a.scale, out: a.out });
-  },
-  attentionLabelSelectDecode(a) {
-    labelSelectRef(a);
-    const offsets = Uint32Array.from({ length: a.labels.kvHeads + 1 }, (_, h) => h * (a.k + 1));
-    attentionDecodeRef({ q: a.q, heads: a.heads, kv: a.kv, selection: { kind: 'indices', offsets, items: a.items }, scale: a.scale, out: a.out });
-  },
+  attentionQuestSelectDecode: questSelectDecodeRef,
+  attentionLabelSelectDecode: labelSelectDecodeRef,
   attentionPrefill(a) {
     attentionPrefillRef(a);
   },
