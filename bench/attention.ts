@@ -4,12 +4,12 @@
  * interleaved rounds, with the streaming-read ceiling timed alongside. Policy rows include their
  * selection cost, run as the decoding loop runs it: one native call per layer that scores a head's
  * summaries (Quest's page bounds, Double Sparsity's label rows), takes their top-k and attends over
- * the choice, one task per KV head (decodeLayer). Quest's int8 page bounds are 1/31.5 of the KV bytes, so its byte
- * ceiling at a 1/16 budget is 10.6x; Double Sparsity's 4-bit label rows with a f32 scale per token
- * are 1/42.7, ceiling 11.7x. The kernel-only and selection-only rows show the split, and GB/s
- * count every byte a row reads. Every decode variant is
- * timed from cold caches (an untimed 64 MiB read before each). Plus block-sparse causal prefill (1/8
- * of the blocks) against dense causal prefill.
+ * the choice, one task per KV head (decodeLayer). Quest's int8 page bounds are 1/31.5 of the KV
+ * bytes, so its byte ceiling at a 1/16 budget is 10.6x; Double Sparsity's 4-bit label rows with a
+ * f32 scale per token are 1/42.7, ceiling 11.7x. The kernel-only and selection-only rows show the
+ * split, and GB/s count every byte a row reads. Every decode variant is timed from cold caches (an
+ * untimed 64 MiB read before each). Plus block-sparse causal prefill (1/8 of the blocks) against
+ * dense causal prefill.
  */
 import { planBlockSparse, runBlockSparse } from '../lib/attention/block_sparse';
 import type { KvCacheView } from '../lib/attention/contract';
