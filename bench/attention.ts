@@ -8,8 +8,10 @@
  * bytes, so its byte ceiling at a 1/16 budget is 10.6x; Double Sparsity's 4-bit label rows with a
  * f32 scale per token are 1/42.7, ceiling 11.7x. The kernel-only and selection-only rows show the
  * split, and GB/s count every byte a row reads. Every decode variant is timed from cold caches (an
- * untimed 64 MiB read before each). Plus block-sparse causal prefill (1/8 of the blocks) against
- * dense causal prefill.
+ * untimed 64 MiB read before each). Dense attention is also timed over an f32 cache (up to 32K),
+ * and warm from cache at 1K (its arithmetic ceiling: with an f16 cache the FMAs per key, not the
+ * bytes, can be the limit). Plus block-sparse causal prefill (1/8 of the blocks) against dense
+ * causal prefill.
  */
 import { planBlockSparse, runBlockSparse } from '../lib/attention/block_sparse';
 import type { KvCacheView } from '../lib/attention/contract';
@@ -23,11 +25,13 @@ import { alignedArray } from '../lib/backend/aligned';
 import { adviseHugePages } from '../lib/backend/huge_pages';
 import { nativeBinding } from '../lib/backend/native';
 import { Tensor } from '../lib/tensor';
-import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions } from './harness';
+import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type SuiteContext, type TimeOptions, type TimeStats } from './harness';
 
 const HEADS = 32;
 const KV_HEADS = 8;
 const D = 128;
+/** Longest context with an f32-cache dense row beside the f16 one. */
+const F32_MAX_CONTEXT = 32768;
 
 interface Plan {
   contexts: number[];
@@ -37,21 +41,27 @@ interface Plan {
   timing: TimeOptions;
   prefillTiming: TimeOptions;
   streamMiB: number;
+  /** Context of the warm dense rows (denseWarmRows), small enough that the cache stays in L3. */
+  warmContext: number;
+  warmTiming: TimeOptions;
 }
 
 const PLANS: Record<'full' | 'quick' | 'tiny', Plan> = {
-  full: { contexts: [4096, 32768, 131072], prefillT: 2048, prefillLongT: 8192, timing: { warmup: 3, minRuns: 15, minTimeMs: 1500 }, prefillTiming: { warmup: 1, minRuns: 5, minTimeMs: 0 }, streamMiB: 256 },
-  quick: { contexts: [4096, 16384], prefillT: 1024, timing: { warmup: 2, minRuns: 8, minTimeMs: 300 }, prefillTiming: { warmup: 1, minRuns: 3, minTimeMs: 0 }, streamMiB: 128 },
-  tiny: { contexts: [256], prefillT: 64, timing: { warmup: 1, minRuns: 3, minTimeMs: 0 }, prefillTiming: { warmup: 1, minRuns: 2, minTimeMs: 0 }, streamMiB: 4 },
+  full: { contexts: [4096, 32768, 131072], prefillT: 2048, prefillLongT: 8192, timing: { warmup: 3, minRuns: 15, minTimeMs: 1500 }, prefillTiming: { warmup: 1, minRuns: 5, minTimeMs: 0 }, streamMiB: 256, warmContext: 1024, warmTiming: { warmup: 20, minRuns: 50, minTimeMs: 500 } },
+  quick: { contexts: [4096, 16384], prefillT: 1024, timing: { warmup: 2, minRuns: 8, minTimeMs: 300 }, prefillTiming: { warmup: 1, minRuns: 3, minTimeMs: 0 }, streamMiB: 128, warmContext: 1024, warmTiming: { warmup: 10, minRuns: 20, minTimeMs: 200 } },
+  tiny: { contexts: [256], prefillT: 64, timing: { warmup: 1, minRuns: 3, minTimeMs: 0 }, prefillTiming: { warmup: 1, minRuns: 2, minTimeMs: 0 }, streamMiB: 4, warmContext: 256, warmTiming: { warmup: 1, minRuns: 3, minTimeMs: 0 } },
 };
 
-function cache(length: number, seed: number): KvCacheView {
+function cache(length: number, seed: number, dtype: 'f16' | 'f32' = 'f16'): KvCacheView {
   const n = KV_HEADS * length * D;
   // On 64-byte lines, as KvCache allocates (lib/backend/aligned.ts): a 256-byte row then spans 4 lines, not 5.
-  const k = alignedArray(Uint16Array, n);
-  const v = alignedArray(Uint16Array, n);
-  k.set(Tensor.random([n], seed).to('f16').data as Uint16Array);
-  v.set(Tensor.random([n], seed + 1).to('f16').data as Uint16Array);
+  const array = (values: Float32Array | Uint16Array) => {
+    const a = values instanceof Float32Array ? alignedArray(Float32Array, n) : alignedArray(Uint16Array, n);
+    a.set(values);
+    return a;
+  };
+  const k = array(Tensor.random([n], seed).to(dtype).data as Float32Array | Uint16Array);
+  const v = array(Tensor.random([n], seed + 1).to(dtype).data as Float32Array | Uint16Array);
   // A KV cache is long-lived and streamed: 2 MiB pages, as a serving cache would ask for
   // (lib/backend/huge_pages.ts). The stream-read ceiling below gets them too.
   adviseHugePages(k);
@@ -59,7 +69,7 @@ function cache(length: number, seed: number): KvCacheView {
   return {
     k,
     v,
-    dtype: 'f16',
+    dtype,
     kvHeads: KV_HEADS,
     length,
     headDim: D,
@@ -106,6 +116,11 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
   const dsRows = dsList.kind === 'indices' ? rowNumbers(dsList.offsets, dsList.items, L) : new Uint32Array(0);
   const native = nativeBinding()!;
   fns.push(() => native.benchGatherRead(kv.k, kv.v, D * 2, D * 2, dsRows, ctx.threads));
+  // Dense attention over an f32 cache of the same size: the same arithmetic per key for twice the
+  // bytes, so where the f16 kernel runs short of arithmetic (denseWarmRows) this one still shows how
+  // it streams. Up to 32K (128K would take another GiB).
+  const kv32 = L <= F32_MAX_CONTEXT ? cache(L, L, 'f32') : undefined;
+  if (kv32) fns.push(() => attentionDecode({ q, heads: HEADS, kv: kv32, selection: { kind: 'all' }, scale, out }, { backend: 'cpu' }));
   fns.push(stream);
   ctx.log(`attention: decode L=${L}: timing ${fns.length} variants`);
   // Each variant starts with the caches holding none of this layer's data, as in a model's decode
@@ -152,7 +167,38 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
     ),
     ...ceiling,
   });
+  if (kv32) rows.push({ ...makeRow({ ...common, dtype: 'f32', backend: 'full', note: 'f32 cache' }, stats[11]!, { bytes: 2 * denseBytes }), ...ceiling });
   return rows;
+}
+
+/**
+ * The dense kernel with its cache warm: a 2K-token cache (8 MiB in f16) read over and over from
+ * L2 and L3, in the same chunks and threads as at long context. What it reaches there is its
+ * arithmetic ceiling, the rate it consumes cache at when memory is not the limit. Every key costs
+ * the same FMAs in f16 as in f32 for half the bytes, so when this machine's memory reads faster than
+ * the f16 ceiling, an f16 cache cannot stream at the memory's rate whatever the kernel's loads do.
+ */
+async function denseWarmRows(ctx: SuiteContext, plan: Plan): Promise<BenchRow[]> {
+  const L = plan.warmContext;
+  const q = Tensor.random([HEADS * D], 3).data as Float32Array;
+  const out = new Float32Array(HEADS * D);
+  const scale = 1 / Math.sqrt(D);
+  const caches = (['f16', 'f32'] as const).map((dtype) => cache(L, L + 5, dtype));
+  ctx.log(`attention: dense decode L=${L} warm (arithmetic ceiling)`);
+  // One cache at a time: interleaved, each would push the other out of L3.
+  const stats: TimeStats[] = [];
+  for (const kv of caches) {
+    const [st] = await timeInterleaved([() => attentionDecode({ q, heads: HEADS, kv, selection: { kind: 'all' }, scale, out }, { backend: 'cpu' })], plan.warmTiming);
+    stats.push(st!);
+  }
+  const shape = `L=${L} H=${HEADS}/${KV_HEADS} D=${D}`;
+  return caches.map((kv, i) =>
+    makeRow(
+      { op: 'decodeAttentionWarm', shape, dtype: kv.dtype, threads: ctx.threads, backend: 'full', note: 'cache warm in L2/L3: the kernel\'s arithmetic ceiling in GB/s of cache' },
+      stats[i]!,
+      { bytes: 2 * KV_HEADS * L * D * (kv.dtype === 'f32' ? 4 : 2) },
+    ),
+  );
 }
 
 /** Row numbers (head-major: h·L + t) of a per-head token list. */
@@ -200,11 +246,15 @@ async function run(ctx: SuiteContext) {
   const evict = () => native.benchStreamRead(evictBuf, ctx.threads);
   const rows: BenchRow[] = [];
   const summary: string[] = [];
+  const warm = await denseWarmRows(ctx, plan);
+  rows.push(...warm);
   for (const L of plan.contexts) {
     const r = addRatios(await decodeRows(ctx, L, plan, stream, buf.byteLength, evict));
     rows.push(...r);
-    const full = r.find((x) => x.backend === 'full')!;
-    const parts = [`L=${L}: dense ${full.medianMs.toFixed(2)} ms, ${full.gbps!.toFixed(1)} GB/s = ${((100 * full.gbps!) / full.ceiling!).toFixed(0)}% of stream read`];
+    const full = r.find((x) => x.backend === 'full' && x.dtype === 'f16')!;
+    const full32 = r.find((x) => x.backend === 'full' && x.dtype === 'f32');
+    const ofStream = (x: BenchRow) => `${x.medianMs.toFixed(2)} ms, ${x.gbps!.toFixed(1)} GB/s = ${((100 * x.gbps!) / x.ceiling!).toFixed(0)}% of stream read (${x.ceiling!.toFixed(1)} GB/s)`;
+    const parts = [`L=${L}: dense ${ofStream(full)}${full32 ? `, with an f32 cache ${ofStream(full32)}` : ''}`];
     for (const b of ['quest', 'doubleSparsity', 'streaming', 'tidal reuse layer']) {
       const x = r.find((y) => y.backend === b)!;
       const sel = r.find((y) => y.op === 'selection' && y.backend === b);
@@ -224,6 +274,10 @@ async function run(ctx: SuiteContext) {
         `${(full.medianMs / (gather.medianMs + labelsAtStream)).toFixed(2)}x dense if its math and top-k were free; measured ${ds.ratioVsBestDense!.toFixed(2)}x`,
     );
   }
+  summary.push(
+    `dense decode warm (L=${plan.warmContext}, cache in L2/L3: the kernel's arithmetic ceiling): ` +
+      warm.map((x) => `${x.dtype} ${x.gbps!.toFixed(1)} GB/s`).join(', '),
+  );
   const p = addRatios(await prefillRows(ctx, plan));
   rows.push(...p);
   summary.push(`prefill T=${plan.prefillT}: local+sink ${p[1]!.ratioVsBestDense!.toFixed(2)}x dense causal (${p[0]!.gflops!.toFixed(1)} GFLOP/s dense)`);

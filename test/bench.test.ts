@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { attentionSuite } from '../bench/attention';
 import { denseSuite } from '../bench/dense';
 import { addRatios, formatTable, quantile, summarize, time, timeInterleaved, type BenchRow } from '../bench/harness';
 import { linearModel } from '../bench/baselines/onnx_model';
@@ -162,5 +163,26 @@ describeNative('dense suite, tiny run', () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describeNative('attention suite, tiny run', () => {
+  test('times dense (f16 and f32 caches, cold and warm), the policies and prefill, each row with a throughput', async () => {
+    const threads = backendInfo().threads;
+    const { rows, summary } = await attentionSuite.run({ quick: true, tiny: true, threads, log: () => {} });
+    for (const r of rows) {
+      expect(r.medianMs).toBeGreaterThan(0);
+      expect(r.p10Ms).toBeLessThanOrEqual(r.p90Ms);
+      expect((r.gbps ?? 0) + (r.gflops ?? 0)).toBeGreaterThan(0);
+    }
+    const dense = rows.filter((r) => r.op === 'decodeAttention' && r.backend === 'full');
+    expect(dense.map((r) => r.dtype).sort()).toEqual(['f16', 'f32']);
+    expect(dense.find((r) => r.dtype === 'f16')!.denseBaseline).toBe(true);
+    expect(dense.find((r) => r.dtype === 'f32')!.denseBaseline).toBeFalsy(); // the policies' ratios are against the f16 cache they read
+    expect(rows.filter((r) => r.op === 'decodeAttentionWarm').map((r) => r.dtype).sort()).toEqual(['f16', 'f32']);
+    for (const b of ['quest', 'doubleSparsity', 'streaming']) expect(rows.find((r) => r.backend === b)!.ratioVsBestDense).toBeGreaterThan(0);
+    const text = summary.join('\n');
+    expect(text).toMatch(/with an f32 cache [\d.]+ ms, [\d.]+ GB\/s = \d+% of stream read/);
+    expect(text).toMatch(/dense decode warm \(L=256, .*\): f16 [\d.]+ GB\/s, f32 [\d.]+ GB\/s/);
   });
 });
