@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "async_op.h"
+#include "kv_args.h"
 #include "registry.h"
 #include "sparsenn/ops.h"
 
@@ -13,28 +14,15 @@ namespace sparsenn::binding {
 
 namespace {
 
-constexpr int64_t kMaxTokens = int64_t(1) << 31;  // token ids travel as 32-bit integers
-
 // Reads the KV cache arguments at [first, first + 7): k, v, dtype, kvHeads, length, headStride,
-// tokenStride; checks the last element any head/token/dim can address lies inside both buffers.
-struct KvArgs {
-  KvView view;
-  Napi::Value k, v;
-};
+// tokenStride.
 KvArgs parse_kv(const Napi::CallbackInfo& info, size_t first, int64_t head_dim) {
-  Napi::Env env = info.Env();
   const DType dt = arg_dtype(info, first + 2, "kvDtype");
   const int64_t kvh = arg_size(info, first + 3, "kvHeads");
   const int64_t len = arg_size(info, first + 4, "length", kMaxTokens - 1);
   const int64_t hs = arg_size(info, first + 5, "headStride");
   const int64_t ts = arg_size(info, first + 6, "tokenStride");
-  if (kvh < 1) throw_coded(env, "ERR_SHAPE", "kvHeads must be at least 1");
-  int64_t need = 0;
-  if (len > 0 && head_dim > 0)
-    need = checked_mul(env, kvh - 1, hs) + checked_mul(env, len - 1, ts) + head_dim;
-  ArrayArg k = arg_array(info, first, "k", dt, need);
-  ArrayArg v = arg_array(info, first + 1, "v", dt, need);
-  return KvArgs{KvView{k.data, v.data, dt, kvh, len, head_dim, hs, ts}, k.array, v.array};
+  return kv_arrays(info, first, dt, kvh, len, head_dim, hs, ts);
 }
 
 struct DecodeArgs {

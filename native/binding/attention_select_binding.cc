@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "async_op.h"
+#include "kv_args.h"
 #include "registry.h"
 #include "sparsenn/attention_select.h"
 
@@ -13,7 +14,6 @@ namespace sparsenn::binding {
 
 namespace {
 
-constexpr int64_t kMaxTokens = int64_t(1) << 31;  // token and page ids travel as 32-bit integers
 
 // Keys at [first, first + 7): k, kvDtype, kvHeads, length, headDim, headStride, tokenStride.
 KvView parse_keys(const Napi::CallbackInfo& info, size_t first) {
@@ -149,16 +149,11 @@ Napi::Value AttentionQuestSelect(const Napi::CallbackInfo& info) {
 // The KV cache of a fused selection + decode at [first, first + 6): k, v, kvDtype, length,
 // headStride, tokenStride, with kvHeads and headDim of the selection's summaries.
 KvView parse_decode_kv(const Napi::CallbackInfo& info, size_t first, int64_t kv_heads, int64_t head_dim) {
-  Napi::Env env = info.Env();
   const DType dt = arg_dtype(info, first + 2, "kvDtype");
   const int64_t len = arg_size(info, first + 3, "length", kMaxTokens - 1);
   const int64_t hs = arg_size(info, first + 4, "headStride");
   const int64_t ts = arg_size(info, first + 5, "tokenStride");
-  int64_t need = 0;
-  if (len > 0) need = checked_mul(env, kv_heads - 1, hs) + checked_mul(env, len - 1, ts) + head_dim;
-  ArrayArg k = arg_array(info, first, "k", dt, need);
-  ArrayArg v = arg_array(info, first + 1, "v", dt, need);
-  return KvView{k.data, v.data, dt, kv_heads, len, head_dim, hs, ts};
+  return kv_arrays(info, first, dt, kv_heads, len, head_dim, hs, ts).view;
 }
 
 // The output [heads, headDim] of a fused selection + decode at i.
