@@ -118,7 +118,10 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
   fns.push(() => native.benchGatherRead(kv.k, kv.v, D * 2, D * 2, dsRows, ctx.threads));
   // Dense attention over an f32 cache of the same size: the same arithmetic per key for twice the
   // bytes, so where the f16 kernel runs short of arithmetic (denseWarmRows) this one still shows how
-  // it streams. Up to 32K (128K would take another GiB).
+  // it streams. Up to 32K (128K would take another GiB). When this VM's stream read doubles (~60
+  // GB/s in some runs), f16 and f32 both stay near 31 GB/s: then the bound is what one core keeps in
+  // flight through software prefetches (one thread, 32K: ~17 GB/s for the f32 kernel against ~30 for
+  // the stream read), not arithmetic or DRAM.
   const kv32 = L <= F32_MAX_CONTEXT ? cache(L, L, 'f32') : undefined;
   if (kv32) fns.push(() => attentionDecode({ q, heads: HEADS, kv: kv32, selection: { kind: 'all' }, scale, out }, { backend: 'cpu' }));
   fns.push(stream);
