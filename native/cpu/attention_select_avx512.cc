@@ -174,10 +174,11 @@ namespace {
 // [16c, 16c + 16), so a 64-byte load is 4 channels x 16 pages; vpermb regroups it as 16 dwords of
 // one page's 4 channels, and one vpdpbusd adds u8 query codes x s8 bounds for 4 channels of all 16
 // pages. The hi half accumulates, the sum is negated, the lo half accumulates, and the result is
-// negated back: Σ u⁺·hi − Σ u⁻·lo with one accumulator per (tile, head).
+// negated back: Σ u⁺·hi − Σ u⁻·lo with one accumulator per (tile, head). With `ahead`, each
+// 64-byte load also prefetches the same bytes of the tiles there into L2.
 template <int NG, int NT>
 SPARSENN_VNNI_TARGET inline void quest_vnni_tiles(const uint8_t* u, const float* qscales, const int8_t* tile, int64_t D,
-                                                  __m512* best) {
+                                                  __m512* best, const int8_t* ahead) {
   const int64_t tile_bytes = 2 * D * 16;
   const __m512i regroup = _mm512_set_epi8(63, 47, 31, 15, 62, 46, 30, 14, 61, 45, 29, 13, 60, 44, 28, 12,  //
                                           59, 43, 27, 11, 58, 42, 26, 10, 57, 41, 25, 9, 56, 40, 24, 8,    //
@@ -192,6 +193,8 @@ SPARSENN_VNNI_TARGET inline void quest_vnni_tiles(const uint8_t* u, const float*
         for (int g = 0; g < NG; ++g) acc[t][g] = _mm512_sub_epi32(_mm512_setzero_si512(), acc[t][g]);
     for (int64_t c4 = part * D / 4; c4 < (part + 1) * D / 4; ++c4) {
       __m512i b[NT];
+      if (ahead)
+        for (int t = 0; t < NT; ++t) _mm_prefetch(reinterpret_cast<const char*>(ahead + t * tile_bytes + c4 * 64), _MM_HINT_T1);
       for (int t = 0; t < NT; ++t)
         b[t] = _mm512_permutexvar_epi8(regroup, _mm512_loadu_si512(tile + t * tile_bytes + c4 * 64));
       for (int g = 0; g < NG; ++g) {
@@ -210,16 +213,18 @@ SPARSENN_VNNI_TARGET inline void quest_vnni_tiles(const uint8_t* u, const float*
     }
 }
 
+// The first group of heads prefetches `ahead` (quest_vnni_tiles); the others read the same tiles.
 template <int NT>
 SPARSENN_VNNI_TARGET inline void quest_vnni_all_heads(const uint8_t* u, const float* qscales, int64_t groups,
-                                                      const int8_t* tile, int64_t D, __m512* best) {
+                                                      const int8_t* tile, int64_t D, __m512* best, const int8_t* ahead) {
   for (int64_t g0 = 0; g0 < groups; g0 += 4) {
     const uint8_t* ug = u + g0 * 2 * D;
+    const int8_t* pf = g0 == 0 ? ahead : nullptr;
     switch (std::min<int64_t>(4, groups - g0)) {
-      case 1: quest_vnni_tiles<1, NT>(ug, qscales + g0, tile, D, best); break;
-      case 2: quest_vnni_tiles<2, NT>(ug, qscales + g0, tile, D, best); break;
-      case 3: quest_vnni_tiles<3, NT>(ug, qscales + g0, tile, D, best); break;
-      default: quest_vnni_tiles<4, NT>(ug, qscales + g0, tile, D, best); break;
+      case 1: quest_vnni_tiles<1, NT>(ug, qscales + g0, tile, D, best, pf); break;
+      case 2: quest_vnni_tiles<2, NT>(ug, qscales + g0, tile, D, best, pf); break;
+      case 3: quest_vnni_tiles<3, NT>(ug, qscales + g0, tile, D, best, pf); break;
+      default: quest_vnni_tiles<4, NT>(ug, qscales + g0, tile, D, best, pf); break;
     }
   }
 }
@@ -236,16 +241,20 @@ SPARSENN_VNNI_TARGET void quest_int_scores(const uint8_t* u, const float* qscale
   for (; i + kStep <= tiles; i += kStep) {
     // Ask for the tiles kQuestPrefetchPasses passes ahead, into L2: on a loaded machine the hardware
     // prefetcher alone left a third of the time waiting on memory (one thread, 32K: ~0.45 -> ~0.33 ms).
-    const char* ahead = reinterpret_cast<const char*>(tiles_data + (i + kQuestPrefetchPasses * kStep) * tile_bytes);
-    for (int64_t b = 0; b < kStep * tile_bytes; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T1);
+    // A line per load through the pass, not a burst before it, keeps misses in flight while the
+    // VNNI work runs. Quest's fused step at 32K, 2 threads, caches evicted, against the burst (both
+    // builds loaded in one process, alternating): median per-pair speedup 4.0%, 3.9%, 7.0% in three
+    // runs of 150 pairs, faster in 69-73% of pairs.
+    const int64_t ahead_tile = i + kQuestPrefetchPasses * kStep;
+    const int8_t* ahead = ahead_tile + kStep <= tiles ? tiles_data + ahead_tile * tile_bytes : nullptr;
     __m512 best[kStep] = {neg_inf, neg_inf};
-    quest_vnni_all_heads<kStep>(u, qscales, groups, tiles_data + i * tile_bytes, D, best);
+    quest_vnni_all_heads<kStep>(u, qscales, groups, tiles_data + i * tile_bytes, D, best, ahead);
     for (int64_t t = 0; t < kStep; ++t)
       _mm512_storeu_ps(out + 16 * (i + t), _mm512_mul_ps(best[t], _mm512_loadu_ps(scales + 16 * (i + t))));
   }
   for (; i < tiles; ++i) {
     __m512 best = neg_inf;
-    quest_vnni_all_heads<1>(u, qscales, groups, tiles_data + i * tile_bytes, D, &best);
+    quest_vnni_all_heads<1>(u, qscales, groups, tiles_data + i * tile_bytes, D, &best, nullptr);
     _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(best, _mm512_loadu_ps(scales + 16 * i)));
   }
 }
