@@ -14,7 +14,6 @@ namespace sparsenn::binding {
 
 namespace {
 
-
 // Keys at [first, first + 7): k, kvDtype, kvHeads, length, headDim, headStride, tokenStride.
 KvView parse_keys(const Napi::CallbackInfo& info, size_t first) {
   Napi::Env env = info.Env();
@@ -25,9 +24,7 @@ KvView parse_keys(const Napi::CallbackInfo& info, size_t first) {
   const int64_t hs = arg_size(info, first + 5, "headStride");
   const int64_t ts = arg_size(info, first + 6, "tokenStride");
   if (kvh < 1 || D < 1) throw_coded(env, "ERR_SHAPE", "kvHeads and headDim must be at least 1");
-  int64_t need = 0;
-  if (len > 0) need = checked_mul(env, kvh - 1, hs) + checked_mul(env, len - 1, ts) + D;
-  ArrayArg k = arg_array(info, first, "k", dt, need);
+  ArrayArg k = arg_array(info, first, "k", dt, kv_extent(env, kvh, len, D, hs, ts));
   return KvView{k.data, k.data, dt, kvh, len, D, hs, ts};
 }
 
