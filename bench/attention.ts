@@ -14,7 +14,7 @@
  * causal prefill.
  */
 import { planBlockSparse, runBlockSparse } from '../lib/attention/block_sparse';
-import type { KvCacheView } from '../lib/attention/contract';
+import type { KvCacheView, KvSelection } from '../lib/attention/contract';
 import { DoubleSparsityPolicy } from '../lib/attention/double_sparsity';
 import { attentionDecode } from '../lib/attention/ops';
 import type { SparseAttentionPolicy } from '../lib/attention/policy';
@@ -30,6 +30,7 @@ import { addRatios, makeRow, timeInterleaved, type BenchRow, type Suite, type Su
 const HEADS = 32;
 const KV_HEADS = 8;
 const D = 128;
+const SCALE = 1 / Math.sqrt(D);
 /** Longest context with an f32-cache dense row beside the f16 one. */
 const F32_MAX_CONTEXT = 32768;
 
@@ -78,14 +79,17 @@ function cache(length: number, seed: number, dtype: 'f16' | 'f32' = 'f16'): KvCa
   };
 }
 
+/** Decode attention of the bench's query heads over `kv`'s `selection`, on the cpu backend, as a timed call. */
+function decodeCall(q: Float32Array, kv: KvCacheView, selection: KvSelection, out: Float32Array): () => void {
+  return () => attentionDecode({ q, heads: HEADS, kv, selection, scale: SCALE, out }, { backend: 'cpu' });
+}
+
 async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () => unknown, streamBytes: number, evict: () => unknown) {
   const kv = cache(L, L);
   const q = Tensor.random([HEADS * D], 3).data as Float32Array;
   const out = new Float32Array(HEADS * D);
-  const scale = 1 / Math.sqrt(D);
   const budget = L / 16;
-  const run = (selection: ReturnType<SparseAttentionPolicy['selectLayer']>) => () =>
-    attentionDecode({ q, heads: HEADS, kv, selection, scale, out }, { backend: 'cpu' });
+  const run = (selection: KvSelection) => decodeCall(q, kv, selection, out);
   const policies: Array<[string, SparseAttentionPolicy, number]> = [
     ['quest', new QuestPolicy({ budget, pageSize: 16 }), 0],
     ['doubleSparsity', new DoubleSparsityPolicy({ budget, labelChannels: D / 8 }), 0],
@@ -103,7 +107,7 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
   // A policy's step as the decoding loop runs it (lib/nn/attention.ts attendRows): one fused call
   // where the policy has one (decodeLayer: Quest, Double Sparsity), else its selection and the kernel.
   for (const [, p, layer] of policies)
-    fns.push(() => p.decodeLayer?.(layer, q, HEADS, kv, L - 1, scale, out, 'cpu') || run(p.selectLayer(layer, q, HEADS, kv, L - 1))());
+    fns.push(() => p.decodeLayer?.(layer, q, HEADS, kv, L - 1, SCALE, out, 'cpu') || run(p.selectLayer(layer, q, HEADS, kv, L - 1))());
   for (const [, p, layer] of policies) {
     const fixed = p.selectLayer(layer, q, HEADS, kv, L - 1); // also builds Quest bounds / DS labels once
     fns.push(run(fixed));
@@ -123,7 +127,7 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
   // flight through software prefetches (one thread, 32K: ~17 GB/s for the f32 kernel against ~30 for
   // the stream read), not arithmetic or DRAM.
   const kv32 = L <= F32_MAX_CONTEXT ? cache(L, L, 'f32') : undefined;
-  if (kv32) fns.push(() => attentionDecode({ q, heads: HEADS, kv: kv32, selection: { kind: 'all' }, scale, out }, { backend: 'cpu' }));
+  if (kv32) fns.push(decodeCall(q, kv32, { kind: 'all' }, out));
   fns.push(stream);
   ctx.log(`attention: decode L=${L}: timing ${fns.length} variants`);
   // Each variant starts with the caches holding none of this layer's data, as in a model's decode
@@ -175,8 +179,8 @@ async function decodeRows(ctx: SuiteContext, L: number, plan: Plan, stream: () =
 }
 
 /**
- * The dense kernel with its cache warm: a 2K-token cache (8 MiB in f16) read over and over from
- * L2 and L3, in the same chunks and threads as at long context. What it reaches there is its
+ * The dense kernel with its cache warm: a cache of plan.warmContext tokens (1K in the full plan,
+ * 4 MiB in f16) read over and over from L2 and L3, in the same chunks and threads as at long context. What it reaches there is its
  * arithmetic ceiling, the rate it consumes cache at when memory is not the limit. Every key costs
  * the same FMAs in f16 as in f32 for half the bytes, so when this machine's memory reads faster than
  * the f16 ceiling, an f16 cache cannot stream at the memory's rate whatever the kernel's loads do.
@@ -185,13 +189,12 @@ async function denseWarmRows(ctx: SuiteContext, plan: Plan): Promise<BenchRow[]>
   const L = plan.warmContext;
   const q = Tensor.random([HEADS * D], 3).data as Float32Array;
   const out = new Float32Array(HEADS * D);
-  const scale = 1 / Math.sqrt(D);
   const caches = (['f16', 'f32'] as const).map((dtype) => cache(L, L + 5, dtype));
   ctx.log(`attention: dense decode L=${L} warm (arithmetic ceiling)`);
   // One cache at a time: interleaved, each would push the other out of L3.
   const stats: TimeStats[] = [];
   for (const kv of caches) {
-    const [st] = await timeInterleaved([() => attentionDecode({ q, heads: HEADS, kv, selection: { kind: 'all' }, scale, out }, { backend: 'cpu' })], plan.warmTiming);
+    const [st] = await timeInterleaved([decodeCall(q, kv, { kind: 'all' }, out)], plan.warmTiming);
     stats.push(st!);
   }
   const shape = `L=${L} H=${HEADS}/${KV_HEADS} D=${D}`;
